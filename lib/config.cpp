@@ -1,0 +1,399 @@
+#include "gpuslots/config.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fcntl.h>
+#include <unistd.h>
+#include <set>
+
+#include "gpuslots/hostlist.hpp"
+
+namespace gpuslots {
+
+Result<Fleet> Fleet::from(std::vector<Server> servers) {
+    Fleet fleet;
+    fleet.index_.reserve(servers.size());
+    for (std::size_t i = 0; i < servers.size(); ++i) {
+        if (!fleet.index_.emplace(servers[i].name, i).second) {
+            return make_error(Errc::bad_input, "server '{}' is listed twice", servers[i].name);
+        }
+        fleet.max_gpus_ = std::max(fleet.max_gpus_, servers[i].gpus);
+        fleet.max_cpus_ = std::max(fleet.max_cpus_, servers[i].cpus);
+    }
+    fleet.servers_ = std::move(servers);
+    return fleet;
+}
+
+std::optional<std::size_t> Fleet::find(std::string_view name) const {
+    auto it = index_.find(std::string(name));
+    if (it == index_.end()) return std::nullopt;
+    return it->second;
+}
+
+const Server* Fleet::server(std::string_view name) const {
+    auto i = find(name);
+    return i ? &servers_[*i] : nullptr;
+}
+
+namespace {
+
+// Thrown inside the parser only; parse_config turns it into an Error.
+struct ParseFailure {
+    std::string message;
+};
+
+class Parser {
+public:
+    explicit Parser(std::string source) : source_(std::move(source)) {}
+
+    Config parse(std::string_view text);
+
+private:
+    template <typename... Args>
+    [[noreturn]] void fail(const YAML::Mark& mark, fmt::format_string<Args...> format,
+                           Args&&... args) const {
+        std::string where = source_;
+        if (!mark.is_null()) where += fmt::format(":{}:{}", mark.line + 1, mark.column + 1);
+        throw ParseFailure{
+            fmt::format("{}: {}", where, fmt::format(format, std::forward<Args>(args)...))};
+    }
+
+    static std::string describe(const YAML::Node& node) {
+        switch (node.Type()) {
+            case YAML::NodeType::Null: return "nothing";
+            case YAML::NodeType::Sequence: return "a list";
+            case YAML::NodeType::Map: return "a mapping";
+            case YAML::NodeType::Scalar: return fmt::format("'{}'", node.Scalar());
+            default: return "an undefined value";
+        }
+    }
+
+    // Checks that `node` is a mapping whose keys are all in `allowed`, each at most once.
+    void expect_map(const YAML::Node& node, const std::string& path,
+                    std::initializer_list<std::string_view> allowed) const {
+        if (!node.IsMap()) {
+            fail(node.Mark(), "{}: expected a mapping (key: value lines), got {}", path,
+                 describe(node));
+        }
+        std::set<std::string> seen;
+        for (const auto& kv : node) {
+            const std::string key = kv.first.Scalar();
+            if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+                std::string list;
+                for (auto a : allowed) list += fmt::format("{}{}", list.empty() ? "" : ", ", a);
+                fail(kv.first.Mark(), "{}: unknown key '{}' (allowed: {})", path, key, list);
+            }
+            if (!seen.insert(key).second) {
+                fail(kv.first.Mark(), "{}: key '{}' appears twice", path, key);
+            }
+        }
+    }
+
+    long long integer(const YAML::Node& node, const std::string& path, long long min,
+                      long long max, std::string_view expected) const {
+        if (!node.IsScalar()) fail(node.Mark(), "{}: expected {}, got {}", path, expected,
+                                   describe(node));
+        const std::string& s = node.Scalar();
+        long long value = 0;
+        const char* first = s.data();
+        const char* last = s.data() + s.size();
+        if (!s.empty() && s[0] == '+') ++first;
+        auto [ptr, ec] = std::from_chars(first, last, value);
+        if (s.empty() || ec != std::errc() || ptr != last) {
+            fail(node.Mark(), "{}: expected {}, got '{}'", path, expected, s);
+        }
+        if (value < min || value > max) {
+            fail(node.Mark(), "{}: expected {}, got {} (allowed {}..{})", path, expected, s, min,
+                 max);
+        }
+        return value;
+    }
+
+    int positive(const YAML::Node& node, const std::string& path, int max) const {
+        return static_cast<int>(integer(node, path, 1, max, "a positive integer"));
+    }
+
+    std::string text(const YAML::Node& node, const std::string& path) const {
+        if (!node.IsScalar() || node.Scalar().empty()) {
+            fail(node.Mark(), "{}: expected a non-empty string, got {}", path, describe(node));
+        }
+        return node.Scalar();
+    }
+
+    bool boolean(const YAML::Node& node, const std::string& path) const {
+        if (node.IsScalar()) {
+            std::string s = node.Scalar();
+            std::transform(s.begin(), s.end(), s.begin(), ::tolower);
+            if (s == "true" || s == "yes") return true;
+            if (s == "false" || s == "no") return false;
+        }
+        fail(node.Mark(), "{}: expected true or false, got {}", path, describe(node));
+    }
+
+    std::vector<Server> servers(const YAML::Node& node);
+    std::vector<Server> shorthand(const YAML::Node& root);
+    void state(const YAML::Node& node, StateConfig& out);
+    Range range(const YAML::Node& node, const std::string& path, Range defaults, int min_allowed,
+                int limit);
+    void requests(const YAML::Node& node, Config& out);
+    void slurm(const YAML::Node& node, SlurmConfig& out);
+
+    std::string source_;
+};
+
+std::vector<Server> Parser::servers(const YAML::Node& node) {
+    if (!node.IsSequence() || node.size() == 0) {
+        fail(node.Mark(), "servers: expected a list of entries like '- name: gpu-[0-3]', got {}",
+             describe(node));
+    }
+    std::vector<Server> out;
+    std::unordered_map<std::string, YAML::Mark> first_seen;
+    for (std::size_t i = 0; i < node.size(); ++i) {
+        const YAML::Node entry = node[i];
+        const std::string path = fmt::format("servers[{}]", i);
+        expect_map(entry, path, {"name", "gpus", "cpus"});
+        for (const char* key : {"name", "gpus", "cpus"}) {
+            if (!entry[key]) fail(entry.Mark(), "{}: missing key '{}'", path, key);
+        }
+        const std::string expr = text(entry["name"], path + ".name");
+        const int gpus = positive(entry["gpus"], path + ".gpus", kMaxGpusPerServer);
+        const int cpus = positive(entry["cpus"], path + ".cpus", kMaxCpusPerServer);
+        auto names = expand_hostlist(expr);
+        if (!names) fail(entry["name"].Mark(), "{}.name: {}", path, names.error().message);
+        if (out.size() + names->size() > kMaxHostlistNames) {
+            fail(entry["name"].Mark(), "{}.name: the fleet would have more than {} servers", path,
+                 kMaxHostlistNames);
+        }
+        for (auto& name : *names) {
+            auto [it, inserted] = first_seen.emplace(name, entry["name"].Mark());
+            if (!inserted) {
+                fail(entry["name"].Mark(), "{}.name: server '{}' is already defined at line {}",
+                     path, name, it->second.line + 1);
+            }
+            out.push_back(Server{std::move(name), gpus, cpus});
+        }
+    }
+    return out;
+}
+
+// The original tool's three numbers: total_servers, gpus_per_server, cpus_per_server.
+std::vector<Server> Parser::shorthand(const YAML::Node& root) {
+    for (const char* key : {"total_servers", "gpus_per_server", "cpus_per_server"}) {
+        if (!root[key]) {
+            fail(root.Mark(),
+                 "missing key '{}': the shorthand needs total_servers, gpus_per_server and "
+                 "cpus_per_server together",
+                 key);
+        }
+    }
+    const int count = static_cast<int>(integer(root["total_servers"], "total_servers", 1,
+                                               static_cast<long long>(kMaxHostlistNames),
+                                               "a positive integer"));
+    const int gpus = positive(root["gpus_per_server"], "gpus_per_server", kMaxGpusPerServer);
+    const int cpus = positive(root["cpus_per_server"], "cpus_per_server", kMaxCpusPerServer);
+    std::vector<Server> out;
+    out.reserve(static_cast<std::size_t>(count));
+    for (int i = 0; i < count; ++i) out.push_back(Server{fmt::format("gpu-server-{}", i), gpus, cpus});
+    return out;
+}
+
+void Parser::state(const YAML::Node& node, StateConfig& out) {
+    expect_map(node, "state", {"backend", "path", "durability", "busy_timeout_ms"});
+    if (node["backend"]) {
+        out.backend = text(node["backend"], "state.backend");
+        if (out.backend != "sqlite") {
+            fail(node["backend"].Mark(),
+                 "state.backend: '{}' is not available in this build (available: sqlite)",
+                 out.backend);
+        }
+    }
+    if (node["path"]) {
+        std::filesystem::path p = text(node["path"], "state.path");
+        if (p.has_relative_path() && p.filename().empty()) {
+            fail(node["path"].Mark(), "state.path: '{}' is a directory; name the ledger file",
+                 p.string());
+        }
+        if (p.is_relative()) {
+            p = std::filesystem::absolute(source_).parent_path() / p;
+        }
+        out.path = p.lexically_normal().string();
+    }
+    if (node["durability"]) {
+        const std::string d = text(node["durability"], "state.durability");
+        if (d == "full") {
+            out.durability = Durability::full;
+        } else if (d == "normal") {
+            out.durability = Durability::normal;
+        } else {
+            fail(node["durability"].Mark(), "state.durability: expected full or normal, got '{}'",
+                 d);
+        }
+    }
+    if (node["busy_timeout_ms"]) {
+        out.busy_timeout = std::chrono::milliseconds(
+            integer(node["busy_timeout_ms"], "state.busy_timeout_ms", 1, 3'600'000,
+                    "a time in milliseconds"));
+    }
+}
+
+Range Parser::range(const YAML::Node& node, const std::string& path, Range defaults,
+                    int min_allowed, int limit) {
+    expect_map(node, path, {"min", "max"});
+    Range r = defaults;
+    if (node["min"]) {
+        r.min = static_cast<int>(
+            integer(node["min"], path + ".min", min_allowed, limit, "an integer"));
+    }
+    if (node["max"]) {
+        r.max = static_cast<int>(
+            integer(node["max"], path + ".max", std::max(min_allowed, 1), limit, "an integer"));
+    }
+    if (r.min > r.max) {
+        fail(node.Mark(), "{}: min ({}) is larger than max ({})", path, r.min, r.max);
+    }
+    return r;
+}
+
+void Parser::requests(const YAML::Node& node, Config& out) {
+    expect_map(node, "requests", {"gpus", "cpus"});
+    // A request larger than the largest server could never be placed: refuse it in the config.
+    if (node["gpus"]) {
+        out.gpus_per_request =
+            range(node["gpus"], "requests.gpus", out.gpus_per_request, 0, out.fleet.max_gpus());
+    }
+    if (node["cpus"]) {
+        out.cpus_per_request =
+            range(node["cpus"], "requests.cpus", out.cpus_per_request, 0, out.fleet.max_cpus());
+    }
+}
+
+void Parser::slurm(const YAML::Node& node, SlurmConfig& out) {
+    expect_map(node, "slurm",
+               {"prolog_wait_seconds", "hide_gpus_without_reservation", "visible_devices_env"});
+    if (node["prolog_wait_seconds"]) {
+        out.prolog_wait = std::chrono::seconds(integer(node["prolog_wait_seconds"],
+                                                       "slurm.prolog_wait_seconds", 0, 86'400,
+                                                       "a number of seconds"));
+    }
+    if (node["hide_gpus_without_reservation"]) {
+        out.hide_gpus_without_reservation = boolean(node["hide_gpus_without_reservation"],
+                                                    "slurm.hide_gpus_without_reservation");
+    }
+    if (const YAML::Node list = node["visible_devices_env"]) {
+        if (!list.IsSequence()) {
+            fail(list.Mark(), "slurm.visible_devices_env: expected a list of variable names, got {}",
+                 describe(list));
+        }
+        out.visible_devices_env.clear();
+        for (std::size_t i = 0; i < list.size(); ++i) {
+            const std::string path = fmt::format("slurm.visible_devices_env[{}]", i);
+            std::string name = text(list[i], path);
+            const bool valid =
+                std::all_of(name.begin(), name.end(),
+                            [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }) &&
+                std::isdigit(static_cast<unsigned char>(name[0])) == 0;
+            if (!valid) fail(list[i].Mark(), "{}: '{}' is not an environment variable name", path, name);
+            out.visible_devices_env.push_back(std::move(name));
+        }
+    }
+}
+
+Config Parser::parse(std::string_view text) {
+    YAML::Node root;
+    try {
+        root = YAML::Load(std::string(text));
+    } catch (const YAML::Exception& e) {
+        fail(e.mark, "not valid YAML: {}", e.msg);
+    }
+    if (root.IsNull()) {
+        fail(YAML::Mark::null_mark(), "the file is empty; expected at least 'servers:' (see "
+                                      "etc/gpuslots.yaml)");
+    }
+    expect_map(root, "top level",
+               {"servers", "total_servers", "gpus_per_server", "cpus_per_server", "state",
+                "requests", "slurm"});
+
+    Config config;
+    config.source = source_;
+    const bool has_shorthand =
+        root["total_servers"] || root["gpus_per_server"] || root["cpus_per_server"];
+    std::vector<Server> list;
+    if (root["servers"] && has_shorthand) {
+        fail(root["servers"].Mark(),
+             "use either 'servers:' or the shorthand total_servers/gpus_per_server/"
+             "cpus_per_server, not both");
+    } else if (root["servers"]) {
+        list = servers(root["servers"]);
+    } else if (has_shorthand) {
+        list = shorthand(root);
+    } else {
+        fail(root.Mark(), "missing key 'servers' (or the shorthand total_servers, "
+                          "gpus_per_server, cpus_per_server)");
+    }
+    auto fleet = Fleet::from(std::move(list));
+    if (!fleet) fail(root.Mark(), "{}", fleet.error().message);  // unreachable: names checked
+    config.fleet = std::move(*fleet);
+    config.gpus_per_request = Range{1, config.fleet.max_gpus()};
+    config.cpus_per_request = Range{0, config.fleet.max_cpus()};
+
+    config.state.path = "/var/lib/gpuslots/state.db";
+    if (root["state"]) state(root["state"], config.state);
+    if (root["requests"]) requests(root["requests"], config);
+    if (root["slurm"]) slurm(root["slurm"], config.slurm);
+    return config;
+}
+
+}  // namespace
+
+Result<Config> parse_config(std::string_view text, const std::string& source) {
+    try {
+        return Parser(source).parse(text);
+    } catch (const ParseFailure& failure) {
+        return Error{Errc::config, failure.message};
+    } catch (const YAML::Exception& e) {
+        return make_error(Errc::config, "{}:{}:{}: {}", source, e.mark.line + 1,
+                          e.mark.column + 1, e.msg);
+    }
+}
+
+Result<Config> load_config(const std::string& path) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        const int err = errno;
+        return make_error(Errc::config, "cannot read config {}: {}{}", path, std::strerror(err),
+                          err == ENOENT ? " (create it from the example etc/gpuslots.yaml, or "
+                                          "point --config or $GPUSLOTS_CONFIG at one)"
+                                        : "");
+    }
+    std::string text;
+    char buffer[16384];
+    for (;;) {
+        const ssize_t n = ::read(fd, buffer, sizeof buffer);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            const int err = errno;
+            ::close(fd);
+            return make_error(Errc::config, "cannot read config {}: {}", path,
+                              std::strerror(err));
+        }
+        if (n == 0) break;
+        text.append(buffer, static_cast<std::size_t>(n));
+    }
+    ::close(fd);
+    return parse_config(text, path);
+}
+
+std::string resolve_config_path(const std::optional<std::string>& explicit_path) {
+    if (explicit_path && !explicit_path->empty()) return *explicit_path;
+    const char* env = std::getenv(kConfigEnvVar);
+    if (env != nullptr && *env != '\0') return env;
+    return kDefaultConfigPath;
+}
+
+}  // namespace gpuslots

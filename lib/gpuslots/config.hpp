@@ -1,0 +1,104 @@
+// The YAML configuration, parsed once into a validated, typed Config. Every key is documented
+// in etc/gpuslots.yaml. Parsing is strict: unknown keys, duplicate keys, wrong types and
+// out-of-range values are errors that carry file:line:column, because a typo that silently
+// fell back to a default would hand out GPUs that are not there.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "gpuslots/error.hpp"
+
+namespace gpuslots {
+
+inline constexpr const char* kDefaultConfigPath = "/etc/gpuslots/gpuslots.yaml";
+inline constexpr const char* kConfigEnvVar = "GPUSLOTS_CONFIG";
+
+// Sanity bounds on what one server may declare.
+inline constexpr int kMaxGpusPerServer = 1024;
+inline constexpr int kMaxCpusPerServer = 1 << 20;
+
+struct Server {
+    std::string name;  // the Slurm node name
+    int gpus = 0;
+    int cpus = 0;
+};
+
+// The servers of the configuration, in config order, with a name index.
+class Fleet {
+public:
+    Fleet() = default;
+    // Errc::bad_input when a name appears twice.
+    static Result<Fleet> from(std::vector<Server> servers);
+
+    const std::vector<Server>& servers() const { return servers_; }
+    std::size_t size() const { return servers_.size(); }
+    // Position of `name` in config order, or nullopt when the server is not in the fleet.
+    std::optional<std::size_t> find(std::string_view name) const;
+    const Server* server(std::string_view name) const;
+
+    int max_gpus() const { return max_gpus_; }
+    int max_cpus() const { return max_cpus_; }
+
+private:
+    std::vector<Server> servers_;
+    std::unordered_map<std::string, std::size_t> index_;
+    int max_gpus_ = 0;
+    int max_cpus_ = 0;
+};
+
+// Inclusive bounds for one resource of one request.
+struct Range {
+    int min = 0;
+    int max = 0;
+    bool contains(int v) const { return v >= min && v <= max; }
+};
+
+enum class Durability {
+    full,    // every commit is on disk before the call returns (survives a power cut)
+    normal,  // commits survive a crash of the process, the last few may be lost on power loss
+};
+
+struct StateConfig {
+    std::string backend = "sqlite";
+    std::string path;  // absolute; a relative path in the file is resolved against the file's dir
+    Durability durability = Durability::full;
+    std::chrono::milliseconds busy_timeout{10'000};
+};
+
+struct SlurmConfig {
+    // How long job_prolog waits for slots that are taken before it gives up on the job.
+    std::chrono::seconds prolog_wait{30};
+    // A job without a GPU reservation gets an empty CUDA_VISIBLE_DEVICES (sees no GPU).
+    bool hide_gpus_without_reservation = true;
+    // Variables that receive the reserved GPU indices in every task's environment.
+    std::vector<std::string> visible_devices_env{"CUDA_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES",
+                                                 "ZE_AFFINITY_MASK", "GPU_DEVICE_ORDINAL"};
+};
+
+struct Config {
+    std::string source;  // the file it came from, for messages
+    Fleet fleet;
+    StateConfig state;
+    Range gpus_per_request;  // default 1 .. largest server's GPUs
+    Range cpus_per_request;  // default 0 .. largest server's CPUs
+    SlurmConfig slurm;
+};
+
+// Parses `text`; `source` names the file in messages and anchors a relative state.path.
+// Errors: Errc::config, message "FILE:LINE:COL: what was wrong; what was expected".
+Result<Config> parse_config(std::string_view text, const std::string& source);
+
+// Reads and parses the file. Errors: Errc::config (missing, unreadable, invalid).
+Result<Config> load_config(const std::string& path);
+
+// The config file to use: `explicit_path` (from --config or plugstack `config=`) if given,
+// else $GPUSLOTS_CONFIG if set and non-empty, else kDefaultConfigPath.
+std::string resolve_config_path(const std::optional<std::string>& explicit_path);
+
+}  // namespace gpuslots

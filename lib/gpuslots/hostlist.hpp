@@ -1,0 +1,30 @@
+// Slurm hostlist expressions, as used in slurm.conf and by `scontrol show hostnames`:
+//   "gpu-[00-15]"  -> gpu-00 .. gpu-15 (the lower bound's width sets the zero padding)
+//   "n[1-3,7]"     -> n1 n2 n3 n7
+//   "r[1-2]g[1-2]" -> r1g1 r1g2 r2g1 r2g2 (several bracket groups multiply out)
+//   "a,b[1-2]"     -> a b1 b2
+// Whitespace, empty elements, nested or unbalanced brackets and descending ranges are errors:
+// a name in the fleet must never be a guess.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gpuslots/error.hpp"
+
+namespace gpuslots {
+
+// Upper bound on the names one expression may produce; a typo like "n[1-99999999]" must fail
+// fast with a clear message instead of exhausting memory.
+inline constexpr std::size_t kMaxHostlistNames = 1'000'000;
+
+// Expands `expression` into names, in the order written. Errors (Errc::bad_input) name the
+// offending part. Does not check for duplicates across expressions; see Fleet for that.
+Result<std::vector<std::string>> expand_hostlist(std::string_view expression);
+
+// True for a valid plain (already expanded) node name: letters, digits, '-', '_', '.'.
+bool is_valid_node_name(std::string_view name);
+
+}  // namespace gpuslots

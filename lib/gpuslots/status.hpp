@@ -1,0 +1,44 @@
+// A point-in-time view of the fleet: config totals joined with the ledger's reservations.
+// Both front-ends render it (the CLI as a table or JSON); the numbers are computed here once.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "gpuslots/config.hpp"
+#include "gpuslots/ledger.hpp"
+
+namespace gpuslots {
+
+struct ServerStatus {
+    std::string name;
+    int gpus_total = 0;
+    int gpus_free = 0;
+    int cpus_total = 0;
+    int cpus_free = 0;
+    std::vector<Reservation> tasks;  // oldest first
+};
+
+struct Totals {
+    long long gpus_total = 0;
+    long long gpus_free = 0;
+    long long cpus_total = 0;
+    long long cpus_free = 0;
+    long long tasks = 0;
+};
+
+struct FleetStatus {
+    std::vector<ServerStatus> servers;  // config order
+    Totals totals;
+    // Servers no longer in the config that still hold reservations (not in totals): their
+    // reservations stay until released, so nothing is lost when a server leaves the config.
+    std::vector<ServerStatus> removed;
+    // Invariant violations (see check_invariants); empty on a healthy ledger.
+    std::vector<std::string> problems;
+};
+
+// Free counts never go below zero in the view; a server that holds more than it has (the
+// config shrank) shows 0 free and a problem.
+FleetStatus summarize(const Fleet& fleet, std::vector<Reservation> reservations);
+
+}  // namespace gpuslots

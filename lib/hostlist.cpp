@@ -1,0 +1,168 @@
+#include "gpuslots/hostlist.hpp"
+
+#include <cctype>
+#include <charconv>
+#include <cstdint>
+
+namespace gpuslots {
+namespace {
+
+bool is_name_char(char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_' || c == '.';
+}
+
+bool all_digits(std::string_view s) {
+    if (s.empty()) return false;
+    for (char c : s) {
+        if (std::isdigit(static_cast<unsigned char>(c)) == 0) return false;
+    }
+    return true;
+}
+
+std::string pad(std::uint64_t value, std::size_t width) {
+    std::string digits = std::to_string(value);
+    if (digits.size() < width) digits.insert(0, width - digits.size(), '0');
+    return digits;
+}
+
+// Splits on commas that are not inside brackets. Bracket balance is checked by the caller.
+std::vector<std::string_view> split_top_level(std::string_view s) {
+    std::vector<std::string_view> parts;
+    int depth = 0;
+    std::size_t start = 0;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '[') ++depth;
+        if (s[i] == ']') --depth;
+        if (s[i] == ',' && depth == 0) {
+            parts.push_back(s.substr(start, i - start));
+            start = i + 1;
+        }
+    }
+    parts.push_back(s.substr(start));
+    return parts;
+}
+
+// Expands the inside of one bracket group ("1-3,7", "00-15") into the suffixes it stands for.
+Result<std::vector<std::string>> expand_ranges(std::string_view expr, std::string_view inside) {
+    std::vector<std::string> out;
+    std::size_t start = 0;
+    while (start <= inside.size()) {
+        std::size_t comma = inside.find(',', start);
+        if (comma == std::string_view::npos) comma = inside.size();
+        std::string_view item = inside.substr(start, comma - start);
+        start = comma + 1;
+        if (item.empty()) {
+            return make_error(Errc::bad_input, "hostlist '{}': empty range in '[{}]'", expr, inside);
+        }
+        std::size_t dash = item.find('-');
+        std::string_view lo_text = item.substr(0, dash);
+        std::string_view hi_text = dash == std::string_view::npos ? lo_text : item.substr(dash + 1);
+        if (!all_digits(lo_text) || !all_digits(hi_text) || lo_text.size() > 18 ||
+            hi_text.size() > 18) {
+            return make_error(Errc::bad_input,
+                              "hostlist '{}': '{}' is not a number or a range like 1-8", expr,
+                              item);
+        }
+        std::uint64_t lo = 0;
+        std::uint64_t hi = 0;
+        std::from_chars(lo_text.data(), lo_text.data() + lo_text.size(), lo);
+        std::from_chars(hi_text.data(), hi_text.data() + hi_text.size(), hi);
+        if (lo > hi) {
+            return make_error(Errc::bad_input, "hostlist '{}': range '{}' runs backwards", expr,
+                              item);
+        }
+        if (hi - lo >= kMaxHostlistNames || out.size() + (hi - lo + 1) > kMaxHostlistNames) {
+            return make_error(Errc::bad_input, "hostlist '{}': more than {} names", expr,
+                              kMaxHostlistNames);
+        }
+        // Slurm pads to the width of the lower bound when it has a leading zero.
+        const std::size_t width = lo_text.size() > 1 && lo_text[0] == '0' ? lo_text.size() : 0;
+        for (std::uint64_t v = lo; v <= hi; ++v) out.push_back(pad(v, width));
+        if (comma == inside.size()) break;
+    }
+    return out;
+}
+
+// Expands one comma-free element such as "r[1-2]g[01-02]x".
+Result<std::vector<std::string>> expand_element(std::string_view expr, std::string_view element) {
+    if (element.empty()) {
+        return make_error(Errc::bad_input, "hostlist '{}': empty name between commas", expr);
+    }
+    std::vector<std::string> names{""};
+    std::size_t i = 0;
+    while (i < element.size()) {
+        const char c = element[i];
+        if (c == '[') {
+            const std::size_t close = element.find(']', i);
+            if (close == std::string_view::npos) {
+                return make_error(Errc::bad_input, "hostlist '{}': '[' without ']'", expr);
+            }
+            std::string_view inside = element.substr(i + 1, close - i - 1);
+            if (inside.find('[') != std::string_view::npos) {
+                return make_error(Errc::bad_input, "hostlist '{}': nested '['", expr);
+            }
+            auto suffixes = expand_ranges(expr, inside);
+            if (!suffixes) return suffixes.error();
+            if (names.size() * suffixes->size() > kMaxHostlistNames) {
+                return make_error(Errc::bad_input, "hostlist '{}': more than {} names", expr,
+                                  kMaxHostlistNames);
+            }
+            std::vector<std::string> next;
+            next.reserve(names.size() * suffixes->size());
+            for (const auto& prefix : names) {
+                for (const auto& suffix : *suffixes) next.push_back(prefix + suffix);
+            }
+            names = std::move(next);
+            i = close + 1;
+        } else if (c == ']') {
+            return make_error(Errc::bad_input, "hostlist '{}': ']' without '['", expr);
+        } else if (is_name_char(c)) {
+            for (auto& name : names) name.push_back(c);
+            ++i;
+        } else {
+            return make_error(Errc::bad_input,
+                              "hostlist '{}': character '{}' is not allowed in a node name", expr,
+                              c);
+        }
+    }
+    return names;
+}
+
+}  // namespace
+
+bool is_valid_node_name(std::string_view name) {
+    if (name.empty()) return false;
+    for (char c : name) {
+        if (!is_name_char(c)) return false;
+    }
+    return true;
+}
+
+Result<std::vector<std::string>> expand_hostlist(std::string_view expression) {
+    if (expression.empty()) return make_error(Errc::bad_input, "hostlist is empty");
+    int depth = 0;
+    for (char c : expression) {
+        if (c == '[' && ++depth > 1) {
+            return make_error(Errc::bad_input, "hostlist '{}': nested '['", expression);
+        }
+        if (c == ']' && --depth < 0) {
+            return make_error(Errc::bad_input, "hostlist '{}': ']' without '['", expression);
+        }
+    }
+    if (depth != 0) {
+        return make_error(Errc::bad_input, "hostlist '{}': '[' without ']'", expression);
+    }
+    std::vector<std::string> all;
+    for (std::string_view element : split_top_level(expression)) {
+        auto names = expand_element(expression, element);
+        if (!names) return names.error();
+        if (all.size() + names->size() > kMaxHostlistNames) {
+            return make_error(Errc::bad_input, "hostlist '{}': more than {} names", expression,
+                              kMaxHostlistNames);
+        }
+        for (auto& n : *names) all.push_back(std::move(n));
+    }
+    return all;
+}
+
+}  // namespace gpuslots

@@ -1,0 +1,120 @@
+#include "sqlite_db.hpp"
+
+#include <time.h>
+
+#include <algorithm>
+#include <random>
+
+namespace gpuslots::sqlite {
+
+Statement::Statement(sqlite3* db, std::string_view sql) : db_(db) {
+    const int rc = sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()),
+                                      SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr);
+    if (rc != SQLITE_OK) throw Failure{rc, sqlite3_errmsg(db)};
+}
+
+Statement::~Statement() { sqlite3_finalize(stmt_); }
+
+void Statement::bind(int index, std::int64_t value) {
+    const int rc = sqlite3_bind_int64(stmt_, index, value);
+    if (rc != SQLITE_OK) throw Failure{rc, sqlite3_errmsg(db_)};
+}
+
+void Statement::bind(int index, std::string_view value) {
+    const int rc = sqlite3_bind_text(stmt_, index, value.data(), static_cast<int>(value.size()),
+                                     SQLITE_TRANSIENT);
+    if (rc != SQLITE_OK) throw Failure{rc, sqlite3_errmsg(db_)};
+}
+
+bool Statement::step() {
+    const int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) {
+        sqlite3_reset(stmt_);
+        return false;
+    }
+    const int code = sqlite3_extended_errcode(db_);
+    std::string message = sqlite3_errmsg(db_);
+    sqlite3_reset(stmt_);
+    throw Failure{code != SQLITE_OK ? code : rc, std::move(message)};
+}
+
+void Statement::done() {
+    while (step()) {
+    }
+}
+
+std::string Statement::text(int column) const {
+    const auto* p = sqlite3_column_text(stmt_, column);
+    return p != nullptr ? std::string(reinterpret_cast<const char*>(p),
+                                      static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column)))
+                        : std::string();
+}
+
+Connection::Connection(const std::string& path, bool writable,
+                       std::chrono::milliseconds busy_timeout)
+    : busy_timeout_(busy_timeout) {
+    const int flags = (writable ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY) |
+                      SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW;
+    const int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
+    if (rc != SQLITE_OK) {
+        std::string message = db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
+        const int code = db_ != nullptr ? sqlite3_extended_errcode(db_) : rc;
+        sqlite3_close_v2(db_);
+        db_ = nullptr;
+        throw Failure{code, std::move(message)};
+    }
+    sqlite3_extended_result_codes(db_, 1);
+    sqlite3_busy_handler(db_, &Connection::on_busy, this);
+}
+
+Connection::~Connection() { sqlite3_close_v2(db_); }
+
+// SQLite's own busy_timeout sleeps in steps that grow to 100 ms, so a waiter can oversleep a
+// lock that was held for one fsync by two orders of magnitude. A commit here holds the write
+// lock for about one fsync (0.1-5 ms), so nap briefly, growing from 20 us to 1 ms, with jitter
+// so that waiters do not wake in lockstep. Bounded by state.busy_timeout_ms.
+int Connection::on_busy(void* self, int attempt) {
+    auto* c = static_cast<Connection*>(self);
+    const auto now = std::chrono::steady_clock::now();
+    if (attempt == 0) c->busy_since_ = now;
+    if (now - c->busy_since_ >= c->busy_timeout_) return 0;
+    thread_local std::minstd_rand jitter(std::random_device{}());
+    const long base_us = std::min(1000L, 20L << std::min(attempt, 6));
+    const long nap_us = base_us / 2 + static_cast<long>(jitter() % static_cast<unsigned>(base_us));
+    timespec ts{0, nap_us * 1000L};
+    nanosleep(&ts, nullptr);
+    return 1;
+}
+
+void Connection::exec(const char* sql) {
+    char* error = nullptr;
+    const int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &error);
+    if (rc != SQLITE_OK) {
+        std::string message = error != nullptr ? error : sqlite3_errstr(rc);
+        sqlite3_free(error);
+        throw Failure{sqlite3_extended_errcode(db_), std::move(message)};
+    }
+}
+
+std::int64_t Connection::pragma_integer(const char* pragma) {
+    Statement s(db_, std::string("PRAGMA ") + pragma);
+    return s.step() ? s.integer(0) : 0;
+}
+
+void Connection::raise(int rc) const { throw Failure{rc, sqlite3_errmsg(db_)}; }
+
+Transaction::Transaction(Connection& connection, Kind kind) : connection_(connection) {
+    connection_.exec(kind == Kind::write ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED");
+}
+
+Transaction::~Transaction() {
+    if (open_) sqlite3_exec(connection_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+}
+
+void Transaction::commit() {
+    connection_.exec("COMMIT");
+    open_ = false;
+}
+
+}  // namespace gpuslots::sqlite

@@ -1,0 +1,100 @@
+// Thin RAII over the SQLite C API for the SQLite ledger: a connection, cached prepared
+// statements, and transactions that roll back unless committed. Internal to lib/.
+// Failures are thrown as sqlite::Failure and turned into gpuslots::Error at the Ledger's
+// public boundary, so the ledger code reads as a sequence of statements.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace gpuslots::sqlite {
+
+struct Failure {
+    int code;  // SQLite extended result code
+    std::string message;
+};
+
+class Statement {
+public:
+    Statement(sqlite3* db, std::string_view sql);
+    ~Statement();
+    Statement(const Statement&) = delete;
+    Statement& operator=(const Statement&) = delete;
+
+    // Binds parameters ?1, ?2, ... in order and resets the statement for a new execution.
+    template <typename... Args>
+    Statement& run_with(const Args&... args) {
+        sqlite3_reset(stmt_);
+        sqlite3_clear_bindings(stmt_);
+        int index = 1;
+        (bind(index++, args), ...);
+        return *this;
+    }
+
+    // Advances one row: true while there is a row, false when done (the statement is then
+    // reset, so it holds no read snapshot open).
+    bool step();
+    // Ends an execution early (after reading only the first row).
+    void reset() { sqlite3_reset(stmt_); }
+    // Runs a statement that returns no rows.
+    void done();
+
+    std::int64_t integer(int column) const { return sqlite3_column_int64(stmt_, column); }
+    std::string text(int column) const;
+
+private:
+    void bind(int index, std::int64_t value);
+    void bind(int index, int value) { bind(index, static_cast<std::int64_t>(value)); }
+    void bind(int index, std::uint32_t value) { bind(index, static_cast<std::int64_t>(value)); }
+    void bind(int index, std::string_view value);
+    void bind(int index, const std::string& value) { bind(index, std::string_view(value)); }
+    void bind(int index, const char* value) { bind(index, std::string_view(value)); }
+
+    sqlite3* db_;
+    sqlite3_stmt* stmt_ = nullptr;
+};
+
+class Connection {
+public:
+    // Opens an existing database file; never creates one (flags without SQLITE_OPEN_CREATE).
+    Connection(const std::string& path, bool writable, std::chrono::milliseconds busy_timeout);
+    ~Connection();
+    Connection(const Connection&) = delete;
+    Connection& operator=(const Connection&) = delete;
+
+    void exec(const char* sql);
+    std::int64_t pragma_integer(const char* pragma);
+    sqlite3* handle() const { return db_; }
+
+    // Throws Failure for `rc` with SQLite's message for this connection.
+    [[noreturn]] void raise(int rc) const;
+
+private:
+    static int on_busy(void* self, int attempt);
+
+    sqlite3* db_ = nullptr;
+    std::chrono::milliseconds busy_timeout_;
+    std::chrono::steady_clock::time_point busy_since_;
+};
+
+// A write transaction (BEGIN IMMEDIATE: the write lock is taken up front, so two writers
+// never both read and then collide at commit) or a read snapshot (BEGIN DEFERRED).
+class Transaction {
+public:
+    enum class Kind { read, write };
+    Transaction(Connection& connection, Kind kind);
+    ~Transaction();
+    Transaction(const Transaction&) = delete;
+    Transaction& operator=(const Transaction&) = delete;
+    void commit();
+
+private:
+    Connection& connection_;
+    bool open_ = true;
+};
+
+}  // namespace gpuslots::sqlite

@@ -1,0 +1,604 @@
+// The embedded ledger: one SQLite file in WAL mode.
+//
+// Why this shape:
+//   - Crash safety and concurrency come from SQLite: every operation is one transaction, a
+//     kill -9 at any point leaves the file before or after it. Writers take the write lock up
+//     front (BEGIN IMMEDIATE), so a reserve never reads stale usage.
+//   - WAL + synchronous=FULL: one fsync per commit (the physical limit of a durable operation),
+//     and readers (status) never block writers (the prologs).
+//   - The WAL and -shm files persist (SQLITE_FCNTL_PERSIST_WAL), so users without write access
+//     to /var/lib/gpuslots can still read status: SQLite needs those files to exist to read a
+//     WAL database without creating them.
+//   - A new ledger is built under a temporary name and linked into place, so the ledger path
+//     never names a half-initialised file, and an existing empty file is always damage.
+//   - Each operation reads and writes only the rows of the server it concerns (every query is
+//     keyed by server), the same shape a row-locking database server backend needs.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <unordered_map>
+
+#include "gpuslots/ledger.hpp"
+#include "gpuslots/placement.hpp"
+#include "sqlite_db.hpp"
+
+namespace gpuslots {
+namespace {
+
+constexpr std::int64_t kApplicationId = 0x47505553;  // "GPUS"
+constexpr std::int64_t kSchemaVersion = 1;
+
+constexpr const char* kSchemaV1 = R"sql(
+CREATE TABLE reservations (
+    id        INTEGER PRIMARY KEY,
+    origin    TEXT    NOT NULL CHECK (origin IN ('manual', 'slurm')),
+    task_id   TEXT    NOT NULL,
+    server    TEXT    NOT NULL,
+    cpus      INTEGER NOT NULL CHECK (cpus >= 0),
+    gpu_count INTEGER NOT NULL CHECK (gpu_count >= 0),
+    owner_uid INTEGER NOT NULL,
+    created   INTEGER NOT NULL,
+    UNIQUE (origin, task_id, server)
+);
+CREATE UNIQUE INDEX one_reservation_per_manual_task ON reservations (task_id)
+    WHERE origin = 'manual';
+CREATE INDEX reservations_by_server ON reservations (server);
+CREATE TABLE gpu_holds (
+    server      TEXT    NOT NULL,
+    gpu         INTEGER NOT NULL CHECK (gpu >= 0),
+    reservation INTEGER NOT NULL,
+    PRIMARY KEY (server, gpu)
+) WITHOUT ROWID;
+CREATE INDEX gpu_holds_by_reservation ON gpu_holds (reservation);
+CREATE TABLE refusals (
+    task_id TEXT    NOT NULL,
+    server  TEXT    NOT NULL,
+    reason  TEXT    NOT NULL,
+    created INTEGER NOT NULL,
+    PRIMARY KEY (task_id, server)
+) WITHOUT ROWID;
+)sql";
+
+Origin parse_origin(const std::string& s) { return s == "slurm" ? Origin::slurm : Origin::manual; }
+
+std::string join(const std::vector<int>& v) {
+    return fmt::format("{}", fmt::join(v, ","));
+}
+
+// Maps a SQLite failure to the error class and a sentence the admin can act on.
+Error to_error(const sqlite::Failure& f, const std::string& path) {
+    switch (f.code & 0xff) {
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED:
+            return make_error(Errc::busy,
+                              "ledger {} stayed locked by another process past "
+                              "state.busy_timeout_ms; try again, or look for a hung gpuslots "
+                              "process",
+                              path);
+        case SQLITE_NOTADB:
+        case SQLITE_CORRUPT:
+            return make_error(Errc::ledger,
+                              "ledger {} is damaged ({}); restore it from a backup, or move it "
+                              "away to start an empty one",
+                              path, f.message);
+        case SQLITE_READONLY:
+            return make_error(Errc::ledger,
+                              "ledger {} is read-only ({}); check the file, its -wal/-shm "
+                              "files and the filesystem",
+                              path, f.message);
+        case SQLITE_CANTOPEN:
+            return make_error(Errc::ledger,
+                              "cannot open ledger {} ({}); check that it and its -wal and -shm "
+                              "files exist and are readable",
+                              path, f.message);
+        case SQLITE_FULL:
+            return make_error(Errc::ledger, "ledger {}: the disk is full", path);
+        case SQLITE_CONSTRAINT:
+            return make_error(Errc::conflict, "ledger {}: {}", path, f.message);
+        default:
+            return make_error(Errc::ledger, "ledger {}: {}", path, f.message);
+    }
+}
+
+struct FileProbe {
+    bool exists = false;
+    struct stat st {};
+};
+
+FileProbe probe(const std::string& path) {
+    FileProbe p;
+    p.exists = ::stat(path.c_str(), &p.st) == 0;
+    return p;
+}
+
+// Builds an empty ledger beside `path` and links it into place; loses gracefully to a
+// concurrent creator (link() fails with EEXIST and we use theirs).
+void create_ledger_file(const std::string& path) {
+    const std::filesystem::path dir = std::filesystem::path(path).parent_path();
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) {
+        throw sqlite::Failure{SQLITE_CANTOPEN,
+                              fmt::format("cannot create directory {}: {}", dir.string(),
+                                          ec.message())};
+    }
+    const std::string tmp = fmt::format("{}.new-{}", path, ::getpid());
+    ::unlink(tmp.c_str());
+    {
+        sqlite3* db = nullptr;
+        int rc = sqlite3_open_v2(tmp.c_str(), &db,
+                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                                 nullptr);
+        std::string sql = fmt::format(
+            "PRAGMA journal_mode=WAL; PRAGMA application_id={}; BEGIN; {} PRAGMA "
+            "user_version={}; COMMIT;",
+            kApplicationId, kSchemaV1, kSchemaVersion);
+        char* message = nullptr;
+        if (rc == SQLITE_OK) rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message);
+        std::string why = message != nullptr ? message : sqlite3_errstr(rc);
+        sqlite3_free(message);
+        sqlite3_close_v2(db);
+        if (rc != SQLITE_OK) {
+            ::unlink(tmp.c_str());
+            throw sqlite::Failure{rc, fmt::format("cannot create {}: {}", path, why)};
+        }
+    }
+    // Readable by everyone (status is public); writable by the owner only. SQLite gives the
+    // -wal and -shm files the same mode when it creates them.
+    ::chmod(tmp.c_str(), 0644);
+    const int fd = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ::fsync(fd);
+        ::close(fd);
+    }
+    const int linked = ::link(tmp.c_str(), path.c_str());
+    const int link_errno = errno;
+    ::unlink(tmp.c_str());
+    if (linked != 0 && link_errno != EEXIST) {
+        throw sqlite::Failure{SQLITE_CANTOPEN, fmt::format("cannot create {}: {}", path,
+                                                           std::strerror(link_errno))};
+    }
+    const int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        ::fsync(dfd);
+        ::close(dfd);
+    }
+}
+
+class SqliteLedger final : public Ledger {
+public:
+    SqliteLedger(const Config& config, Access access) : config_(config), access_(access) {}
+
+    Result<void> open();
+    Result<void> open_unguarded();
+
+    Result<Reservation> reserve(std::string_view server, const Request& request) override {
+        return guarded([&] {
+            sqlite::Transaction txn(*db_, sqlite::Transaction::Kind::write);
+            auto result = reserve_locked(server, request);
+            if (result) txn.commit();
+            return result;
+        });
+    }
+
+    Result<Reservation> allocate(const Request& request) override {
+        return guarded([&]() -> Result<Reservation> {
+            sqlite::Transaction txn(*db_, sqlite::Transaction::Kind::write);
+            if (auto held = held_elsewhere(request)) return *held;
+            const auto& servers = config_.fleet.servers();
+            std::vector<ServerUsage> usage(servers.size());
+            for (std::size_t i = 0; i < servers.size(); ++i) {
+                usage[i].gpus_total = servers[i].gpus;
+                usage[i].cpus_total = servers[i].cpus;
+            }
+            auto& s = statement(usage_by_server_, R"sql(
+                SELECT r.server, sum(r.cpus), sum(r.gpu_count) FROM reservations r
+                GROUP BY r.server)sql");
+            s.run_with();
+            while (s.step()) {
+                if (auto i = config_.fleet.find(s.text(0))) {
+                    usage[*i].cpus_used = static_cast<int>(s.integer(1));
+                    usage[*i].gpus_used = static_cast<int>(s.integer(2));
+                }
+            }
+            auto chosen = best_fit(usage, request.gpus, request.cpus);
+            if (!chosen) {
+                int most_gpus = 0;
+                int most_cpus = 0;
+                for (const auto& u : usage) {
+                    most_gpus = std::max(most_gpus, u.gpus_free());
+                    most_cpus = std::max(most_cpus, u.cpus_free());
+                }
+                return make_error(Errc::no_fit,
+                                  "no server has {} GPUs and {} CPUs free (most free on one "
+                                  "server: {} GPUs, {} CPUs); try later or ask for less",
+                                  request.gpus, request.cpus, most_gpus, most_cpus);
+            }
+            auto result = reserve_locked(servers[*chosen].name, request);
+            if (result) txn.commit();
+            return result;
+        });
+    }
+
+    Result<std::vector<Reservation>> release(Origin origin, std::string_view task_id,
+                                             const std::optional<std::string>& server,
+                                             std::optional<std::uint32_t> required_owner) override {
+        return guarded([&]() -> Result<std::vector<Reservation>> {
+            sqlite::Transaction txn(*db_, sqlite::Transaction::Kind::write);
+            std::vector<Reservation> found = load(origin, task_id, server);
+            for (const auto& r : found) {
+                if (required_owner && r.owner_uid != *required_owner) {
+                    return make_error(Errc::permission,
+                                      "task '{}' on {} belongs to uid {}; only that user or "
+                                      "root may release it",
+                                      r.task_id, r.server, r.owner_uid);
+                }
+            }
+            auto& del_holds = statement(delete_holds_, R"sql(
+                DELETE FROM gpu_holds WHERE server = ?1 AND reservation = ?2)sql");
+            auto& del_res = statement(delete_reservation_, R"sql(
+                DELETE FROM reservations WHERE id = ?1)sql");
+            for (std::size_t i = 0; i < found.size(); ++i) {
+                del_holds.run_with(found[i].server, ids_[i]).done();
+                del_res.run_with(ids_[i]).done();
+            }
+            if (origin == Origin::slurm) {
+                auto& del_refusal = statement(delete_refusal_, R"sql(
+                    DELETE FROM refusals WHERE task_id = ?1 AND (?2 IS NULL OR server = ?2))sql");
+                if (server) {
+                    del_refusal.run_with(task_id, *server).done();
+                } else {
+                    del_refusal.run_with(task_id).done();
+                }
+            }
+            txn.commit();
+            return found;
+        });
+    }
+
+    Result<std::optional<Reservation>> find(Origin origin, std::string_view task_id,
+                                            std::string_view server) override {
+        return guarded([&]() -> Result<std::optional<Reservation>> {
+            if (!db_) return std::optional<Reservation>();
+            sqlite::Transaction txn(*db_, sqlite::Transaction::Kind::read);
+            auto found = load(origin, task_id, std::string(server));
+            if (found.empty()) return std::optional<Reservation>();
+            return std::optional<Reservation>(std::move(found.front()));
+        });
+    }
+
+    Result<std::vector<Reservation>> reservations() override {
+        return guarded([&]() -> Result<std::vector<Reservation>> {
+            std::vector<Reservation> out;
+            if (!db_) return out;
+            sqlite::Transaction txn(*db_, sqlite::Transaction::Kind::read);
+            std::unordered_map<std::int64_t, std::size_t> by_id;
+            auto& rows = statement(all_reservations_, R"sql(
+                SELECT id, origin, task_id, server, cpus, gpu_count, owner_uid, created
+                FROM reservations ORDER BY server, id)sql");
+            rows.run_with();
+            while (rows.step()) {
+                by_id.emplace(rows.integer(0), out.size());
+                out.push_back(row_to_reservation(rows, 1));
+            }
+            auto& holds = statement(all_holds_, R"sql(
+                SELECT reservation, gpu FROM gpu_holds ORDER BY reservation, gpu)sql");
+            holds.run_with();
+            while (holds.step()) {
+                auto it = by_id.find(holds.integer(0));
+                if (it != by_id.end()) {
+                    out[it->second].gpus.push_back(static_cast<int>(holds.integer(1)));
+                }
+            }
+            return out;
+        });
+    }
+
+    Result<std::size_t> reset() override {
+        return guarded([&]() -> Result<std::size_t> {
+            sqlite::Transaction txn(*db_, sqlite::Transaction::Kind::write);
+            const auto count = static_cast<std::size_t>(count_rows("reservations"));
+            db_->exec("DELETE FROM gpu_holds; DELETE FROM reservations; DELETE FROM refusals;");
+            txn.commit();
+            return count;
+        });
+    }
+
+    Result<void> record_refusal(std::string_view server, std::string_view task_id,
+                                std::string_view reason) override {
+        return guarded([&]() -> Result<void> {
+            sqlite::Transaction txn(*db_, sqlite::Transaction::Kind::write);
+            statement(insert_refusal_, R"sql(
+                INSERT OR REPLACE INTO refusals (task_id, server, reason, created)
+                VALUES (?1, ?2, ?3, ?4))sql")
+                .run_with(task_id, server, reason, static_cast<std::int64_t>(std::time(nullptr)))
+                .done();
+            txn.commit();
+            return {};
+        });
+    }
+
+    Result<std::optional<std::string>> refusal(std::string_view server,
+                                               std::string_view task_id) override {
+        return guarded([&]() -> Result<std::optional<std::string>> {
+            if (!db_) return std::optional<std::string>();
+            auto& s = statement(find_refusal_, R"sql(
+                SELECT reason FROM refusals WHERE task_id = ?1 AND server = ?2)sql");
+            s.run_with(task_id, server);
+            std::optional<std::string> reason;
+            if (s.step()) reason = s.text(0);
+            s.reset();  // release the read snapshot
+            return reason;
+        });
+    }
+
+    Result<std::vector<std::string>> verify() override {
+        return guarded([&]() -> Result<std::vector<std::string>> {
+            std::vector<std::string> problems;
+            if (!db_) return problems;
+            sqlite::Transaction txn(*db_, sqlite::Transaction::Kind::read);
+            sqlite::Statement check(db_->handle(), "PRAGMA quick_check");
+            while (check.step()) {
+                if (check.text(0) != "ok") problems.push_back("storage: " + check.text(0));
+            }
+            sqlite::Statement orphans(db_->handle(), R"sql(
+                SELECT h.server, h.gpu FROM gpu_holds h
+                LEFT JOIN reservations r ON r.id = h.reservation
+                WHERE r.id IS NULL OR r.server <> h.server)sql");
+            while (orphans.step()) {
+                problems.push_back(fmt::format("GPU {} of {} is held by no reservation",
+                                               orphans.integer(1), orphans.text(0)));
+            }
+            return problems;
+        });
+    }
+
+    const std::string& location() const override { return config_.state.path; }
+
+private:
+    template <typename F>
+    auto guarded(F&& body) -> decltype(body()) {
+        try {
+            return body();
+        } catch (const sqlite::Failure& f) {
+            return to_error(f, config_.state.path);
+        } catch (const std::bad_alloc&) {
+            return make_error(Errc::internal, "out of memory");
+        }
+    }
+
+    sqlite::Statement& statement(std::unique_ptr<sqlite::Statement>& slot, std::string_view sql) {
+        if (!slot) slot = std::make_unique<sqlite::Statement>(db_->handle(), sql);
+        return *slot;
+    }
+
+    std::int64_t count_rows(const char* table) {
+        sqlite::Statement s(db_->handle(), fmt::format("SELECT count(*) FROM {}", table));
+        return s.step() ? s.integer(0) : 0;
+    }
+
+    Reservation row_to_reservation(const sqlite::Statement& s, int first) const {
+        Reservation r;
+        r.origin = parse_origin(s.text(first));
+        r.task_id = s.text(first + 1);
+        r.server = s.text(first + 2);
+        r.cpus = static_cast<int>(s.integer(first + 3));
+        r.gpu_count = static_cast<int>(s.integer(first + 4));
+        r.owner_uid = static_cast<std::uint32_t>(s.integer(first + 5));
+        r.created_unix = s.integer(first + 6);
+        return r;
+    }
+
+    // The reservations of a task (on one server, or all), with their GPU indices. Also leaves
+    // their row ids in ids_, in the same order, for release().
+    std::vector<Reservation> load(Origin origin, std::string_view task_id,
+                                  const std::optional<std::string>& server) {
+        auto& s = statement(find_reservations_, R"sql(
+            SELECT id, origin, task_id, server, cpus, gpu_count, owner_uid, created
+            FROM reservations
+            WHERE origin = ?1 AND task_id = ?2 AND (?3 IS NULL OR server = ?3)
+            ORDER BY server)sql");
+        if (server) {
+            s.run_with(origin_name(origin), task_id, *server);
+        } else {
+            s.run_with(origin_name(origin), task_id);
+        }
+        std::vector<Reservation> out;
+        ids_.clear();
+        while (s.step()) {
+            ids_.push_back(s.integer(0));
+            out.push_back(row_to_reservation(s, 1));
+        }
+        auto& g = statement(gpus_of_reservation_, R"sql(
+            SELECT gpu FROM gpu_holds WHERE server = ?1 AND reservation = ?2 ORDER BY gpu)sql");
+        for (std::size_t i = 0; i < out.size(); ++i) {
+            g.run_with(out[i].server, ids_[i]);
+            while (g.step()) out[i].gpus.push_back(static_cast<int>(g.integer(0)));
+        }
+        return out;
+    }
+
+    // For a manual task: its existing reservation anywhere is a conflict.
+    std::optional<Error> held_elsewhere(const Request& request) {
+        if (request.origin != Origin::manual) return std::nullopt;
+        auto existing = load(Origin::manual, request.task_id, std::nullopt);
+        if (existing.empty()) return std::nullopt;
+        const auto& r = existing.front();
+        return make_error(Errc::conflict,
+                          "task '{}' already holds GPUs [{}] and {} CPUs on {}; release it "
+                          "first or use another task id",
+                          r.task_id, join(r.gpus), r.cpus, r.server);
+    }
+
+    // Runs inside a write transaction.
+    Result<Reservation> reserve_locked(std::string_view server_name, const Request& request) {
+        const Server* server = config_.fleet.server(server_name);
+        if (server == nullptr) {
+            return make_error(Errc::bad_input, "server '{}' is not in the config {}",
+                              server_name, config_.source);
+        }
+        if (request.gpus < 0 || request.cpus < 0 || request.gpus > server->gpus ||
+            request.cpus > server->cpus) {
+            return make_error(Errc::bad_input,
+                              "{} GPUs and {} CPUs can never fit on {} ({} GPUs, {} CPUs)",
+                              request.gpus, request.cpus, server->name, server->gpus,
+                              server->cpus);
+        }
+        if (request.origin == Origin::slurm) {
+            auto existing = load(Origin::slurm, request.task_id, std::string(server_name));
+            if (!existing.empty()) {
+                const auto& r = existing.front();
+                if (r.gpu_count == request.gpus && r.cpus == request.cpus) return r;
+                return make_error(Errc::conflict,
+                                  "job {} already holds {} GPUs and {} CPUs on {}, not the {} "
+                                  "GPUs and {} CPUs asked for",
+                                  r.task_id, r.gpu_count, r.cpus, r.server, request.gpus,
+                                  request.cpus);
+            }
+        } else if (auto held = held_elsewhere(request)) {
+            return *held;
+        }
+
+        std::vector<int> held;
+        auto& holds = statement(holds_on_server_, R"sql(
+            SELECT gpu FROM gpu_holds WHERE server = ?1)sql");
+        holds.run_with(server_name);
+        while (holds.step()) held.push_back(static_cast<int>(holds.integer(0)));
+        auto& cpu_sum = statement(cpus_on_server_, R"sql(
+            SELECT coalesce(sum(cpus), 0) FROM reservations WHERE server = ?1)sql");
+        cpu_sum.run_with(server_name);
+        const int cpus_used = cpu_sum.step() ? static_cast<int>(cpu_sum.integer(0)) : 0;
+        cpu_sum.reset();
+
+        std::vector<int> gpus = lowest_free_gpus(server->gpus, held, request.gpus);
+        if (static_cast<int>(gpus.size()) < request.gpus ||
+            cpus_used + request.cpus > server->cpus) {
+            const int gpus_free = static_cast<int>(
+                lowest_free_gpus(server->gpus, held, server->gpus).size());
+            return make_error(Errc::no_fit,
+                              "{} has {} of {} GPUs and {} of {} CPUs free; {} GPUs and {} CPUs "
+                              "do not fit now",
+                              server->name, gpus_free, server->gpus,
+                              std::max(0, server->cpus - cpus_used), server->cpus, request.gpus,
+                              request.cpus);
+        }
+
+        Reservation r;
+        r.origin = request.origin;
+        r.task_id = request.task_id;
+        r.server = server->name;
+        r.gpus = gpus;
+        r.gpu_count = request.gpus;
+        r.cpus = request.cpus;
+        r.owner_uid = request.owner_uid;
+        r.created_unix = static_cast<std::int64_t>(std::time(nullptr));
+        statement(insert_reservation_, R"sql(
+            INSERT INTO reservations (origin, task_id, server, cpus, gpu_count, owner_uid, created)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7))sql")
+            .run_with(origin_name(r.origin), r.task_id, r.server, r.cpus, r.gpu_count,
+                      r.owner_uid, r.created_unix)
+            .done();
+        const std::int64_t id = sqlite3_last_insert_rowid(db_->handle());
+        auto& insert_hold = statement(insert_hold_, R"sql(
+            INSERT INTO gpu_holds (server, gpu, reservation) VALUES (?1, ?2, ?3))sql");
+        for (int g : gpus) insert_hold.run_with(r.server, g, id).done();
+        return r;
+    }
+
+    const Config& config_;
+    Access access_;
+    std::unique_ptr<sqlite::Connection> db_;  // null: read-only and no ledger yet
+    std::vector<std::int64_t> ids_;
+
+    std::unique_ptr<sqlite::Statement> usage_by_server_, delete_holds_, delete_reservation_,
+        delete_refusal_, all_reservations_, all_holds_, insert_refusal_, find_refusal_,
+        find_reservations_, gpus_of_reservation_, holds_on_server_, cpus_on_server_,
+        insert_reservation_, insert_hold_;
+};
+
+Result<void> SqliteLedger::open() {
+    return guarded([&] { return open_unguarded(); });
+}
+
+Result<void> SqliteLedger::open_unguarded() {
+    const std::string& path = config_.state.path;
+    FileProbe file = probe(path);
+    if (!file.exists) {
+        if (access_ == Access::read_only) return {};  // reads as empty; nothing is created
+        create_ledger_file(path);
+        file = probe(path);
+    }
+    if (!S_ISREG(file.st.st_mode)) {
+        throw sqlite::Failure{SQLITE_CANTOPEN, "not a regular file"};
+    }
+    if (file.st.st_size == 0) {
+        // We never leave an empty file behind (see create_ledger_file), so this is damage.
+        throw sqlite::Failure{SQLITE_CORRUPT, "the file is empty (0 bytes)"};
+    }
+    db_ = std::make_unique<sqlite::Connection>(path, access_ == Access::read_write,
+                                               config_.state.busy_timeout);
+    const std::int64_t app = db_->pragma_integer("application_id");
+    const std::int64_t version = db_->pragma_integer("user_version");
+    if (app != kApplicationId) {
+        return make_error(Errc::ledger,
+                          "{} is an SQLite database but not a gpuslots ledger (application_id "
+                          "{}); check state.path in {}",
+                          path, app, config_.source);
+    }
+    if (version > kSchemaVersion) {
+        return make_error(Errc::ledger,
+                          "ledger {} has schema version {}, newer than this gpuslots (up to {}); "
+                          "upgrade gpuslots on this host",
+                          path, version, kSchemaVersion);
+    }
+    if (version < 1) {
+        return make_error(Errc::ledger, "ledger {} has an unknown schema version {}", path,
+                          version);
+    }
+    // Future schema changes migrate here, inside one write transaction, version by version.
+    if (access_ == Access::read_write) {
+        int persist = 1;
+        sqlite3_file_control(db_->handle(), nullptr, SQLITE_FCNTL_PERSIST_WAL, &persist);
+        db_->exec(config_.state.durability == Durability::full ? "PRAGMA synchronous=FULL"
+                                                               : "PRAGMA synchronous=NORMAL");
+    }
+    return {};
+}
+
+}  // namespace
+
+const char* origin_name(Origin origin) { return origin == Origin::slurm ? "slurm" : "manual"; }
+
+Result<std::unique_ptr<Ledger>> open_ledger(const Config& config, Ledger::Access access) {
+    if (config.state.backend != "sqlite") {
+        return make_error(Errc::config, "state.backend '{}' is not available in this build",
+                          config.state.backend);
+    }
+    auto ledger = std::make_unique<SqliteLedger>(config, access);
+    if (auto opened = ledger->open(); !opened) return opened.error();
+    return std::unique_ptr<Ledger>(std::move(ledger));
+}
+
+Result<std::uint32_t> ledger_owner(const Config& config) {
+    FileProbe file = probe(config.state.path);
+    if (file.exists) return static_cast<std::uint32_t>(file.st.st_uid);
+    // Not created yet: whoever owns the nearest existing directory above it would own it.
+    std::filesystem::path dir = std::filesystem::path(config.state.path).parent_path();
+    while (!dir.empty()) {
+        FileProbe d = probe(dir.string());
+        if (d.exists) return static_cast<std::uint32_t>(d.st.st_uid);
+        if (dir == dir.root_path()) break;
+        dir = dir.parent_path();
+    }
+    return make_error(Errc::ledger, "ledger {}: no existing directory above it",
+                      config.state.path);
+}
+
+}  // namespace gpuslots

@@ -1,0 +1,121 @@
+#include "cli.hpp"
+
+#include <pwd.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <ctime>
+#include <unordered_map>
+
+#include "gpuslots/request.hpp"
+#include "gpuslots/storage.hpp"
+
+namespace gpuslots::cli {
+
+int exit_code_for(Errc code) {
+    switch (code) {
+        case Errc::bad_input: return kBadInput;
+        case Errc::no_fit:
+        case Errc::not_found:
+        case Errc::conflict: return kUnavailable;
+        case Errc::config:
+        case Errc::ledger:
+        case Errc::busy: return kUnusable;
+        case Errc::permission: return kDenied;
+        case Errc::internal: return kInternal;
+    }
+    return kInternal;
+}
+
+int report(const Error& error) {
+    fmt::print(stderr, "gpuslots: {}\n", error.message);
+    return exit_code_for(error.code);
+}
+
+void warn(std::string_view message) { fmt::print(stderr, "gpuslots: warning: {}\n", message); }
+
+Result<Config> load(const Globals& globals) {
+    return load_config(resolve_config_path(globals.config_path));
+}
+
+Result<void> require_write_access(const Config& config) {
+    if (auto fs = network_filesystem(config.state.path)) {
+        warn(fmt::format("ledger {} is on a network filesystem ({}); SQLite locking is not "
+                         "reliable there: keep the ledger on a local disk",
+                         config.state.path, *fs));
+    }
+    const uid_t me = ::geteuid();
+    if (me == 0) return {};
+    auto owner = ledger_owner(config);
+    if (!owner) return owner.error();
+    if (*owner == me) return {};
+    return make_error(Errc::permission,
+                      "permission denied: only root or the ledger's owner ({}) may change the "
+                      "ledger {}; 'gpuslots status' works for everyone",
+                      user_name(*owner), config.state.path);
+}
+
+Result<std::unique_ptr<Ledger>> open_for_writing(const Config& config) {
+    if (auto allowed = require_write_access(config); !allowed) return allowed.error();
+    return open_ledger(config, Ledger::Access::read_write);
+}
+
+std::uint32_t requesting_uid() {
+    const uid_t uid = ::getuid();
+    if (uid == 0) {
+        if (const char* sudo = std::getenv("SUDO_UID")) {
+            char* end = nullptr;
+            const unsigned long v = std::strtoul(sudo, &end, 10);
+            if (end != sudo && *end == '\0' && v <= UINT32_MAX) return static_cast<std::uint32_t>(v);
+        }
+    }
+    return static_cast<std::uint32_t>(uid);
+}
+
+std::string user_name(std::uint32_t uid) {
+    static std::unordered_map<std::uint32_t, std::string> cache;
+    auto it = cache.find(uid);
+    if (it != cache.end()) return it->second;
+    std::string name = std::to_string(uid);
+    if (const passwd* pw = ::getpwuid(static_cast<uid_t>(uid))) name = pw->pw_name;
+    cache.emplace(uid, name);
+    return name;
+}
+
+std::string iso_time(std::int64_t unix_seconds) {
+    const std::time_t t = static_cast<std::time_t>(unix_seconds);
+    std::tm tm{};
+    ::gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+std::string json_string(std::string_view s) {
+    std::string out;
+    out.reserve(s.size() + 2);
+    out.push_back('"');
+    for (char c : s) {
+        switch (c) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\n': out += "\\n"; break;
+            case '\t': out += "\\t"; break;
+            case '\r': out += "\\r"; break;
+            default:
+                if (static_cast<unsigned char>(c) < 0x20) {
+                    out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
+                } else {
+                    out.push_back(c);
+                }
+        }
+    }
+    out.push_back('"');
+    return out;
+}
+
+std::string join_ints(const std::vector<int>& v, std::string_view separator) {
+    return fmt::format("{}", fmt::join(v, separator));
+}
+
+}  // namespace gpuslots::cli

@@ -1,0 +1,84 @@
+// gpuslots release TASK_ID | --job JOBID [--server NAME]: give slots back. A manual task can
+// be released by its owner or root; a Slurm job's reservation (normally freed by the epilog)
+// only by root, for clean-up after a lost epilog.
+#include "cli.hpp"
+#include "gpuslots/request.hpp"
+
+namespace gpuslots::cli {
+namespace {
+
+struct ReleaseOptions {
+    std::string task_id;
+    std::string job_id;
+    std::string server;
+    bool json = false;
+};
+
+int run_release(const ReleaseOptions& o, const Globals& globals) {
+    const bool slurm = !o.job_id.empty();
+    if (slurm == !o.task_id.empty()) {
+        return report(make_error(Errc::bad_input,
+                                 "release: give either TASK_ID or --job JOBID (see --help)"));
+    }
+    if (slurm) {
+        if (auto id = parse_count(o.job_id, "--job", Range{1, 2147483647}); !id) {
+            return report(id.error());
+        }
+    } else if (auto valid = validate_task_id(o.task_id); !valid) {
+        return report(valid.error());
+    }
+    auto config = load(globals);
+    if (!config) return report(config.error());
+    auto ledger = open_for_writing(*config);
+    if (!ledger) return report(ledger.error());
+    if (slurm && ::geteuid() != 0) {
+        return report(make_error(Errc::permission,
+                                 "permission denied: only root may release a Slurm job's "
+                                 "reservation (the epilog does it when the job ends)"));
+    }
+    std::optional<std::string> server;
+    if (!o.server.empty()) server = o.server;
+    // root may release anything; anyone else only what they reserved.
+    std::optional<std::uint32_t> owner;
+    if (::geteuid() != 0) owner = requesting_uid();
+    const std::string& id = slurm ? o.job_id : o.task_id;
+    auto released = (*ledger)->release(slurm ? Origin::slurm : Origin::manual, id, server, owner);
+    if (!released) return report(released.error());
+    if (released->empty()) {
+        return report(make_error(Errc::not_found,
+                                 "{} '{}' holds no reservation{}; see 'gpuslots status'",
+                                 slurm ? "job" : "task", id,
+                                 server ? " on " + *server : std::string()));
+    }
+    for (const auto& r : *released) {
+        if (o.json) {
+            fmt::print(R"({{"id":{},"origin":"{}","server":{},"gpus":[{}],"cpus":{}}})"
+                       "\n",
+                       json_string(r.task_id), origin_name(r.origin), json_string(r.server),
+                       join_ints(r.gpus), r.cpus);
+        } else {
+            fmt::print("released {}{} on {}: GPUs {}, {} CPUs\n", slurm ? "job " : "", r.task_id,
+                       r.server, r.gpus.empty() ? "none" : join_ints(r.gpus), r.cpus);
+        }
+    }
+    return kOk;
+}
+
+}  // namespace
+
+void setup_release(CLI::App& app, const Globals& globals, Runner& runner) {
+    auto o = std::make_shared<ReleaseOptions>();
+    CLI::App* sub = app.add_subcommand(
+        "release", "Release the reservation of TASK_ID (or of Slurm job --job JOBID)");
+    sub->add_option("TASK_ID", o->task_id, "The task id given to 'allocate'");
+    sub->add_option("--job", o->job_id,
+                    "Release a Slurm job's reservation instead (root only; the epilog "
+                    "normally does this)");
+    sub->add_option("--server", o->server, "Only the reservation on this server");
+    sub->add_flag("--json", o->json, "Print each released reservation as a JSON object");
+    sub->callback([o, &globals, &runner] {
+        runner = [o, &globals] { return run_release(*o, globals); };
+    });
+}
+
+}  // namespace gpuslots::cli

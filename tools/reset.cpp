@@ -1,0 +1,57 @@
+// gpuslots reset [--yes]: release every reservation. Asks on a terminal; refuses elsewhere
+// without --yes, so a script cannot wipe the ledger by accident.
+#include <unistd.h>
+
+#include <iostream>
+#include <string>
+
+#include "cli.hpp"
+
+namespace gpuslots::cli {
+namespace {
+
+struct ResetOptions {
+    bool yes = false;
+};
+
+int run_reset(const ResetOptions& o, const Globals& globals) {
+    auto config = load(globals);
+    if (!config) return report(config.error());
+    auto ledger = open_for_writing(*config);
+    if (!ledger) return report(ledger.error());
+    if (!o.yes) {
+        if (::isatty(STDIN_FILENO) == 0) {
+            return report(make_error(Errc::bad_input,
+                                     "reset: not on a terminal; pass --yes to release every "
+                                     "reservation in {}",
+                                     config->state.path));
+        }
+        auto current = (*ledger)->reservations();
+        if (!current) return report(current.error());
+        fmt::print(stderr, "Release all {} reservation(s) in {}? Type 'yes' to confirm: ",
+                   current->size(), config->state.path);
+        std::fflush(stderr);
+        std::string answer;
+        if (!std::getline(std::cin, answer) || answer != "yes") {
+            return report(make_error(Errc::bad_input, "reset: not confirmed; nothing changed"));
+        }
+    }
+    auto count = (*ledger)->reset();
+    if (!count) return report(count.error());
+    fmt::print("reset: released {} reservation(s) in {}\n", *count, config->state.path);
+    return kOk;
+}
+
+}  // namespace
+
+void setup_reset(CLI::App& app, const Globals& globals, Runner& runner) {
+    auto o = std::make_shared<ResetOptions>();
+    CLI::App* sub = app.add_subcommand(
+        "reset", "Release every reservation (asks first on a terminal)");
+    sub->add_flag("--yes", o->yes, "Do not ask; required when not on a terminal");
+    sub->callback([o, &globals, &runner] {
+        runner = [o, &globals] { return run_reset(*o, globals); };
+    });
+}
+
+}  // namespace gpuslots::cli
