@@ -2,14 +2,14 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <fcntl.h>
+#include <unistd.h>
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fcntl.h>
-#include <unistd.h>
 #include <set>
 
 #include "gpuslots/hostlist.hpp"
@@ -49,12 +49,12 @@ struct ParseFailure {
 };
 
 class Parser {
-public:
+  public:
     explicit Parser(std::string source) : source_(std::move(source)) {}
 
     Config parse(std::string_view text);
 
-private:
+  private:
     template <typename... Args>
     [[noreturn]] void fail(const YAML::Mark& mark, fmt::format_string<Args...> format,
                            Args&&... args) const {
@@ -66,11 +66,16 @@ private:
 
     static std::string describe(const YAML::Node& node) {
         switch (node.Type()) {
-            case YAML::NodeType::Null: return "nothing";
-            case YAML::NodeType::Sequence: return "a list";
-            case YAML::NodeType::Map: return "a mapping";
-            case YAML::NodeType::Scalar: return fmt::format("'{}'", node.Scalar());
-            default: return "an undefined value";
+            case YAML::NodeType::Null:
+                return "nothing";
+            case YAML::NodeType::Sequence:
+                return "a list";
+            case YAML::NodeType::Map:
+                return "a mapping";
+            case YAML::NodeType::Scalar:
+                return fmt::format("'{}'", node.Scalar());
+            default:
+                return "an undefined value";
         }
     }
 
@@ -86,7 +91,8 @@ private:
             const std::string key = kv.first.Scalar();
             if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
                 std::string list;
-                for (auto a : allowed) list += fmt::format("{}{}", list.empty() ? "" : ", ", a);
+                for (auto a : allowed)
+                    list += fmt::format("{}{}", list.empty() ? "" : ", ", a);
                 fail(kv.first.Mark(), "{}: unknown key '{}' (allowed: {})", path, key, list);
             }
             if (!seen.insert(key).second) {
@@ -95,10 +101,10 @@ private:
         }
     }
 
-    long long integer(const YAML::Node& node, const std::string& path, long long min,
-                      long long max, std::string_view expected) const {
-        if (!node.IsScalar()) fail(node.Mark(), "{}: expected {}, got {}", path, expected,
-                                   describe(node));
+    long long integer(const YAML::Node& node, const std::string& path, long long min, long long max,
+                      std::string_view expected) const {
+        if (!node.IsScalar())
+            fail(node.Mark(), "{}: expected {}, got {}", path, expected, describe(node));
         const std::string& s = node.Scalar();
         long long value = 0;
         const char* first = s.data();
@@ -192,14 +198,15 @@ std::vector<Server> Parser::shorthand(const YAML::Node& root) {
                  key);
         }
     }
-    const int count = static_cast<int>(integer(root["total_servers"], "total_servers", 1,
-                                               static_cast<long long>(kMaxHostlistNames),
-                                               "a positive integer"));
+    const int count =
+        static_cast<int>(integer(root["total_servers"], "total_servers", 1,
+                                 static_cast<long long>(kMaxHostlistNames), "a positive integer"));
     const int gpus = positive(root["gpus_per_server"], "gpus_per_server", kMaxGpusPerServer);
     const int cpus = positive(root["cpus_per_server"], "cpus_per_server", kMaxCpusPerServer);
     std::vector<Server> out;
     out.reserve(static_cast<std::size_t>(count));
-    for (int i = 0; i < count; ++i) out.push_back(Server{fmt::format("gpu-server-{}", i), gpus, cpus});
+    for (int i = 0; i < count; ++i)
+        out.push_back(Server{fmt::format("gpu-server-{}", i), gpus, cpus});
     return out;
 }
 
@@ -236,9 +243,9 @@ void Parser::state(const YAML::Node& node, StateConfig& out) {
         }
     }
     if (node["busy_timeout_ms"]) {
-        out.busy_timeout = std::chrono::milliseconds(
-            integer(node["busy_timeout_ms"], "state.busy_timeout_ms", 1, 3'600'000,
-                    "a time in milliseconds"));
+        out.busy_timeout =
+            std::chrono::milliseconds(integer(node["busy_timeout_ms"], "state.busy_timeout_ms", 1,
+                                              3'600'000, "a time in milliseconds"));
     }
 }
 
@@ -247,8 +254,8 @@ Range Parser::range(const YAML::Node& node, const std::string& path, Range defau
     expect_map(node, path, {"min", "max"});
     Range r = defaults;
     if (node["min"]) {
-        r.min = static_cast<int>(
-            integer(node["min"], path + ".min", min_allowed, limit, "an integer"));
+        r.min =
+            static_cast<int>(integer(node["min"], path + ".min", min_allowed, limit, "an integer"));
     }
     if (node["max"]) {
         r.max = static_cast<int>(
@@ -277,17 +284,18 @@ void Parser::slurm(const YAML::Node& node, SlurmConfig& out) {
     expect_map(node, "slurm",
                {"prolog_wait_seconds", "hide_gpus_without_reservation", "visible_devices_env"});
     if (node["prolog_wait_seconds"]) {
-        out.prolog_wait = std::chrono::seconds(integer(node["prolog_wait_seconds"],
-                                                       "slurm.prolog_wait_seconds", 0, 86'400,
-                                                       "a number of seconds"));
+        out.prolog_wait =
+            std::chrono::seconds(integer(node["prolog_wait_seconds"], "slurm.prolog_wait_seconds",
+                                         0, 86'400, "a number of seconds"));
     }
     if (node["hide_gpus_without_reservation"]) {
-        out.hide_gpus_without_reservation = boolean(node["hide_gpus_without_reservation"],
-                                                    "slurm.hide_gpus_without_reservation");
+        out.hide_gpus_without_reservation =
+            boolean(node["hide_gpus_without_reservation"], "slurm.hide_gpus_without_reservation");
     }
     if (const YAML::Node list = node["visible_devices_env"]) {
         if (!list.IsSequence()) {
-            fail(list.Mark(), "slurm.visible_devices_env: expected a list of variable names, got {}",
+            fail(list.Mark(),
+                 "slurm.visible_devices_env: expected a list of variable names, got {}",
                  describe(list));
         }
         out.visible_devices_env.clear();
@@ -296,9 +304,12 @@ void Parser::slurm(const YAML::Node& node, SlurmConfig& out) {
             std::string name = text(list[i], path);
             const bool valid =
                 std::all_of(name.begin(), name.end(),
-                            [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }) &&
+                            [](char c) {
+                                return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+                            }) &&
                 std::isdigit(static_cast<unsigned char>(name[0])) == 0;
-            if (!valid) fail(list[i].Mark(), "{}: '{}' is not an environment variable name", path, name);
+            if (!valid)
+                fail(list[i].Mark(), "{}: '{}' is not an environment variable name", path, name);
             out.visible_devices_env.push_back(std::move(name));
         }
     }
@@ -312,8 +323,9 @@ Config Parser::parse(std::string_view text) {
         fail(e.mark, "not valid YAML: {}", e.msg);
     }
     if (root.IsNull()) {
-        fail(YAML::Mark::null_mark(), "the file is empty; expected at least 'servers:' (see "
-                                      "etc/gpuslots.yaml)");
+        fail(YAML::Mark::null_mark(),
+             "the file is empty; expected at least 'servers:' (see "
+             "etc/gpuslots.yaml)");
     }
     expect_map(root, "top level",
                {"servers", "total_servers", "gpus_per_server", "cpus_per_server", "state",
@@ -333,8 +345,9 @@ Config Parser::parse(std::string_view text) {
     } else if (has_shorthand) {
         list = shorthand(root);
     } else {
-        fail(root.Mark(), "missing key 'servers' (or the shorthand total_servers, "
-                          "gpus_per_server, cpus_per_server)");
+        fail(root.Mark(),
+             "missing key 'servers' (or the shorthand total_servers, "
+             "gpus_per_server, cpus_per_server)");
     }
     auto fleet = Fleet::from(std::move(list));
     if (!fleet) fail(root.Mark(), "{}", fleet.error().message);  // unreachable: names checked
@@ -357,8 +370,8 @@ Result<Config> parse_config(std::string_view text, const std::string& source) {
     } catch (const ParseFailure& failure) {
         return Error{Errc::config, failure.message};
     } catch (const YAML::Exception& e) {
-        return make_error(Errc::config, "{}:{}:{}: {}", source, e.mark.line + 1,
-                          e.mark.column + 1, e.msg);
+        return make_error(Errc::config, "{}:{}:{}: {}", source, e.mark.line + 1, e.mark.column + 1,
+                          e.msg);
     }
 }
 
@@ -379,8 +392,7 @@ Result<Config> load_config(const std::string& path) {
         if (n < 0) {
             const int err = errno;
             ::close(fd);
-            return make_error(Errc::config, "cannot read config {}: {}", path,
-                              std::strerror(err));
+            return make_error(Errc::config, "cannot read config {}: {}", path, std::strerror(err));
         }
         if (n == 0) break;
         text.append(buffer, static_cast<std::size_t>(n));

@@ -4,15 +4,24 @@ namespace gpuslots {
 
 const char* errc_name(Errc code) {
     switch (code) {
-        case Errc::bad_input: return "bad_input";
-        case Errc::no_fit: return "no_fit";
-        case Errc::not_found: return "not_found";
-        case Errc::conflict: return "conflict";
-        case Errc::config: return "config";
-        case Errc::ledger: return "ledger";
-        case Errc::busy: return "busy";
-        case Errc::permission: return "permission";
-        case Errc::internal: return "internal";
+        case Errc::bad_input:
+            return "bad_input";
+        case Errc::no_fit:
+            return "no_fit";
+        case Errc::not_found:
+            return "not_found";
+        case Errc::conflict:
+            return "conflict";
+        case Errc::config:
+            return "config";
+        case Errc::ledger:
+            return "ledger";
+        case Errc::busy:
+            return "busy";
+        case Errc::permission:
+            return "permission";
+        case Errc::internal:
+            return "internal";
     }
     return "internal";
 }

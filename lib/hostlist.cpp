@@ -52,7 +52,8 @@ Result<std::vector<std::string>> expand_ranges(std::string_view expr, std::strin
         std::string_view item = inside.substr(start, comma - start);
         start = comma + 1;
         if (item.empty()) {
-            return make_error(Errc::bad_input, "hostlist '{}': empty range in '[{}]'", expr, inside);
+            return make_error(Errc::bad_input, "hostlist '{}': empty range in '[{}]'", expr,
+                              inside);
         }
         std::size_t dash = item.find('-');
         std::string_view lo_text = item.substr(0, dash);
@@ -77,7 +78,8 @@ Result<std::vector<std::string>> expand_ranges(std::string_view expr, std::strin
         }
         // Slurm pads to the width of the lower bound when it has a leading zero.
         const std::size_t width = lo_text.size() > 1 && lo_text[0] == '0' ? lo_text.size() : 0;
-        for (std::uint64_t v = lo; v <= hi; ++v) out.push_back(pad(v, width));
+        for (std::uint64_t v = lo; v <= hi; ++v)
+            out.push_back(pad(v, width));
         if (comma == inside.size()) break;
     }
     return out;
@@ -110,14 +112,16 @@ Result<std::vector<std::string>> expand_element(std::string_view expr, std::stri
             std::vector<std::string> next;
             next.reserve(names.size() * suffixes->size());
             for (const auto& prefix : names) {
-                for (const auto& suffix : *suffixes) next.push_back(prefix + suffix);
+                for (const auto& suffix : *suffixes)
+                    next.push_back(prefix + suffix);
             }
             names = std::move(next);
             i = close + 1;
         } else if (c == ']') {
             return make_error(Errc::bad_input, "hostlist '{}': ']' without '['", expr);
         } else if (is_name_char(c)) {
-            for (auto& name : names) name.push_back(c);
+            for (auto& name : names)
+                name.push_back(c);
             ++i;
         } else {
             return make_error(Errc::bad_input,
@@ -160,7 +164,8 @@ Result<std::vector<std::string>> expand_hostlist(std::string_view expression) {
             return make_error(Errc::bad_input, "hostlist '{}': more than {} names", expression,
                               kMaxHostlistNames);
         }
-        for (auto& n : *names) all.push_back(std::move(n));
+        for (auto& n : *names)
+            all.push_back(std::move(n));
     }
     return all;
 }

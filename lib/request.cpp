@@ -13,8 +13,8 @@ Result<int> parse_count(std::string_view text, std::string_view what, Range allo
     const bool digits_only =
         !text.empty() && std::isdigit(static_cast<unsigned char>(text.front())) != 0;
     if (!digits_only || ec == std::errc::invalid_argument || ptr != last) {
-        return make_error(Errc::bad_input, "{}: '{}' is not a whole number; allowed: {}..{}",
-                          what, text, allowed.min, allowed.max);
+        return make_error(Errc::bad_input, "{}: '{}' is not a whole number; allowed: {}..{}", what,
+                          text, allowed.min, allowed.max);
     }
     if (ec == std::errc::result_out_of_range || !allowed.contains(value)) {
         return make_error(Errc::bad_input, "{}: {} is out of range; allowed: {}..{}", what, text,

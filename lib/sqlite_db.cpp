@@ -13,7 +13,9 @@ Statement::Statement(sqlite3* db, std::string_view sql) : db_(db) {
     if (rc != SQLITE_OK) throw Failure{rc, sqlite3_errmsg(db)};
 }
 
-Statement::~Statement() { sqlite3_finalize(stmt_); }
+Statement::~Statement() {
+    sqlite3_finalize(stmt_);
+}
 
 void Statement::bind(int index, std::int64_t value) {
     const int rc = sqlite3_bind_int64(stmt_, index, value);
@@ -68,7 +70,9 @@ Connection::Connection(const std::string& path, bool writable,
     sqlite3_busy_handler(db_, &Connection::on_busy, this);
 }
 
-Connection::~Connection() { sqlite3_close_v2(db_); }
+Connection::~Connection() {
+    sqlite3_close_v2(db_);
+}
 
 // SQLite's own busy_timeout sleeps in steps that grow to 100 ms, so a waiter can oversleep a
 // lock that was held for one fsync by two orders of magnitude. A commit here holds the write
@@ -102,7 +106,9 @@ std::int64_t Connection::pragma_integer(const char* pragma) {
     return s.step() ? s.integer(0) : 0;
 }
 
-void Connection::raise(int rc) const { throw Failure{rc, sqlite3_errmsg(db_)}; }
+void Connection::raise(int rc) const {
+    throw Failure{rc, sqlite3_errmsg(db_)};
+}
 
 Transaction::Transaction(Connection& connection, Kind kind) : connection_(connection) {
     connection_.exec(kind == Kind::write ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED");

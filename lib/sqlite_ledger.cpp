@@ -23,6 +23,7 @@
 #include <cstring>
 #include <ctime>
 #include <filesystem>
+#include <optional>
 #include <unordered_map>
 
 #include "gpuslots/ledger.hpp"
@@ -66,7 +67,9 @@ CREATE TABLE refusals (
 ) WITHOUT ROWID;
 )sql";
 
-Origin parse_origin(const std::string& s) { return s == "slurm" ? Origin::slurm : Origin::manual; }
+Origin parse_origin(const std::string& s) {
+    return s == "slurm" ? Origin::slurm : Origin::manual;
+}
 
 std::string join(const std::vector<int>& v) {
     return fmt::format("{}", fmt::join(v, ","));
@@ -125,9 +128,8 @@ void create_ledger_file(const std::string& path) {
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
     if (ec) {
-        throw sqlite::Failure{SQLITE_CANTOPEN,
-                              fmt::format("cannot create directory {}: {}", dir.string(),
-                                          ec.message())};
+        throw sqlite::Failure{SQLITE_CANTOPEN, fmt::format("cannot create directory {}: {}",
+                                                           dir.string(), ec.message())};
     }
     const std::string tmp = fmt::format("{}.new-{}", path, ::getpid());
     ::unlink(tmp.c_str());
@@ -162,8 +164,8 @@ void create_ledger_file(const std::string& path) {
     const int link_errno = errno;
     ::unlink(tmp.c_str());
     if (linked != 0 && link_errno != EEXIST) {
-        throw sqlite::Failure{SQLITE_CANTOPEN, fmt::format("cannot create {}: {}", path,
-                                                           std::strerror(link_errno))};
+        throw sqlite::Failure{SQLITE_CANTOPEN,
+                              fmt::format("cannot create {}: {}", path, std::strerror(link_errno))};
     }
     const int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd >= 0) {
@@ -172,8 +174,35 @@ void create_ledger_file(const std::string& path) {
     }
 }
 
+// Checks the file header before SQLite sees the file: SQLite would treat a file cut short as
+// merely smaller (and WAL recovery would then write into it), so a truncated ledger must be
+// caught here to be reported without being changed.
+std::optional<std::string> header_problem(const std::string& path, off_t file_size) {
+    unsigned char h[100];
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return fmt::format("cannot read it: {}", std::strerror(errno));
+    const ssize_t n = ::pread(fd, h, sizeof h, 0);
+    ::close(fd);
+    if (n != static_cast<ssize_t>(sizeof h)) return std::string("truncated: no complete header");
+    if (std::memcmp(h, "SQLite format 3", 16) != 0) return std::string("not an SQLite file");
+    const auto be32 = [&](int at) {
+        return (std::uint32_t{h[at]} << 24) | (std::uint32_t{h[at + 1]} << 16) |
+               (std::uint32_t{h[at + 2]} << 8) | std::uint32_t{h[at + 3]};
+    };
+    std::uint32_t page_size = (std::uint32_t{h[16]} << 8) | h[17];
+    if (page_size == 1) page_size = 65536;
+    const std::uint32_t pages = be32(28);
+    // The in-header size is valid only when the change counter matches "version-valid-for".
+    if (be32(24) == be32(92) &&
+        static_cast<std::uint64_t>(file_size) < static_cast<std::uint64_t>(page_size) * pages) {
+        return fmt::format("truncated: {} bytes, the header says {} pages of {} bytes", file_size,
+                           pages, page_size);
+    }
+    return std::nullopt;
+}
+
 class SqliteLedger final : public Ledger {
-public:
+  public:
     SqliteLedger(const Config& config, Access access) : config_(config), access_(access) {}
 
     Result<void> open();
@@ -362,7 +391,7 @@ public:
 
     const std::string& location() const override { return config_.state.path; }
 
-private:
+  private:
     template <typename F>
     auto guarded(F&& body) -> decltype(body()) {
         try {
@@ -420,7 +449,8 @@ private:
             SELECT gpu FROM gpu_holds WHERE server = ?1 AND reservation = ?2 ORDER BY gpu)sql");
         for (std::size_t i = 0; i < out.size(); ++i) {
             g.run_with(out[i].server, ids_[i]);
-            while (g.step()) out[i].gpus.push_back(static_cast<int>(g.integer(0)));
+            while (g.step())
+                out[i].gpus.push_back(static_cast<int>(g.integer(0)));
         }
         return out;
     }
@@ -441,15 +471,14 @@ private:
     Result<Reservation> reserve_locked(std::string_view server_name, const Request& request) {
         const Server* server = config_.fleet.server(server_name);
         if (server == nullptr) {
-            return make_error(Errc::bad_input, "server '{}' is not in the config {}",
-                              server_name, config_.source);
+            return make_error(Errc::bad_input, "server '{}' is not in the config {}", server_name,
+                              config_.source);
         }
         if (request.gpus < 0 || request.cpus < 0 || request.gpus > server->gpus ||
             request.cpus > server->cpus) {
             return make_error(Errc::bad_input,
                               "{} GPUs and {} CPUs can never fit on {} ({} GPUs, {} CPUs)",
-                              request.gpus, request.cpus, server->name, server->gpus,
-                              server->cpus);
+                              request.gpus, request.cpus, server->name, server->gpus, server->cpus);
         }
         if (request.origin == Origin::slurm) {
             auto existing = load(Origin::slurm, request.task_id, std::string(server_name));
@@ -470,7 +499,8 @@ private:
         auto& holds = statement(holds_on_server_, R"sql(
             SELECT gpu FROM gpu_holds WHERE server = ?1)sql");
         holds.run_with(server_name);
-        while (holds.step()) held.push_back(static_cast<int>(holds.integer(0)));
+        while (holds.step())
+            held.push_back(static_cast<int>(holds.integer(0)));
         auto& cpu_sum = statement(cpus_on_server_, R"sql(
             SELECT coalesce(sum(cpus), 0) FROM reservations WHERE server = ?1)sql");
         cpu_sum.run_with(server_name);
@@ -480,8 +510,8 @@ private:
         std::vector<int> gpus = lowest_free_gpus(server->gpus, held, request.gpus);
         if (static_cast<int>(gpus.size()) < request.gpus ||
             cpus_used + request.cpus > server->cpus) {
-            const int gpus_free = static_cast<int>(
-                lowest_free_gpus(server->gpus, held, server->gpus).size());
+            const int gpus_free =
+                static_cast<int>(lowest_free_gpus(server->gpus, held, server->gpus).size());
             return make_error(Errc::no_fit,
                               "{} has {} of {} GPUs and {} of {} CPUs free; {} GPUs and {} CPUs "
                               "do not fit now",
@@ -502,13 +532,14 @@ private:
         statement(insert_reservation_, R"sql(
             INSERT INTO reservations (origin, task_id, server, cpus, gpu_count, owner_uid, created)
             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7))sql")
-            .run_with(origin_name(r.origin), r.task_id, r.server, r.cpus, r.gpu_count,
-                      r.owner_uid, r.created_unix)
+            .run_with(origin_name(r.origin), r.task_id, r.server, r.cpus, r.gpu_count, r.owner_uid,
+                      r.created_unix)
             .done();
         const std::int64_t id = sqlite3_last_insert_rowid(db_->handle());
         auto& insert_hold = statement(insert_hold_, R"sql(
             INSERT INTO gpu_holds (server, gpu, reservation) VALUES (?1, ?2, ?3))sql");
-        for (int g : gpus) insert_hold.run_with(r.server, g, id).done();
+        for (int g : gpus)
+            insert_hold.run_with(r.server, g, id).done();
         return r;
     }
 
@@ -542,6 +573,9 @@ Result<void> SqliteLedger::open_unguarded() {
         // We never leave an empty file behind (see create_ledger_file), so this is damage.
         throw sqlite::Failure{SQLITE_CORRUPT, "the file is empty (0 bytes)"};
     }
+    if (auto problem = header_problem(path, file.st.st_size)) {
+        throw sqlite::Failure{SQLITE_CORRUPT, *problem};
+    }
     db_ = std::make_unique<sqlite::Connection>(path, access_ == Access::read_write,
                                                config_.state.busy_timeout);
     const std::int64_t app = db_->pragma_integer("application_id");
@@ -574,7 +608,9 @@ Result<void> SqliteLedger::open_unguarded() {
 
 }  // namespace
 
-const char* origin_name(Origin origin) { return origin == Origin::slurm ? "slurm" : "manual"; }
+const char* origin_name(Origin origin) {
+    return origin == Origin::slurm ? "slurm" : "manual";
+}
 
 Result<std::unique_ptr<Ledger>> open_ledger(const Config& config, Ledger::Access access) {
     if (config.state.backend != "sqlite") {
@@ -597,8 +633,7 @@ Result<std::uint32_t> ledger_owner(const Config& config) {
         if (dir == dir.root_path()) break;
         dir = dir.parent_path();
     }
-    return make_error(Errc::ledger, "ledger {}: no existing directory above it",
-                      config.state.path);
+    return make_error(Errc::ledger, "ledger {}: no existing directory above it", config.state.path);
 }
 
 }  // namespace gpuslots

@@ -13,10 +13,9 @@ std::optional<std::string> network_filesystem(const std::string& path) {
         const char* name;
     };
     static constexpr Kind kNetwork[] = {
-        {0x6969, "nfs"},          {0xFF534D42, "cifs"},       {0xFE534D42, "smb2"},
-        {0x517B, "smb"},          {0x0BD00BD0, "lustre"},     {0x47504653, "gpfs"},
-        {0x19830326, "beegfs"},   {0x00C36400, "ceph"},       {0x65735546, "fuse"},
-        {0x5346414F, "afs"},      {0x013111A8, "ibrix"},      {0x7461636f, "ocfs2"},
+        {0x6969, "nfs"},        {0xFF534D42, "cifs"}, {0xFE534D42, "smb2"},   {0x517B, "smb"},
+        {0x0BD00BD0, "lustre"}, {0x47504653, "gpfs"}, {0x19830326, "beegfs"}, {0x00C36400, "ceph"},
+        {0x65735546, "fuse"},   {0x5346414F, "afs"},  {0x013111A8, "ibrix"},  {0x7461636f, "ocfs2"},
         {0x01161970, "gfs2"},
     };
     std::filesystem::path p(path);

@@ -29,8 +29,8 @@ int run_allocate(const AllocateOptions& o, const Globals& globals) {
     auto ledger = open_for_writing(*config);
     if (!ledger) return report(ledger.error());
     const Request request{Origin::manual, o.task_id, *gpus, *cpus, requesting_uid()};
-    auto r = o.server.empty() ? (*ledger)->allocate(request)
-                              : (*ledger)->reserve(o.server, request);
+    auto r =
+        o.server.empty() ? (*ledger)->allocate(request) : (*ledger)->reserve(o.server, request);
     if (!r) return report(r.error());
     if (o.json) {
         fmt::print(R"({{"id":{},"server":{},"gpus":[{}],"cpus":{}}})"
@@ -51,7 +51,8 @@ void setup_allocate(CLI::App& app, const Globals& globals, Runner& runner) {
         "allocate",
         "Reserve GPUS GPUs and CPUS CPUs for TASK_ID on the fullest server where they fit "
         "(or on --server); prints the server and the GPU indices");
-    sub->add_option("TASK_ID", o->task_id, "Name for the reservation (letters, digits, . _ : @ + -)")
+    sub->add_option("TASK_ID", o->task_id,
+                    "Name for the reservation (letters, digits, . _ : @ + -)")
         ->required();
     sub->add_option("GPUS", o->gpus, "Number of GPUs (range from requests.gpus in the config)")
         ->required();
@@ -59,9 +60,8 @@ void setup_allocate(CLI::App& app, const Globals& globals, Runner& runner) {
         ->required();
     sub->add_option("--server", o->server, "Reserve on this server instead of choosing one");
     sub->add_flag("--json", o->json, "Print the result as one JSON object");
-    sub->callback([o, &globals, &runner] {
-        runner = [o, &globals] { return run_allocate(*o, globals); };
-    });
+    sub->callback(
+        [o, &globals, &runner] { runner = [o, &globals] { return run_allocate(*o, globals); }; });
 }
 
 }  // namespace gpuslots::cli

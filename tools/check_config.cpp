@@ -43,8 +43,8 @@ int run_check_config(const Globals& globals) {
     const FleetStatus st = summarize(config->fleet, std::move(*reservations));
     fmt::print("  ledger holds {} reservation(s)\n", count);
     for (const auto& s : st.removed) {
-        warn(fmt::format("server {} is no longer in the config but holds {} reservation(s)",
-                         s.name, s.tasks.size()));
+        warn(fmt::format("server {} is no longer in the config but holds {} reservation(s)", s.name,
+                         s.tasks.size()));
     }
     for (const auto& p : *problems) {
         fmt::print(stderr, "gpuslots: ledger problem: {}\n", p);
@@ -62,9 +62,8 @@ int run_check_config(const Globals& globals) {
 void setup_check_config(CLI::App& app, const Globals& globals, Runner& runner) {
     CLI::App* sub = app.add_subcommand(
         "check-config", "Validate the config and check the ledger it names; changes nothing");
-    sub->callback([&globals, &runner] {
-        runner = [&globals] { return run_check_config(globals); };
-    });
+    sub->callback(
+        [&globals, &runner] { runner = [&globals] { return run_check_config(globals); }; });
 }
 
 }  // namespace gpuslots::cli

@@ -14,15 +14,20 @@ namespace gpuslots::cli {
 
 int exit_code_for(Errc code) {
     switch (code) {
-        case Errc::bad_input: return kBadInput;
+        case Errc::bad_input:
+            return kBadInput;
         case Errc::no_fit:
         case Errc::not_found:
-        case Errc::conflict: return kUnavailable;
+        case Errc::conflict:
+            return kUnavailable;
         case Errc::config:
         case Errc::ledger:
-        case Errc::busy: return kUnusable;
-        case Errc::permission: return kDenied;
-        case Errc::internal: return kInternal;
+        case Errc::busy:
+            return kUnusable;
+        case Errc::permission:
+            return kDenied;
+        case Errc::internal:
+            return kInternal;
     }
     return kInternal;
 }
@@ -32,7 +37,9 @@ int report(const Error& error) {
     return exit_code_for(error.code);
 }
 
-void warn(std::string_view message) { fmt::print(stderr, "gpuslots: warning: {}\n", message); }
+void warn(std::string_view message) {
+    fmt::print(stderr, "gpuslots: warning: {}\n", message);
+}
 
 Result<Config> load(const Globals& globals) {
     return load_config(resolve_config_path(globals.config_path));
@@ -40,9 +47,10 @@ Result<Config> load(const Globals& globals) {
 
 Result<void> require_write_access(const Config& config) {
     if (auto fs = network_filesystem(config.state.path)) {
-        warn(fmt::format("ledger {} is on a network filesystem ({}); SQLite locking is not "
-                         "reliable there: keep the ledger on a local disk",
-                         config.state.path, *fs));
+        warn(
+            fmt::format("ledger {} is on a network filesystem ({}); SQLite locking is not "
+                        "reliable there: keep the ledger on a local disk",
+                        config.state.path, *fs));
     }
     const uid_t me = ::geteuid();
     if (me == 0) return {};
@@ -66,7 +74,8 @@ std::uint32_t requesting_uid() {
         if (const char* sudo = std::getenv("SUDO_UID")) {
             char* end = nullptr;
             const unsigned long v = std::strtoul(sudo, &end, 10);
-            if (end != sudo && *end == '\0' && v <= UINT32_MAX) return static_cast<std::uint32_t>(v);
+            if (end != sudo && *end == '\0' && v <= UINT32_MAX)
+                return static_cast<std::uint32_t>(v);
         }
     }
     return static_cast<std::uint32_t>(uid);
@@ -97,11 +106,21 @@ std::string json_string(std::string_view s) {
     out.push_back('"');
     for (char c : s) {
         switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\t': out += "\\t"; break;
-            case '\r': out += "\\r"; break;
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
             default:
                 if (static_cast<unsigned char>(c) < 0x20) {
                     out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));

@@ -66,7 +66,6 @@ std::string iso_time(std::int64_t unix_seconds);
 std::string json_string(std::string_view s);
 std::string join_ints(const std::vector<int>& v, std::string_view separator = ",");
 
-
 void setup_status(CLI::App& app, const Globals& globals, Runner& runner);
 void setup_allocate(CLI::App& app, const Globals& globals, Runner& runner);
 void setup_release(CLI::App& app, const Globals& globals, Runner& runner);

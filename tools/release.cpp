@@ -45,10 +45,9 @@ int run_release(const ReleaseOptions& o, const Globals& globals) {
     auto released = (*ledger)->release(slurm ? Origin::slurm : Origin::manual, id, server, owner);
     if (!released) return report(released.error());
     if (released->empty()) {
-        return report(make_error(Errc::not_found,
-                                 "{} '{}' holds no reservation{}; see 'gpuslots status'",
-                                 slurm ? "job" : "task", id,
-                                 server ? " on " + *server : std::string()));
+        return report(
+            make_error(Errc::not_found, "{} '{}' holds no reservation{}; see 'gpuslots status'",
+                       slurm ? "job" : "task", id, server ? " on " + *server : std::string()));
     }
     for (const auto& r : *released) {
         if (o.json) {
@@ -76,9 +75,8 @@ void setup_release(CLI::App& app, const Globals& globals, Runner& runner) {
                     "normally does this)");
     sub->add_option("--server", o->server, "Only the reservation on this server");
     sub->add_flag("--json", o->json, "Print each released reservation as a JSON object");
-    sub->callback([o, &globals, &runner] {
-        runner = [o, &globals] { return run_release(*o, globals); };
-    });
+    sub->callback(
+        [o, &globals, &runner] { runner = [o, &globals] { return run_release(*o, globals); }; });
 }
 
 }  // namespace gpuslots::cli

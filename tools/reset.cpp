@@ -28,8 +28,9 @@ int run_reset(const ResetOptions& o, const Globals& globals) {
         }
         auto current = (*ledger)->reservations();
         if (!current) return report(current.error());
-        fmt::print(stderr, "Release all {} reservation(s) in {}? Type 'yes' to confirm: ",
-                   current->size(), config->state.path);
+        fmt::print(stderr,
+                   "Release all {} reservation(s) in {}? Type 'yes' to confirm: ", current->size(),
+                   config->state.path);
         std::fflush(stderr);
         std::string answer;
         if (!std::getline(std::cin, answer) || answer != "yes") {
@@ -46,12 +47,11 @@ int run_reset(const ResetOptions& o, const Globals& globals) {
 
 void setup_reset(CLI::App& app, const Globals& globals, Runner& runner) {
     auto o = std::make_shared<ResetOptions>();
-    CLI::App* sub = app.add_subcommand(
-        "reset", "Release every reservation (asks first on a terminal)");
+    CLI::App* sub =
+        app.add_subcommand("reset", "Release every reservation (asks first on a terminal)");
     sub->add_flag("--yes", o->yes, "Do not ask; required when not on a terminal");
-    sub->callback([o, &globals, &runner] {
-        runner = [o, &globals] { return run_reset(*o, globals); };
-    });
+    sub->callback(
+        [o, &globals, &runner] { runner = [o, &globals] { return run_reset(*o, globals); }; });
 }
 
 }  // namespace gpuslots::cli

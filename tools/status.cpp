@@ -40,17 +40,19 @@ std::string task_list(const std::vector<Reservation>& tasks) {
 
 void print_table(const FleetStatus& st) {
     std::size_t name_width = 6;  // "SERVER"
-    for (const auto& s : st.servers) name_width = std::max(name_width, s.name.size());
+    for (const auto& s : st.servers)
+        name_width = std::max(name_width, s.name.size());
     const auto row = [&](std::string_view name, const std::string& gpus, int gpu_pct,
                          const std::string& cpus, int cpu_pct, const std::string& tasks) {
-        fmt::print("{:<{}}  {:>11}  {:>6}%  {:>13}  {:>6}%  {}\n", name, name_width, gpus,
-                   gpu_pct, cpus, cpu_pct, tasks);
+        fmt::print("{:<{}}  {:>11}  {:>6}%  {:>13}  {:>6}%  {}\n", name, name_width, gpus, gpu_pct,
+                   cpus, cpu_pct, tasks);
     };
-    fmt::print("{:<{}}  {:>11}  {:>7}  {:>13}  {:>7}  {}\n", "SERVER", name_width,
-               "GPUS FREE", "GPU USE", "CPUS FREE", "CPU USE", "TASKS");
+    fmt::print("{:<{}}  {:>11}  {:>7}  {:>13}  {:>7}  {}\n", "SERVER", name_width, "GPUS FREE",
+               "GPU USE", "CPUS FREE", "CPU USE", "TASKS");
     for (const auto& s : st.servers) {
         row(s.name, fmt::format("{}/{}", s.gpus_free, s.gpus_total),
-            percent_used(s.gpus_free, s.gpus_total), fmt::format("{}/{}", s.cpus_free, s.cpus_total),
+            percent_used(s.gpus_free, s.gpus_total),
+            fmt::format("{}/{}", s.cpus_free, s.cpus_total),
             percent_used(s.cpus_free, s.cpus_total),
             fmt::format("{} {}", s.tasks.size(), task_list(s.tasks)));
     }
@@ -121,12 +123,15 @@ int run_status(const StatusOptions& options, const Globals& globals) {
     }
     for (const auto& s : st.removed) {
         std::vector<std::string> ids;
-        for (const auto& r : s.tasks) ids.push_back(task_label(r));
-        warn(fmt::format("server {} is no longer in the config but holds {} reservation(s): {}; "
-                         "they stay until released",
-                         s.name, s.tasks.size(), fmt::join(ids, " ")));
+        for (const auto& r : s.tasks)
+            ids.push_back(task_label(r));
+        warn(
+            fmt::format("server {} is no longer in the config but holds {} reservation(s): {}; "
+                        "they stay until released",
+                        s.name, s.tasks.size(), fmt::join(ids, " ")));
     }
-    for (const auto& p : st.problems) fmt::print(stderr, "gpuslots: ledger problem: {}\n", p);
+    for (const auto& p : st.problems)
+        fmt::print(stderr, "gpuslots: ledger problem: {}\n", p);
     return st.problems.empty() ? kOk : kUnusable;
 }
 
@@ -134,8 +139,8 @@ int run_status(const StatusOptions& options, const Globals& globals) {
 
 void setup_status(CLI::App& app, const Globals& globals, Runner& runner) {
     auto options = std::make_shared<StatusOptions>();
-    CLI::App* sub = app.add_subcommand(
-        "status", "Show free and reserved GPUs and CPUs per server, and totals");
+    CLI::App* sub =
+        app.add_subcommand("status", "Show free and reserved GPUs and CPUs per server, and totals");
     sub->add_flag("--json", options->json, "Print one JSON object instead of the table");
     sub->callback([options, &globals, &runner] {
         runner = [options, &globals] { return run_status(*options, globals); };

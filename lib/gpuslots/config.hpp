@@ -31,7 +31,7 @@ struct Server {
 
 // The servers of the configuration, in config order, with a name index.
 class Fleet {
-public:
+  public:
     Fleet() = default;
     // Errc::bad_input when a name appears twice.
     static Result<Fleet> from(std::vector<Server> servers);
@@ -45,7 +45,7 @@ public:
     int max_gpus() const { return max_gpus_; }
     int max_cpus() const { return max_cpus_; }
 
-private:
+  private:
     std::vector<Server> servers_;
     std::unordered_map<std::string, std::size_t> index_;
     int max_gpus_ = 0;

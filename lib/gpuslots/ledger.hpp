@@ -46,7 +46,7 @@ struct Reservation {
 };
 
 class Ledger {
-public:
+  public:
     enum class Access { read_only, read_write };
 
     virtual ~Ledger() = default;
