@@ -1,0 +1,673 @@
+// The `gpuslots` admin tool as a whole process: its output against the expected files in
+// tests/cli/expected/, the exit code of every documented class of failure, one-line errors,
+// damaged ledgers left untouched, and what a user who is not root may do.
+//
+// Every test writes its own config (2 servers x 4 GPUs x 32 CPUs) and ledger into a fresh
+// temporary directory; expected files spell that directory "@DIR@".
+#define BOOST_TEST_MODULE cli
+#include <boost/test/unit_test.hpp>
+
+// property_tree's JSON parser still includes the deprecated <boost/bind.hpp> (Boost 1.74),
+// which prints a #pragma message on every build unless told to keep the old placeholders.
+#define BOOST_BIND_GLOBAL_PLACEHOLDERS
+#include <boost/property_tree/json_parser.hpp>
+#include <boost/property_tree/ptree.hpp>
+
+#include <pwd.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <functional>
+#include <random>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "support/fixtures.hpp"
+
+using gpuslots::test::read_file;
+using gpuslots::test::Run;
+using gpuslots::test::run_process;
+using gpuslots::test::TempDir;
+using gpuslots::test::write_file;
+
+namespace {
+
+// The documented exit codes (gpuslots --help; the help_lists_exit_codes test checks them).
+constexpr int kOk = 0;
+constexpr int kBadInput = 2;
+constexpr int kUnavailable = 3;
+constexpr int kUnusable = 4;
+constexpr int kDenied = 5;
+
+constexpr int kNobodyUid = 65534;
+
+const std::string kFleetYaml = R"(servers:
+  - name: gpu-server-[0-1]
+    gpus: 4
+    cpus: 32
+state:
+  path: state.db
+)";
+
+// A config and its ledger in a temporary directory, and the tool run against them.
+class Site {
+  public:
+    explicit Site(const std::string& yaml = kFleetYaml) { write_file(config(), yaml); }
+
+    std::string config() const { return dir_.file("gpuslots.yaml"); }
+    std::string ledger() const { return dir_.file("state.db"); }
+    const std::filesystem::path& dir() const { return dir_.path(); }
+
+    Run cli(const std::vector<std::string>& args, int as_uid = -1,
+            const std::string& input = "") const {
+        std::vector<std::string> argv{GPUSLOTS_CLI, "--config", config()};
+        argv.insert(argv.end(), args.begin(), args.end());
+        return run_process(argv, input, as_uid);
+    }
+
+    // Runs `args`, which must succeed, and returns its stdout.
+    std::string ok(const std::vector<std::string>& args) const {
+        const Run r = cli(args);
+        BOOST_TEST_REQUIRE(r.exit_code == kOk, "gpuslots failed: " << r.err);
+        return r.out;
+    }
+
+    // The directory replaced by "@DIR@", so output compares against a fixed file.
+    std::string portable(std::string text) const {
+        const std::string dir = dir_.path().string();
+        for (std::size_t at = text.find(dir); at != std::string::npos;
+             at = text.find(dir, at + 5)) {
+            text.replace(at, dir.size(), "@DIR@");
+        }
+        return text;
+    }
+
+    // The ledger's contents as the tool reports them, for "nothing was changed" checks.
+    std::string snapshot() const { return normalise_json(cli({"status", "--json"}).out); }
+
+    static std::string normalise_json(const std::string& json) {
+        static const std::regex since(R"("since":"[^"]*")");
+        static const std::regex owner(R"("owner":"[^"]*")");
+        static const std::regex owner_uid(R"("owner_uid":[0-9]+)");
+        std::string out = std::regex_replace(json, since, R"("since":"@SINCE@")");
+        out = std::regex_replace(out, owner, R"("owner":"@OWNER@")");
+        return std::regex_replace(out, owner_uid, R"("owner_uid":@UID@)");
+    }
+
+  private:
+    TempDir dir_;
+};
+
+std::string expected(const std::string& name) {
+    const std::string path = std::string(GPUSLOTS_EXPECTED_DIR) + "/" + name;
+    BOOST_TEST_REQUIRE(std::filesystem::exists(path), "missing expected file " << path);
+    return read_file(path);
+}
+
+bool contains(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+}
+
+// A failure: the documented code, nothing on stdout (unless allowed), and exactly one line on
+// stderr that starts with "gpuslots: " and says what was wrong.
+void expect_failure(const Run& r, int code, const std::vector<std::string>& message_parts,
+                    bool stdout_may_have_output = false) {
+    BOOST_TEST(r.exit_code == code, "exit code " << r.exit_code << ", stderr: " << r.err);
+    if (!stdout_may_have_output) BOOST_TEST(r.out.empty(), "stdout: " << r.out);
+    BOOST_TEST(r.err.rfind("gpuslots: ", 0) == 0, "stderr: " << r.err);
+    BOOST_TEST(std::count(r.err.begin(), r.err.end(), '\n') == 1,
+               "stderr is not exactly one line: " << r.err);
+    BOOST_TEST((!r.err.empty() && r.err.back() == '\n'), "stderr: " << r.err);
+    for (const auto& part : message_parts) {
+        BOOST_TEST(contains(r.err, part), "stderr '" << r.err << "' lacks '" << part << "'");
+    }
+}
+
+boost::property_tree::ptree parse_json(const std::string& text) {
+    boost::property_tree::ptree tree;
+    std::istringstream in(text);
+    try {
+        boost::property_tree::read_json(in, tree);
+    } catch (const boost::property_tree::json_parser_error& e) {
+        BOOST_FAIL("not valid JSON (" << e.what() << "): " << text);
+    }
+    return tree;
+}
+
+std::vector<int> int_list(const boost::property_tree::ptree& array) {
+    std::vector<int> out;
+    for (const auto& item : array)
+        out.push_back(item.second.get_value<int>());
+    return out;
+}
+
+// Runs SQL on a database file with the SQLite C API (to build damaged ledgers).
+void sqlite_exec(const std::string& path, const std::string& sql) {
+    sqlite3* db = nullptr;
+    int rc =
+        sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+    char* message = nullptr;
+    if (rc == SQLITE_OK) rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message);
+    const std::string why = message != nullptr ? message : sqlite3_errstr(rc);
+    sqlite3_free(message);
+    sqlite3_close(db);
+    BOOST_TEST_REQUIRE(rc == SQLITE_OK, "sqlite: " << why);
+}
+
+boost::test_tools::assertion_result running_as_root(boost::unit_test::test_unit_id) {
+    boost::test_tools::assertion_result result(::geteuid() == 0 &&
+                                               ::getpwuid(kNobodyUid) != nullptr);
+    if (!result) {
+        result.message() << "SKIPPED: these cases switch to user nobody (uid " << kNobodyUid
+                         << ") and need root; running as uid " << ::geteuid()
+                         << (::getpwuid(kNobodyUid) == nullptr ? ", and uid 65534 does not exist"
+                                                               : "");
+    }
+    return result;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(output)
+
+BOOST_AUTO_TEST_CASE(status_on_an_empty_ledger_reads_without_creating_it) {
+    Site site;
+    const Run r = site.cli({"status"});
+    BOOST_TEST(r.exit_code == kOk, r.err);
+    BOOST_TEST(r.err.empty(), r.err);
+    BOOST_TEST(r.out == expected("status_empty.txt"));
+    BOOST_TEST(!std::filesystem::exists(site.ledger()), "status created the ledger");
+
+    const Run json = site.cli({"status", "--json"});
+    BOOST_TEST(json.exit_code == kOk, json.err);
+    BOOST_TEST(site.portable(json.out) == expected("status_empty_json.txt"));
+}
+
+BOOST_AUTO_TEST_CASE(allocate_status_release_round_trip) {
+    Site site;
+    const std::string allocated = site.ok({"allocate", "test_001", "2", "16"});
+    BOOST_TEST(allocated == expected("allocate.txt"));
+    // Whatever the policy picks: one server of the config, two distinct indices below 4.
+    std::smatch m;
+    const std::regex line(R"(allocated test_001 on (gpu-server-[01]): GPUs ([0-3]),([0-3]), 16 CPUs
+)");
+    BOOST_TEST_REQUIRE(std::regex_match(allocated, m, line), allocated);
+    BOOST_TEST(m[2].str() != m[3].str());
+    const std::string server = m[1].str();
+
+    const std::string table = site.ok({"status"});
+    BOOST_TEST(table == expected("status_after_allocate.txt"));
+    const std::string total_line = table.substr(table.rfind("TOTAL"));
+    BOOST_TEST(contains(total_line, " 6/8 "), total_line);
+    BOOST_TEST(contains(total_line, " 48/64 "), total_line);
+
+    const std::string json = site.ok({"status", "--json"});
+    BOOST_TEST(site.portable(Site::normalise_json(json)) ==
+               expected("status_after_allocate_json.txt"));
+    // The spec's keys, found in the parsed object, not just in the text.
+    BOOST_TEST(contains(json, R"("totals":{"gpus_total":8,"gpus_free":6,)"), json);
+    const auto tree = parse_json(json);
+    BOOST_TEST(tree.get<int>("totals.gpus_total") == 8);
+    BOOST_TEST(tree.get<int>("totals.gpus_free") == 6);
+    BOOST_TEST(tree.get<int>("totals.cpus_total") == 64);
+    BOOST_TEST(tree.get<int>("totals.cpus_free") == 48);
+    BOOST_TEST(tree.get<int>("totals.tasks") == 1);
+    int tasks_seen = 0;
+    for (const auto& s : tree.get_child("servers")) {
+        const auto& srv = s.second;
+        BOOST_TEST(srv.get<int>("gpus_total") == 4);
+        BOOST_TEST(srv.get<int>("cpus_total") == 32);
+        for (const auto& t : srv.get_child("tasks")) {
+            ++tasks_seen;
+            BOOST_TEST(srv.get<std::string>("name") == server);
+            BOOST_TEST(t.second.get<std::string>("id") == "test_001");
+            BOOST_TEST(t.second.get<int>("cpus") == 16);
+            const std::vector<int> gpus = int_list(t.second.get_child("gpus"));
+            BOOST_TEST(gpus.size() == 2u);
+            BOOST_TEST(std::set<int>(gpus.begin(), gpus.end()).size() == 2u);
+            BOOST_TEST(srv.get<int>("gpus_free") == 2);
+            BOOST_TEST(srv.get<int>("cpus_free") == 16);
+            // The owner is whoever ran allocate, and "since" is a UTC time of about now.
+            const passwd* me = ::getpwuid(::getuid());
+            if (::getuid() != 0 || std::getenv("SUDO_UID") == nullptr) {
+                BOOST_TEST(t.second.get<unsigned>("owner_uid") == ::getuid());
+                if (me != nullptr) BOOST_TEST(t.second.get<std::string>("owner") == me->pw_name);
+            }
+            const std::string since = t.second.get<std::string>("since");
+            BOOST_TEST(std::regex_match(since, std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)")),
+                       since);
+            std::tm tm{};
+            ::strptime(since.c_str(), "%Y-%m-%dT%H:%M:%SZ", &tm);
+            const std::time_t at = ::timegm(&tm);
+            BOOST_TEST(std::abs(std::difftime(std::time(nullptr), at)) < 600.0, since);
+        }
+    }
+    BOOST_TEST(tasks_seen == 1);
+
+    BOOST_TEST(site.ok({"release", "test_001"}) == expected("release.txt"));
+    // Release gives back exactly what allocate took: the table of an empty ledger again.
+    BOOST_TEST(site.ok({"status"}) == expected("status_empty.txt"));
+    BOOST_TEST(site.portable(site.ok({"status", "--json"})) == expected("status_empty_json.txt"));
+}
+
+BOOST_AUTO_TEST_CASE(allocate_json) {
+    Site site;
+    const std::string out = site.ok({"allocate", "test_001", "2", "16", "--json"});
+    BOOST_TEST(out == expected("allocate_json.txt"));
+    const auto tree = parse_json(out);
+    BOOST_TEST(tree.get<std::string>("id") == "test_001");
+    BOOST_TEST(tree.get<int>("cpus") == 16);
+    BOOST_TEST(int_list(tree.get_child("gpus")).size() == 2u);
+    const std::string server = tree.get<std::string>("server");
+    BOOST_TEST((server == "gpu-server-0" || server == "gpu-server-1"), server);
+}
+
+BOOST_AUTO_TEST_CASE(best_fit_through_the_tool) {
+    Site site;
+    struct Step {
+        std::string task;
+        std::string gpus;
+        std::string cpus;
+        std::string server;
+        std::vector<int> indices;
+    };
+    // gpu-server-0 fills first; a request that no longer fits there goes to gpu-server-1; a
+    // small one then goes back to the fuller gpu-server-0.
+    const std::vector<Step> steps = {
+        {"a", "3", "8", "gpu-server-0", {0, 1, 2}},
+        {"b", "2", "8", "gpu-server-1", {0, 1}},
+        {"c", "1", "8", "gpu-server-0", {3}},
+        {"d", "2", "1", "gpu-server-1", {2, 3}},
+    };
+    for (const auto& s : steps) {
+        BOOST_TEST_CONTEXT("allocate " << s.task) {
+            const auto tree = parse_json(site.ok({"allocate", s.task, s.gpus, s.cpus, "--json"}));
+            BOOST_TEST(tree.get<std::string>("server") == s.server);
+            BOOST_TEST(int_list(tree.get_child("gpus")) == s.indices,
+                       boost::test_tools::per_element());
+        }
+    }
+    const Run full = site.cli({"allocate", "e", "1", "1"});
+    expect_failure(full, kUnavailable, {"no server has 1 GPUs"});
+    // After releasing "a", its indices are handed out again, lowest first.
+    site.ok({"release", "a"});
+    const auto again = parse_json(site.ok({"allocate", "e", "2", "1", "--json"}));
+    BOOST_TEST(again.get<std::string>("server") == "gpu-server-0");
+    BOOST_TEST(int_list(again.get_child("gpus")) == (std::vector<int>{0, 1}),
+               boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(check_config) {
+    // Every value check-config prints comes from the file, none from a default (the defaults
+    // are test_config's business), so the report is shown to echo the file.
+    Site site(kFleetYaml + R"(requests:
+  gpus: {min: 2, max: 3}
+slurm:
+  prolog_wait_seconds: 12
+  hide_gpus_without_reservation: false
+  visible_devices_env: [CUDA_VISIBLE_DEVICES]
+)");
+    const Run r = site.cli({"check-config"});
+    BOOST_TEST(r.exit_code == kOk, r.err);
+    BOOST_TEST(r.err.empty(), r.err);
+    BOOST_TEST(site.portable(r.out) == expected("check_config.txt"));
+    BOOST_TEST(!std::filesystem::exists(site.ledger()), "check-config created the ledger");
+
+    site.ok({"allocate", "test_001", "2", "1"});
+    const std::string after = site.ok({"check-config"});
+    BOOST_TEST(contains(after, "ledger holds 1 reservation(s)"), after);
+}
+
+BOOST_AUTO_TEST_CASE(help_lists_exit_codes) {
+    const Run r = run_process({GPUSLOTS_CLI, "--help"});
+    BOOST_TEST(r.exit_code == kOk);
+    for (const char* line : {
+             "Exit codes:\n",
+             "  0  success\n",
+             "  1  internal error",
+             "  2  bad input",
+             "  3  does not fit, not found, or already exists",
+             "  4  config or ledger unusable",
+             "  5  permission denied",
+         }) {
+        BOOST_TEST(contains(r.out, line), "--help lacks '" << line << "'");
+    }
+    for (const char* sub : {"status", "allocate", "release", "reset", "check-config"}) {
+        BOOST_TEST(contains(r.out, std::string("  ") + sub + " "), "--help lacks " << sub);
+    }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(exit_codes)
+
+struct FailureCase {
+    std::string name;
+    std::vector<std::string> args;
+    std::vector<std::string> message_parts;
+    std::string input = "";
+};
+
+// Runs each case against a ledger that holds test_001 (2 GPUs, 16 CPUs) and checks the code,
+// the one-line message, and that the ledger reads the same afterwards.
+void run_failure_table(const std::vector<FailureCase>& cases, int code,
+                       const std::vector<std::vector<std::string>>& setup = {}) {
+    Site site;
+    site.ok({"allocate", "test_001", "2", "16"});
+    for (const auto& step : setup)
+        site.ok(step);
+    const std::string before = site.snapshot();
+    for (const auto& c : cases) {
+        BOOST_TEST_CONTEXT(c.name) {
+            expect_failure(site.cli(c.args, -1, c.input), code, c.message_parts);
+            BOOST_TEST(site.snapshot() == before, "the ledger changed");
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(bad_input_is_2) {
+    const std::string too_long(129, 'a');
+    run_failure_table(
+        {
+            {"no subcommand", {}, {"subcommand"}},
+            {"unknown option", {"status", "--bogus"}, {"--bogus", "gpuslots --help"}},
+            {"unknown global option", {"--bogus", "status"}, {"--bogus"}},
+            {"allocate without arguments", {"allocate"}, {"TASK_ID"}},
+            {"allocate without GPUS", {"allocate", "x"}, {"GPUS"}},
+            {"allocate without CPUS", {"allocate", "x", "1"}, {"CPUS"}},
+            {"GPUS not a number",
+             {"allocate", "x", "abc", "1"},
+             {"GPUS: 'abc' is not a whole number; allowed: 1..4"}},
+            {"GPUS zero", {"allocate", "x", "0", "1"}, {"GPUS: 0 is out of range; allowed: 1..4"}},
+            {"GPUS above the largest server", {"allocate", "x", "5", "1"}, {"GPUS", "1..4"}},
+            {"GPUS huge", {"allocate", "x", "99999999999999999999", "1"}, {"GPUS", "out of range"}},
+            {"GPUS negative", {"allocate", "x", "--", "-1", "1"}, {"GPUS"}},
+            {"CPUS above the largest server",
+             {"allocate", "x", "1", "33"},
+             {"CPUS: 33 is out of range; allowed: 0..32"}},
+            {"CPUS negative", {"allocate", "x", "1", "-1"}, {"CPUS"}},
+            {"CPUS with a unit", {"allocate", "x", "1", "4c"}, {"CPUS: '4c'"}},
+            {"task id with a slash", {"allocate", "a/b", "1", "1"}, {"task id 'a/b'"}},
+            {"task id with a space", {"allocate", "a b", "1", "1"}, {"task id 'a b'"}},
+            {"task id starting with a dash",
+             {"allocate", "--", "-x", "1", "1"},
+             {"must not start with '-'"}},
+            {"task id too long", {"allocate", too_long, "1", "1"}, {"1..128"}},
+            {"unknown --server",
+             {"allocate", "x", "1", "1", "--server", "gpu-server-9"},
+             {"--server", "'gpu-server-9'", "not in the config"}},
+            {"--server without a value", {"allocate", "x", "1", "1", "--server"}, {"--server"}},
+            {"allocate with an extra argument", {"allocate", "x", "1", "1", "extra"}, {"extra"}},
+            {"status with an extra argument", {"status", "extra"}, {"extra"}},
+            {"check-config with an extra argument", {"check-config", "extra"}, {"extra"}},
+            {"release without a task id", {"release"}, {"TASK_ID"}},
+            {"release with two task ids", {"release", "test_001", "b"}, {"not expected: b"}},
+            {"release with both a task and a job",
+             {"release", "test_001", "--job", "5"},
+             {"either"}},
+            {"release --job not a number", {"release", "--job", "abc"}, {"--job"}},
+            {"release with a bad task id", {"release", "a/b"}, {"task id 'a/b'"}},
+            {"--config without a value", {"status", "--config"}, {"--config"}},
+            {"reset without --yes, stdin not a terminal", {"reset"}, {"--yes"}},
+            {"reset without --yes, 'yes' piped in", {"reset"}, {"--yes"}, "yes\n"},
+        },
+        kBadInput);
+}
+
+// The word the user mistyped must be in the message, not only "a subcommand is required".
+BOOST_AUTO_TEST_CASE(unknown_subcommand_is_2_and_named) {
+    Site site;
+    expect_failure(site.cli({"frobnicate"}), kBadInput, {"frobnicate"});
+    expect_failure(site.cli({"stauts", "--json"}), kBadInput, {"stauts"});
+}
+
+// A control character in what the user typed must not break the one-line error.
+BOOST_AUTO_TEST_CASE(task_id_with_a_line_break_gives_one_line) {
+    Site site;
+    expect_failure(site.cli({"allocate", "a\nb", "1", "1"}), kBadInput, {"task id"});
+    expect_failure(site.cli({"release", "a\nb"}), kBadInput, {"task id"});
+}
+
+// "Nothing was changed" (exit 2) includes not creating a ledger that did not exist.
+BOOST_AUTO_TEST_CASE(refused_reset_creates_nothing) {
+    Site site;
+    expect_failure(site.cli({"reset"}), kBadInput, {"--yes"});
+    BOOST_TEST(!std::filesystem::exists(site.ledger()), "a refused reset created the ledger");
+}
+
+BOOST_AUTO_TEST_CASE(reset_with_yes_releases_everything) {
+    Site site;
+    site.ok({"allocate", "test_001", "2", "16"});
+    site.ok({"allocate", "test_002", "1", "1"});
+    BOOST_TEST(contains(site.ok({"reset", "--yes"}), "released 2 reservation(s)"));
+    BOOST_TEST(site.ok({"status"}) == expected("status_empty.txt"));
+}
+
+BOOST_AUTO_TEST_CASE(unavailable_is_3) {
+    // test_001 holds 2 GPUs and 16 CPUs of gpu-server-0; filler leaves one GPU of gpu-server-1.
+    run_failure_table(
+        {
+            {"duplicate task id", {"allocate", "test_001", "1", "1"}, {"test_001", "already"}},
+            {"duplicate task id on another server",
+             {"allocate", "test_001", "1", "1", "--server", "gpu-server-1"},
+             {"test_001", "already"}},
+            {"fits on no server", {"allocate", "big", "3", "1"}, {"no server has 3 GPUs"}},
+            {"CPUs short where the GPUs are free",
+             {"allocate", "big", "2", "17"},
+             {"no server has 2 GPUs and 17 CPUs"}},
+            {"named server full",
+             {"allocate", "x", "2", "1", "--server", "gpu-server-1"},
+             {"gpu-server-1", "1 of 4 GPUs"}},
+            {"release of an unknown task", {"release", "nope"}, {"'nope'", "no reservation"}},
+            {"release on the wrong server",
+             {"release", "test_001", "--server", "gpu-server-1"},
+             {"test_001", "gpu-server-1"}},
+        },
+        kUnavailable, {{"allocate", "filler", "3", "4", "--server", "gpu-server-1"}});
+}
+
+BOOST_AUTO_TEST_CASE(missing_or_invalid_config_is_4) {
+    TempDir dir;
+    const std::string missing = dir.file("absent.yaml");
+    const std::string invalid = dir.file("invalid.yaml");
+    write_file(invalid, "servers:\n  - name: a\n    gpus: four\n    cpus: 1\n");
+    const std::string unknown_key = dir.file("typo.yaml");
+    write_file(unknown_key, kFleetYaml + "requets:\n  gpus: {max: 2}\n");
+    const std::vector<std::vector<std::string>> commands = {
+        {"status"},       {"status", "--json"}, {"allocate", "x", "1", "1"},
+        {"release", "x"}, {"reset", "--yes"},   {"check-config"},
+    };
+    for (const auto& command : commands) {
+        BOOST_TEST_CONTEXT(command.front()) {
+            std::vector<std::string> argv{GPUSLOTS_CLI, "--config", missing};
+            argv.insert(argv.end(), command.begin(), command.end());
+            expect_failure(run_process(argv), kUnusable, {missing, "etc/gpuslots.yaml"});
+
+            argv[2] = invalid;
+            expect_failure(run_process(argv), kUnusable, {invalid + ":3:11: servers[0].gpus"});
+
+            argv[2] = unknown_key;
+            expect_failure(run_process(argv), kUnusable,
+                           {unknown_key + ":7:1: ", "unknown key 'requets'"});
+        }
+    }
+    BOOST_TEST(!std::filesystem::exists(dir.file("state.db")));
+}
+
+BOOST_AUTO_TEST_CASE(config_from_the_environment) {
+    Site site;
+    // $GPUSLOTS_CONFIG names the file when there is no --config.
+    const Run r =
+        run_process({GPUSLOTS_CLI, "status"}, "", -1, {"GPUSLOTS_CONFIG=" + site.config()});
+    BOOST_TEST(r.exit_code == kOk, r.err);
+    BOOST_TEST(r.out == expected("status_empty.txt"));
+    // ... and a missing one is reported by name.
+    const std::string missing = site.dir().string() + "/elsewhere.yaml";
+    expect_failure(run_process({GPUSLOTS_CLI, "status"}, "", -1, {"GPUSLOTS_CONFIG=" + missing}),
+                   kUnusable, {missing});
+    // --config wins over the environment.
+    const Run both = run_process({GPUSLOTS_CLI, "--config", site.config(), "status"}, "", -1,
+                                 {"GPUSLOTS_CONFIG=" + missing});
+    BOOST_TEST(both.exit_code == kOk, both.err);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(damaged_ledger)
+
+// A real ledger holding test_001, checkpointed so the main file holds everything.
+std::string real_ledger_bytes() {
+    Site source;
+    source.ok({"allocate", "test_001", "2", "16"});
+    sqlite_exec(source.ledger(), "PRAGMA wal_checkpoint(TRUNCATE);");
+    const std::string bytes = read_file(source.ledger());
+    BOOST_TEST_REQUIRE(bytes.size() >= 8192u);
+    BOOST_TEST_REQUIRE(bytes.rfind("SQLite format 3", 0) == 0);
+    return bytes;
+}
+
+struct Damage {
+    std::string name;
+    std::vector<std::string> message_parts;  // besides the ledger path
+    // Writes the damaged ledger at `path`.
+    std::function<void(const std::string& path)> make;
+};
+
+std::vector<Damage> damages(const std::string& real) {
+    return {
+        {"garbage bytes",
+         {"damaged"},
+         [](const std::string& path) {
+             std::mt19937 random(42);
+             std::string bytes(16384, '\0');
+             for (auto& b : bytes)
+                 b = static_cast<char>(random() & 0xff);
+             write_file(path, bytes);
+         }},
+        {"text that is not a database",
+         {"damaged"},
+         [](const std::string& path) {
+             std::string text;
+             for (int i = 0; i < 200; ++i)
+                 text += "this is not a ledger\n";
+             write_file(path, text);
+         }},
+        {"real ledger truncated to half",
+         {"damaged"},
+         [real](const std::string& path) { write_file(path, real.substr(0, real.size() / 2)); }},
+        {"real ledger truncated to 0 bytes",
+         {"damaged", "empty"},
+         [](const std::string& path) { write_file(path, ""); }},
+        {"an SQLite database that is not a gpuslots ledger",
+         {"not a gpuslots ledger"},
+         [](const std::string& path) {
+             sqlite_exec(path, "CREATE TABLE t (x); INSERT INTO t VALUES (1);");
+         }},
+        {"a gpuslots ledger from a newer schema",
+         {"schema version 99", "upgrade"},
+         [real](const std::string& path) {
+             write_file(path, real);
+             sqlite_exec(path, "PRAGMA user_version = 99;");
+             sqlite_exec(path, "PRAGMA wal_checkpoint(TRUNCATE);");
+         }},
+    };
+}
+
+BOOST_AUTO_TEST_CASE(every_command_refuses_with_4_and_changes_nothing) {
+    const std::string real = real_ledger_bytes();
+    const std::vector<std::vector<std::string>> commands = {
+        {"status"},
+        {"status", "--json"},
+        {"allocate", "x", "1", "1"},
+        {"allocate", "x", "1", "1", "--server", "gpu-server-1"},
+        {"release", "test_001"},
+        {"reset", "--yes"},
+    };
+    for (const auto& damage : damages(real)) {
+        BOOST_TEST_CONTEXT(damage.name) {
+            Site site;
+            damage.make(site.ledger());
+            const std::string before = read_file(site.ledger());
+            BOOST_TEST_REQUIRE(std::filesystem::exists(site.ledger()));
+            auto parts = damage.message_parts;
+            parts.push_back(site.ledger());
+            for (const auto& command : commands) {
+                BOOST_TEST_CONTEXT(command.front()
+                                   << (command.size() > 1 ? " " + command[1] : "")) {
+                    expect_failure(site.cli(command), kUnusable, parts);
+                    BOOST_TEST((read_file(site.ledger()) == before), "the ledger file changed");
+                }
+            }
+            // check-config reports the config as fine first, then the ledger on stderr.
+            const Run check = site.cli({"check-config"});
+            expect_failure(check, kUnusable, parts, /*stdout_may_have_output=*/true);
+            BOOST_TEST((read_file(site.ledger()) == before), "check-config changed the ledger");
+        }
+    }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(not_root)
+
+BOOST_AUTO_TEST_CASE(nobody_reads_status_but_cannot_change_the_ledger,
+                     *boost::unit_test::precondition(running_as_root)) {
+    Site site;
+    // nobody must reach the ledger through every directory above it (TempDir itself is 0755).
+    for (auto dir = site.dir().parent_path(); !dir.empty(); dir = dir.parent_path()) {
+        const bool others_may_enter =
+            (std::filesystem::status(dir).permissions() & std::filesystem::perms::others_exec) !=
+            std::filesystem::perms::none;
+        BOOST_TEST_REQUIRE(others_may_enter,
+                           dir << " is not traversable by other users; point TMPDIR elsewhere");
+        if (dir == dir.root_path()) break;
+    }
+    site.ok({"allocate", "test_001", "2", "16"});
+    const std::string as_root = site.ok({"status"});
+
+    const Run status = site.cli({"status"}, kNobodyUid);
+    BOOST_TEST(status.exit_code == kOk, status.err);
+    BOOST_TEST(status.out == as_root);
+    BOOST_TEST(status.out == expected("status_after_allocate.txt"));
+    const Run json = site.cli({"status", "--json"}, kNobodyUid);
+    BOOST_TEST(json.exit_code == kOk, json.err);
+    BOOST_TEST(parse_json(json.out).get<int>("totals.gpus_free") == 6);
+    const Run check = site.cli({"check-config"}, kNobodyUid);
+    BOOST_TEST(check.exit_code == kOk, check.err);
+
+    std::vector<std::string> files;
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+        if (std::filesystem::exists(site.ledger() + suffix))
+            files.push_back(site.ledger() + suffix);
+    }
+    std::vector<std::string> before;
+    for (const auto& f : files)
+        before.push_back(read_file(f));
+
+    const std::vector<std::vector<std::string>> commands = {
+        {"allocate", "x", "1", "1"},
+        {"allocate", "x", "1", "1", "--server", "gpu-server-1"},
+        {"release", "test_001"},
+        {"reset", "--yes"},
+    };
+    for (const auto& command : commands) {
+        BOOST_TEST_CONTEXT(command.front()) {
+            expect_failure(site.cli(command, kNobodyUid), kDenied,
+                           {"permission denied", site.ledger(), "gpuslots status"});
+            for (std::size_t i = 0; i < files.size(); ++i) {
+                BOOST_TEST((read_file(files[i]) == before[i]), files[i] << " changed");
+            }
+        }
+    }
+    BOOST_TEST(site.ok({"status"}) == as_root);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

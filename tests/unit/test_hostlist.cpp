@@ -1,0 +1,185 @@
+// Slurm hostlist expressions: what expand to which names, in which order, and every way an
+// expression can be wrong (each must fail with Errc::bad_input and a message naming the problem).
+#define BOOST_TEST_MODULE hostlist
+#include <boost/test/unit_test.hpp>
+
+#include <string>
+#include <vector>
+
+#include "gpuslots/hostlist.hpp"
+
+using gpuslots::Errc;
+using gpuslots::expand_hostlist;
+using gpuslots::is_valid_node_name;
+using gpuslots::kMaxHostlistNames;
+using Names = std::vector<std::string>;
+
+namespace {
+
+// "p" + [first, last], zero padded to `width` when width > 0.
+Names numbered(const std::string& prefix, int first, int last, int width = 0) {
+    Names out;
+    for (int i = first; i <= last; ++i) {
+        std::string digits = std::to_string(i);
+        if (static_cast<int>(digits.size()) < width) {
+            digits.insert(0, static_cast<std::size_t>(width) - digits.size(), '0');
+        }
+        out.push_back(prefix + digits);
+    }
+    return out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(expansion)
+
+BOOST_AUTO_TEST_CASE(valid_expressions_expand_in_written_order) {
+    struct Case {
+        std::string expr;
+        Names expected;
+    };
+    const std::vector<Case> cases = {
+        {"gpu-server-0", {"gpu-server-0"}},
+        {"node_a.example", {"node_a.example"}},
+        {"n[1-3]", {"n1", "n2", "n3"}},
+        {"n[3]", {"n3"}},
+        {"n[0-2]", {"n0", "n1", "n2"}},  // a lone "0" is not padding
+        {"gpu-[00-15]", numbered("gpu-", 0, 15, 2)},
+        {"n[08-10]", {"n08", "n09", "n10"}},
+        {"n[001-3]", {"n001", "n002", "n003"}},
+        {"n[9-11]", {"n9", "n10", "n11"}},
+        {"n[1-3,7]", {"n1", "n2", "n3", "n7"}},
+        {"n[7,1-2]", {"n7", "n1", "n2"}},
+        {"n[01-02,5]", {"n01", "n02", "n5"}},
+        {"r[1-2]g[1-2]", {"r1g1", "r1g2", "r2g1", "r2g2"}},
+        {"rack[1-2]-gpu[1-3]x",
+         {"rack1-gpu1x", "rack1-gpu2x", "rack1-gpu3x", "rack2-gpu1x", "rack2-gpu2x",
+          "rack2-gpu3x"}},
+        {"a,b[1-2]", {"a", "b1", "b2"}},
+        {"b[1-2],a", {"b1", "b2", "a"}},
+        {"x[1,3],y[2-3],z", {"x1", "x3", "y2", "y3", "z"}},
+        {"[1-2]", {"1", "2"}},
+        {"n[5-5]", {"n5"}},
+    };
+    for (const auto& c : cases) {
+        BOOST_TEST_CONTEXT("expression '" << c.expr << "'") {
+            auto names = expand_hostlist(c.expr);
+            BOOST_TEST_REQUIRE(names.ok(), (names.ok() ? "" : names.error().message));
+            BOOST_TEST(*names == c.expected, boost::test_tools::per_element());
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(every_expanded_name_is_a_valid_node_name) {
+    for (const char* expr : {"gpu-[00-15]", "r[1-2]g[1-2]", "a,b[1-2]", "n[1-3,7]"}) {
+        auto names = expand_hostlist(expr);
+        BOOST_TEST_REQUIRE(names.ok());
+        for (const auto& n : *names)
+            BOOST_TEST(is_valid_node_name(n), n);
+    }
+}
+
+BOOST_AUTO_TEST_CASE(exactly_the_limit_is_allowed) {
+    const std::string expr = "n[1-" + std::to_string(kMaxHostlistNames) + "]";
+    auto names = expand_hostlist(expr);
+    BOOST_TEST_REQUIRE(names.ok(), (names.ok() ? "" : names.error().message));
+    BOOST_TEST(names->size() == kMaxHostlistNames);
+    BOOST_TEST(names->front() == "n1");
+    BOOST_TEST(names->back() == "n" + std::to_string(kMaxHostlistNames));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(errors)
+
+BOOST_AUTO_TEST_CASE(invalid_expressions_are_bad_input_naming_the_problem) {
+    const std::string max = std::to_string(kMaxHostlistNames);
+    struct Case {
+        std::string expr;
+        std::vector<std::string> message_contains;
+    };
+    const std::vector<Case> cases = {
+        {"", {"empty"}},
+        {"n[1-3", {"n[1-3", "'[' without ']'"}},
+        {"n[1-2]x[3", {"'[' without ']'"}},
+        {"n1-3]", {"n1-3]", "']' without '['"}},
+        {"n]1[", {"']' without '['"}},
+        {"n[[1-2]]", {"nested"}},
+        {"n[1[2]]", {"nested"}},
+        {"n[]", {"empty range"}},
+        {"n[1,]", {"empty range"}},
+        {"n[,1]", {"empty range"}},
+        {"n[1,,2]", {"empty range"}},
+        {"n[3-1]", {"'3-1'", "backwards"}},
+        {"n[10-09]", {"'10-09'", "backwards"}},
+        {"n[a-b]", {"'a-b'", "not a number"}},
+        {"n[1-b]", {"'1-b'", "not a number"}},
+        {"n[x]", {"'x'", "not a number"}},
+        {"n[-1]", {"'-1'", "not a number"}},
+        {"n[1-]", {"'1-'", "not a number"}},
+        {"n[1-2-3]", {"'1-2-3'", "not a number"}},
+        {"n[ 1-2]", {"not a number"}},
+        {"n[1234567890123456789]", {"not a number"}},
+        {"gpu 1", {"' '", "not allowed"}},
+        {"gpu\t1", {"not allowed"}},
+        {" gpu1", {"not allowed"}},
+        {"gpu1 ", {"not allowed"}},
+        {"gpu/1", {"'/'", "not allowed"}},
+        {"gpu*", {"'*'", "not allowed"}},
+        {"gpu:1", {"':'", "not allowed"}},
+        {"a,,b", {"empty name between commas"}},
+        {"a,", {"empty name between commas"}},
+        {",a", {"empty name between commas"}},
+        {",", {"empty name between commas"}},
+        {"n[0-" + max + "]", {"more than " + max + " names"}},
+        {"a,n[1-" + max + "]", {"more than " + max + " names"}},
+        {"n[1-" + max + "],a", {"more than " + max + " names"}},
+        {"r[1-1000]g[1-1001]", {"more than " + max + " names"}},
+        {"n[1-999999999999999999]", {"more than " + max + " names"}},
+    };
+    for (const auto& c : cases) {
+        BOOST_TEST_CONTEXT("expression '" << c.expr << "'") {
+            auto names = expand_hostlist(c.expr);
+            BOOST_TEST_REQUIRE(!names.ok());
+            BOOST_TEST((names.error().code == Errc::bad_input));
+            for (const auto& part : c.message_contains) {
+                BOOST_TEST(names.error().message.find(part) != std::string::npos,
+                           "message '" << names.error().message << "' lacks '" << part << "'");
+            }
+            // Every message past the empty case quotes the expression it refers to.
+            if (!c.expr.empty()) {
+                BOOST_TEST(names.error().message.find("hostlist '" + c.expr + "'") !=
+                           std::string::npos);
+            }
+        }
+    }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_CASE(node_name_validity) {
+    struct Case {
+        std::string name;
+        bool valid;
+    };
+    const std::vector<Case> cases = {
+        {"gpu-server-0", true},
+        {"a_b.c-1", true},
+        {"N01", true},
+        {"7", true},
+        {"", false},
+        {"a b", false},
+        {"a[1]", false},
+        {"a,b", false},
+        {"a/b", false},
+        {"a:b", false},
+        {"a\nb", false},
+        {"caf\xc3\xa9", false},  // "café": node names are ASCII
+        {std::string("a\0b", 3), false},
+    };
+    for (const auto& c : cases) {
+        BOOST_TEST_CONTEXT("name '" << c.name << "'") {
+            BOOST_TEST(is_valid_node_name(c.name) == c.valid);
+        }
+    }
+}
