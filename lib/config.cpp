@@ -64,6 +64,17 @@ class Parser {
             fmt::format("{}: {}", where, fmt::format(format, std::forward<Args>(args)...))};
     }
 
+    // Where to point for `node`: yaml-cpp gives an empty value ("gpus:" and nothing) the
+    // position of whatever follows it, so point at its key instead.
+    YAML::Mark mark_of(const YAML::Node& node) const {
+        if (node.IsNull()) {
+            for (const auto& [value, key_mark] : null_values_) {
+                if (value.is(node)) return key_mark;
+            }
+        }
+        return node.Mark();
+    }
+
     static std::string describe(const YAML::Node& node) {
         switch (node.Type()) {
             case YAML::NodeType::Null:
@@ -73,7 +84,7 @@ class Parser {
             case YAML::NodeType::Map:
                 return "a mapping";
             case YAML::NodeType::Scalar:
-                return fmt::format("'{}'", node.Scalar());
+                return in_quotes(node.Scalar());
             default:
                 return "an undefined value";
         }
@@ -83,20 +94,22 @@ class Parser {
     void expect_map(const YAML::Node& node, const std::string& path,
                     std::initializer_list<std::string_view> allowed) const {
         if (!node.IsMap()) {
-            fail(node.Mark(), "{}: expected a mapping (key: value lines), got {}", path,
+            fail(mark_of(node), "{}: expected a mapping (key: value lines), got {}", path,
                  describe(node));
         }
         std::set<std::string> seen;
         for (const auto& kv : node) {
             const std::string key = kv.first.Scalar();
+            if (kv.second.IsNull()) null_values_.emplace_back(kv.second, kv.first.Mark());
             if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
                 std::string list;
                 for (auto a : allowed)
                     list += fmt::format("{}{}", list.empty() ? "" : ", ", a);
-                fail(kv.first.Mark(), "{}: unknown key '{}' (allowed: {})", path, key, list);
+                fail(kv.first.Mark(), "{}: unknown key {} (allowed: {})", path, in_quotes(key),
+                     list);
             }
             if (!seen.insert(key).second) {
-                fail(kv.first.Mark(), "{}: key '{}' appears twice", path, key);
+                fail(kv.first.Mark(), "{}: key {} appears twice", path, in_quotes(key));
             }
         }
     }
@@ -104,7 +117,7 @@ class Parser {
     long long integer(const YAML::Node& node, const std::string& path, long long min, long long max,
                       std::string_view expected) const {
         if (!node.IsScalar())
-            fail(node.Mark(), "{}: expected {}, got {}", path, expected, describe(node));
+            fail(mark_of(node), "{}: expected {}, got {}", path, expected, describe(node));
         const std::string& s = node.Scalar();
         long long value = 0;
         const char* first = s.data();
@@ -112,10 +125,10 @@ class Parser {
         if (!s.empty() && s[0] == '+') ++first;
         auto [ptr, ec] = std::from_chars(first, last, value);
         if (s.empty() || ec != std::errc() || ptr != last) {
-            fail(node.Mark(), "{}: expected {}, got '{}'", path, expected, s);
+            fail(mark_of(node), "{}: expected {}, got {}", path, expected, in_quotes(s));
         }
         if (value < min || value > max) {
-            fail(node.Mark(), "{}: expected {}, got {} (allowed {}..{})", path, expected, s, min,
+            fail(mark_of(node), "{}: expected {}, got {} (allowed {}..{})", path, expected, s, min,
                  max);
         }
         return value;
@@ -127,7 +140,7 @@ class Parser {
 
     std::string text(const YAML::Node& node, const std::string& path) const {
         if (!node.IsScalar() || node.Scalar().empty()) {
-            fail(node.Mark(), "{}: expected a non-empty string, got {}", path, describe(node));
+            fail(mark_of(node), "{}: expected a non-empty string, got {}", path, describe(node));
         }
         return node.Scalar();
     }
@@ -139,7 +152,7 @@ class Parser {
             if (s == "true" || s == "yes") return true;
             if (s == "false" || s == "no") return false;
         }
-        fail(node.Mark(), "{}: expected true or false, got {}", path, describe(node));
+        fail(mark_of(node), "{}: expected true or false, got {}", path, describe(node));
     }
 
     std::vector<Server> servers(const YAML::Node& node);
@@ -151,11 +164,12 @@ class Parser {
     void slurm(const YAML::Node& node, SlurmConfig& out);
 
     std::string source_;
+    mutable std::vector<std::pair<YAML::Node, YAML::Mark>> null_values_;
 };
 
 std::vector<Server> Parser::servers(const YAML::Node& node) {
     if (!node.IsSequence() || node.size() == 0) {
-        fail(node.Mark(), "servers: expected a list of entries like '- name: gpu-[0-3]', got {}",
+        fail(mark_of(node), "servers: expected a list of entries like '- name: gpu-[0-3]', got {}",
              describe(node));
     }
     std::vector<Server> out;
@@ -171,15 +185,15 @@ std::vector<Server> Parser::servers(const YAML::Node& node) {
         const int gpus = positive(entry["gpus"], path + ".gpus", kMaxGpusPerServer);
         const int cpus = positive(entry["cpus"], path + ".cpus", kMaxCpusPerServer);
         auto names = expand_hostlist(expr);
-        if (!names) fail(entry["name"].Mark(), "{}.name: {}", path, names.error().message);
+        if (!names) fail(mark_of(entry["name"]), "{}.name: {}", path, names.error().message);
         if (out.size() + names->size() > kMaxHostlistNames) {
-            fail(entry["name"].Mark(), "{}.name: the fleet would have more than {} servers", path,
+            fail(mark_of(entry["name"]), "{}.name: the fleet would have more than {} servers", path,
                  kMaxHostlistNames);
         }
         for (auto& name : *names) {
             auto [it, inserted] = first_seen.emplace(name, entry["name"].Mark());
             if (!inserted) {
-                fail(entry["name"].Mark(), "{}.name: server '{}' is already defined at line {}",
+                fail(mark_of(entry["name"]), "{}.name: server '{}' is already defined at line {}",
                      path, name, it->second.line + 1);
             }
             out.push_back(Server{std::move(name), gpus, cpus});
@@ -215,21 +229,24 @@ void Parser::state(const YAML::Node& node, StateConfig& out) {
     if (node["backend"]) {
         out.backend = text(node["backend"], "state.backend");
         if (out.backend != "sqlite") {
-            fail(node["backend"].Mark(),
-                 "state.backend: '{}' is not available in this build (available: sqlite)",
-                 out.backend);
+            fail(mark_of(node["backend"]),
+                 "state.backend: {} is not available in this build (available: sqlite)",
+                 in_quotes(out.backend));
         }
     }
     if (node["path"]) {
-        std::filesystem::path p = text(node["path"], "state.path");
-        if (p.has_relative_path() && p.filename().empty()) {
-            fail(node["path"].Mark(), "state.path: '{}' is a directory; name the ledger file",
-                 p.string());
+        const std::string given = text(node["path"], "state.path");
+        std::filesystem::path p = given;
+        if (p.is_relative()) p = std::filesystem::absolute(source_).parent_path() / p;
+        p = p.lexically_normal();
+        const std::string name = p.filename().string();
+        if (name.empty() || name == "." || name == ".." || given.back() == '/') {
+            fail(mark_of(node["path"]),
+                 "state.path: {} names a directory; name the ledger file, e.g. "
+                 "/var/lib/gpuslots/state.db",
+                 in_quotes(given));
         }
-        if (p.is_relative()) {
-            p = std::filesystem::absolute(source_).parent_path() / p;
-        }
-        out.path = p.lexically_normal().string();
+        out.path = p.string();
     }
     if (node["durability"]) {
         const std::string d = text(node["durability"], "state.durability");
@@ -238,8 +255,8 @@ void Parser::state(const YAML::Node& node, StateConfig& out) {
         } else if (d == "normal") {
             out.durability = Durability::normal;
         } else {
-            fail(node["durability"].Mark(), "state.durability: expected full or normal, got '{}'",
-                 d);
+            fail(mark_of(node["durability"]), "state.durability: expected full or normal, got {}",
+                 in_quotes(d));
         }
     }
     if (node["busy_timeout_ms"]) {
@@ -262,7 +279,7 @@ Range Parser::range(const YAML::Node& node, const std::string& path, Range defau
             integer(node["max"], path + ".max", std::max(min_allowed, 1), limit, "an integer"));
     }
     if (r.min > r.max) {
-        fail(node.Mark(), "{}: min ({}) is larger than max ({})", path, r.min, r.max);
+        fail(mark_of(node), "{}: min ({}) is larger than max ({})", path, r.min, r.max);
     }
     return r;
 }
@@ -294,7 +311,7 @@ void Parser::slurm(const YAML::Node& node, SlurmConfig& out) {
     }
     if (const YAML::Node list = node["visible_devices_env"]) {
         if (!list.IsSequence()) {
-            fail(list.Mark(),
+            fail(mark_of(list),
                  "slurm.visible_devices_env: expected a list of variable names, got {}",
                  describe(list));
         }
@@ -309,7 +326,8 @@ void Parser::slurm(const YAML::Node& node, SlurmConfig& out) {
                             }) &&
                 std::isdigit(static_cast<unsigned char>(name[0])) == 0;
             if (!valid)
-                fail(list[i].Mark(), "{}: '{}' is not an environment variable name", path, name);
+                fail(mark_of(list[i]), "{}: {} is not an environment variable name", path,
+                     in_quotes(name));
             out.visible_devices_env.push_back(std::move(name));
         }
     }
@@ -318,7 +336,11 @@ void Parser::slurm(const YAML::Node& node, SlurmConfig& out) {
 Config Parser::parse(std::string_view text) {
     YAML::Node root;
     try {
-        root = YAML::Load(std::string(text));
+        std::vector<YAML::Node> documents = YAML::LoadAll(std::string(text));
+        if (documents.size() > 1) {
+            fail(documents[1].Mark(), "a second YAML document ('---'); the config is one document");
+        }
+        if (!documents.empty()) root = documents.front();
     } catch (const YAML::Exception& e) {
         fail(e.mark, "not valid YAML: {}", e.msg);
     }
@@ -337,7 +359,7 @@ Config Parser::parse(std::string_view text) {
         root["total_servers"] || root["gpus_per_server"] || root["cpus_per_server"];
     std::vector<Server> list;
     if (root["servers"] && has_shorthand) {
-        fail(root["servers"].Mark(),
+        fail(mark_of(root["servers"]),
              "use either 'servers:' or the shorthand total_servers/gpus_per_server/"
              "cpus_per_server, not both");
     } else if (root["servers"]) {

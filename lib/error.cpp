@@ -26,4 +26,18 @@ const char* errc_name(Errc code) {
     return "internal";
 }
 
+std::string in_quotes(std::string_view text) {
+    std::string out = "'";
+    for (char c : text) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u < 0x20 || u >= 0x7f || c == '\\' || c == '\'') {
+            out += fmt::format("\\x{:02x}", u);
+        } else {
+            out.push_back(c);
+        }
+    }
+    out.push_back('\'');
+    return out;
+}
+
 }  // namespace gpuslots

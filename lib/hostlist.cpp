@@ -144,6 +144,14 @@ bool is_valid_node_name(std::string_view name) {
 
 Result<std::vector<std::string>> expand_hostlist(std::string_view expression) {
     if (expression.empty()) return make_error(Errc::bad_input, "hostlist is empty");
+    // After this, every message can show the expression as it is: it is printable ASCII.
+    for (char c : expression) {
+        if (!is_name_char(c) && c != '[' && c != ']' && c != ',') {
+            return make_error(Errc::bad_input,
+                              "hostlist {}: character {} is not allowed in a node name",
+                              in_quotes(expression), in_quotes(std::string_view(&c, 1)));
+        }
+    }
     int depth = 0;
     for (char c : expression) {
         if (c == '[' && ++depth > 1) {

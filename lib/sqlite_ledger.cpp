@@ -24,6 +24,7 @@
 #include <ctime>
 #include <filesystem>
 #include <optional>
+#include <thread>
 #include <unordered_map>
 
 #include "gpuslots/ledger.hpp"
@@ -93,9 +94,9 @@ Error to_error(const sqlite::Failure& f, const std::string& path) {
                               path, f.message);
         case SQLITE_READONLY:
             return make_error(Errc::ledger,
-                              "ledger {} is read-only ({}); check the file, its -wal/-shm "
-                              "files and the filesystem",
-                              path, f.message);
+                              "ledger {} is read-only ({}, SQLite code {}); check the file, its "
+                              "-wal/-shm files and the filesystem",
+                              path, f.message, f.code);
         case SQLITE_CANTOPEN:
             return make_error(Errc::ledger,
                               "cannot open ledger {} ({}); check that it and its -wal and -shm "
@@ -106,7 +107,8 @@ Error to_error(const sqlite::Failure& f, const std::string& path) {
         case SQLITE_CONSTRAINT:
             return make_error(Errc::conflict, "ledger {}: {}", path, f.message);
         default:
-            return make_error(Errc::ledger, "ledger {}: {}", path, f.message);
+            return make_error(Errc::ledger, "ledger {}: {} (SQLite code {})", path, f.message,
+                              f.code);
     }
 }
 
@@ -394,12 +396,24 @@ class SqliteLedger final : public Ledger {
   private:
     template <typename F>
     auto guarded(F&& body) -> decltype(body()) {
-        try {
-            return body();
-        } catch (const sqlite::Failure& f) {
-            return to_error(f, config_.state.path);
-        } catch (const std::bad_alloc&) {
-            return make_error(Errc::internal, "out of memory");
+        const auto deadline = std::chrono::steady_clock::now() + config_.state.busy_timeout;
+        for (int attempt = 0;; ++attempt) {
+            try {
+                return body();
+            } catch (const sqlite::Failure& f) {
+                // A reader without write access to the -shm file cannot rebuild the WAL index
+                // itself; while a writer is doing so it gets one of these. Reads are
+                // idempotent: wait for the writer and read again.
+                const bool transient = f.code == SQLITE_READONLY_RECOVERY ||
+                                       f.code == SQLITE_READONLY_CANTINIT ||
+                                       f.code == SQLITE_BUSY_RECOVERY;
+                if (!transient || std::chrono::steady_clock::now() >= deadline) {
+                    return to_error(f, config_.state.path);
+                }
+                std::this_thread::sleep_for(std::chrono::microseconds(100 << std::min(attempt, 6)));
+            } catch (const std::bad_alloc&) {
+                return make_error(Errc::internal, "out of memory");
+            }
         }
     }
 

@@ -30,6 +30,11 @@ int run(int argc, char** argv) {
         if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) {
             return app.exit(e);  // --help, --version
         }
+        if (app.get_subcommands().empty() && !app.remaining().empty()) {
+            fmt::print(stderr, "gpuslots: unknown subcommand {}; see 'gpuslots --help'\n",
+                       gpuslots::in_quotes(app.remaining().front()));
+            return kBadInput;
+        }
         fmt::print(stderr, "gpuslots: {}; see 'gpuslots --help'\n", e.what());
         return kBadInput;
     }

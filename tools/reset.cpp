@@ -17,15 +17,16 @@ struct ResetOptions {
 int run_reset(const ResetOptions& o, const Globals& globals) {
     auto config = load(globals);
     if (!config) return report(config.error());
+    // Refuse before touching anything: not even a new, empty ledger is created.
+    if (!o.yes && ::isatty(STDIN_FILENO) == 0) {
+        return report(make_error(Errc::bad_input,
+                                 "reset: not on a terminal; pass --yes to release every "
+                                 "reservation in {}",
+                                 config->state.path));
+    }
     auto ledger = open_for_writing(*config);
     if (!ledger) return report(ledger.error());
     if (!o.yes) {
-        if (::isatty(STDIN_FILENO) == 0) {
-            return report(make_error(Errc::bad_input,
-                                     "reset: not on a terminal; pass --yes to release every "
-                                     "reservation in {}",
-                                     config->state.path));
-        }
         auto current = (*ledger)->reservations();
         if (!current) return report(current.error());
         fmt::print(stderr,

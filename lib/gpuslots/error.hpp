@@ -8,6 +8,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 
@@ -27,6 +28,10 @@ enum class Errc {
 
 // A short, stable name for an error class, used in logs and JSON ("no_fit").
 const char* errc_name(Errc code);
+
+// `text` in single quotes, safe to put in a one-line message: control characters, quotes and
+// bytes outside printable ASCII are escaped ("a\nb" -> 'a\x0ab').
+std::string in_quotes(std::string_view text);
 
 struct Error {
     Errc code;

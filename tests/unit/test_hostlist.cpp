@@ -118,7 +118,7 @@ BOOST_AUTO_TEST_CASE(invalid_expressions_are_bad_input_naming_the_problem) {
         {"n[-1]", {"'-1'", "not a number"}},
         {"n[1-]", {"'1-'", "not a number"}},
         {"n[1-2-3]", {"'1-2-3'", "not a number"}},
-        {"n[ 1-2]", {"not a number"}},
+        {"n[ 1-2]", {"character ' ' is not allowed"}},
         {"n[1234567890123456789]", {"not a number"}},
         {"gpu 1", {"' '", "not allowed"}},
         {"gpu\t1", {"not allowed"}},
@@ -148,7 +148,7 @@ BOOST_AUTO_TEST_CASE(invalid_expressions_are_bad_input_naming_the_problem) {
             }
             // Every message past the empty case quotes the expression it refers to.
             if (!c.expr.empty()) {
-                BOOST_TEST(names.error().message.find("hostlist '" + c.expr + "'") !=
+                BOOST_TEST(names.error().message.find("hostlist " + gpuslots::in_quotes(c.expr)) !=
                            std::string::npos);
             }
         }
