@@ -73,7 +73,7 @@ struct StateConfig {
 
 struct SlurmConfig {
     // How long job_prolog waits for slots that are taken before it gives up on the job.
-    std::chrono::seconds prolog_wait{30};
+    std::chrono::seconds prolog_wait{5};
     // A job without a GPU reservation gets an empty CUDA_VISIBLE_DEVICES (sees no GPU).
     bool hide_gpus_without_reservation = true;
     // Variables that receive the reserved GPU indices in every task's environment.

@@ -1,0 +1,81 @@
+// What the SPANK plugin does for a Slurm job, without any Slurm header: the hooks in plugin/
+// gather Slurm's values into a SlurmJob and call these functions, which are tested here.
+//
+// Failure semantics (README "What drains a node"):
+//   - A node fault (config unreadable or invalid, ledger unusable) fails job_prolog or
+//     job_epilog, and Slurm drains the node: nothing on it can be trusted until an admin looks.
+//   - A job's own problem (slots taken for longer than slurm.prolog_wait_seconds, a bad option
+//     value, a node missing from the config) never fails the prolog: it is recorded as a
+//     refusal, and the job's tasks fail with that message when they start. The node stays up.
+//   - job_epilog releases what the job held; a job that never reserved is not an error.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "gpuslots/config.hpp"
+#include "gpuslots/ledger.hpp"
+#include "gpuslots/plugstack.hpp"
+
+namespace gpuslots {
+
+inline constexpr const char* kGpuOption = "gpu-slots";
+inline constexpr const char* kCpuOption = "cpu-slots";
+
+struct SlurmJob {
+    std::string job_id;  // from Slurm (S_JOB_ID), never from the job's environment
+    std::string node;    // this node's Slurm name, never from the job's environment
+    std::uint32_t uid = 0;
+    // The option values as the submitter gave them: untrusted, validated again here.
+    std::optional<std::string> gpu_slots;
+    std::optional<std::string> cpu_slots;
+
+    bool asked_for_slots() const { return gpu_slots.has_value() || cpu_slots.has_value(); }
+};
+
+struct SlotRequest {
+    int gpus = 0;  // no --gpu-slots: 0
+    int cpus = 0;  // no --cpu-slots: 0
+};
+
+// Validates the option values against config.requests. An absent option means 0 of that
+// resource. Errors: bad_input naming the option and the allowed range.
+Result<SlotRequest> requested_slots(const Config& config, const SlurmJob& job);
+
+// Submit side (srun/sbatch/salloc option callback): checks one option value against the config
+// the submit host sees. Errors: bad_input (value) or config (no usable config).
+Result<void> check_option_value(const PluginArgs& args, const std::string& option,
+                                const std::string& value);
+
+struct HookOutcome {
+    bool node_fault = false;  // the hook must fail (and Slurm will drain the node)
+    std::string message;      // one line for the log, without the "gpuslots: <hook>: " prefix
+};
+
+struct PrologTiming {
+    std::chrono::milliseconds first_poll{50};
+    std::chrono::milliseconds max_poll{500};
+};
+
+// job_prolog: reserve the job's slots on this node, waiting up to slurm.prolog_wait_seconds
+// for them. Does nothing (and reads no file) for a job that asked for no slots.
+HookOutcome job_prolog(const PluginArgs& args, const SlurmJob& job, PrologTiming timing = {});
+
+// job_epilog: release whatever the job holds on this node, and any refusal. Idempotent.
+HookOutcome job_epilog(const PluginArgs& args, const SlurmJob& job);
+
+// In slurmstepd, as root, before the tasks start: the environment the job's tasks get.
+struct StepEnvironment {
+    std::vector<std::pair<std::string, std::string>> variables;  // to set in the job env
+    // Set when the job must not run here: its tasks fail with this message.
+    std::optional<std::string> refusal;
+    std::string message;  // for the log
+    bool error = false;   // the ledger could not be read (message says why)
+};
+StepEnvironment step_environment(const PluginArgs& args, const SlurmJob& job);
+
+}  // namespace gpuslots
