@@ -104,6 +104,7 @@ HookOutcome job_prolog(const PluginArgs& args, const SlurmJob& job, PrologTiming
             return refuse(**ledger, job, why);
         }
         // The slots are held by other jobs (or by hand); wait for a release.
+        if (timing.on_wait) timing.on_wait();
         std::this_thread::sleep_for(poll);
         poll = std::min(timing.max_poll, poll * 3 / 2);
     }

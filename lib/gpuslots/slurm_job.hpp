@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <utility>
@@ -59,6 +60,7 @@ struct HookOutcome {
 struct PrologTiming {
     std::chrono::milliseconds first_poll{50};
     std::chrono::milliseconds max_poll{500};
+    std::function<void()> on_wait;  // called before each wait (tests observe the waiting)
 };
 
 // job_prolog: reserve the job's slots on this node, waiting up to slurm.prolog_wait_seconds

@@ -1,0 +1,44 @@
+// The plugin's plugstack.conf arguments: strict key=value parsing.
+#define BOOST_TEST_MODULE plugstack
+#include <boost/test/unit_test.hpp>
+
+#include "gpuslots/plugstack.hpp"
+
+using namespace gpuslots;
+
+BOOST_AUTO_TEST_CASE(no_arguments_means_the_default_lookup) {
+    auto args = parse_plugin_args({});
+    BOOST_TEST_REQUIRE(args.ok());
+    BOOST_TEST(!args->config.has_value());
+}
+
+BOOST_AUTO_TEST_CASE(config_takes_an_absolute_path) {
+    auto args = parse_plugin_args({"config=/etc/gpuslots/gpuslots.yaml"});
+    BOOST_TEST_REQUIRE(args.ok());
+    BOOST_TEST(*args->config == "/etc/gpuslots/gpuslots.yaml");
+}
+
+BOOST_AUTO_TEST_CASE(anything_else_is_an_error_naming_it) {
+    struct Case {
+        std::vector<std::string> args;
+        const char* phrase;
+    };
+    const std::vector<Case> cases = {
+        {{"conf=/x"}, "unknown argument 'conf=/x' (allowed: config=FILE)"},
+        {{"config"}, "unknown argument 'config'"},
+        {{"verbose"}, "unknown argument 'verbose'"},
+        {{"config="}, "config= needs an absolute path"},
+        {{"config=relative.yaml"}, "config= needs an absolute path, got 'relative.yaml'"},
+        {{"config=/a", "config=/b"}, "'config=' is given twice"},
+    };
+    for (const auto& c : cases) {
+        BOOST_TEST_CONTEXT(c.phrase) {
+            auto args = parse_plugin_args(c.args);
+            BOOST_TEST_REQUIRE(!args.ok());
+            BOOST_TEST((args.error().code == Errc::config));
+            BOOST_TEST(args.error().message.find(c.phrase) != std::string::npos,
+                       args.error().message);
+            BOOST_TEST(args.error().message.rfind("plugstack.conf: ", 0) == 0U);
+        }
+    }
+}
