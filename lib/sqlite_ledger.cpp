@@ -119,7 +119,7 @@ struct FileProbe {
 
 FileProbe probe(const std::string& path) {
     FileProbe p;
-    p.exists = ::stat(path.c_str(), &p.st) == 0;
+    p.exists = ::lstat(path.c_str(), &p.st) == 0;
     return p;
 }
 
@@ -137,9 +137,10 @@ void create_ledger_file(const std::string& path) {
     ::unlink(tmp.c_str());
     {
         sqlite3* db = nullptr;
-        int rc = sqlite3_open_v2(tmp.c_str(), &db,
-                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                                 nullptr);
+        int rc = sqlite3_open_v2(
+            tmp.c_str(), &db,
+            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW,
+            nullptr);
         std::string sql = fmt::format(
             "PRAGMA journal_mode=WAL; PRAGMA application_id={}; BEGIN; {} PRAGMA "
             "user_version={}; COMMIT;",
@@ -580,8 +581,16 @@ Result<void> SqliteLedger::open_unguarded() {
         create_ledger_file(path);
         file = probe(path);
     }
+    if (S_ISLNK(file.st.st_mode)) {
+        // The ledger is opened without following links (a link in its directory must not
+        // redirect root's writes); name the real file instead.
+        return make_error(Errc::ledger,
+                          "ledger {} is a symbolic link; set state.path in {} to the real file",
+                          path, config_.source);
+    }
     if (!S_ISREG(file.st.st_mode)) {
-        throw sqlite::Failure{SQLITE_CANTOPEN, "not a regular file"};
+        return make_error(Errc::ledger, "ledger {} is not a regular file; check state.path in {}",
+                          path, config_.source);
     }
     if (file.st.st_size == 0) {
         // We never leave an empty file behind (see create_ledger_file), so this is damage.

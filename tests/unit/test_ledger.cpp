@@ -474,3 +474,23 @@ BOOST_AUTO_TEST_CASE(a_damaged_ledger_is_reported_and_left_as_it_is) {
         }
     }
 }
+
+BOOST_AUTO_TEST_CASE(a_ledger_path_that_is_a_link_or_a_directory_is_refused) {
+    TempDir dir;
+    const Config config = test::make_config(dir, kTwoByFour);
+    test::write_file(dir.file("elsewhere"), "precious");
+    std::filesystem::create_symlink(dir.file("elsewhere"), config.state.path);
+    for (auto access : {Ledger::Access::read_only, Ledger::Access::read_write}) {
+        auto ledger = open_ledger(config, access);
+        BOOST_TEST_REQUIRE(!ledger.ok());
+        BOOST_TEST(ledger.error().message.find("is a symbolic link") != std::string::npos,
+                   ledger.error().message);
+    }
+    BOOST_TEST(test::read_file(dir.file("elsewhere")) == "precious");
+
+    std::filesystem::remove(config.state.path);
+    std::filesystem::create_directory(config.state.path);
+    auto ledger = open_ledger(config, Ledger::Access::read_write);
+    BOOST_TEST_REQUIRE(!ledger.ok());
+    BOOST_TEST(ledger.error().message.find("is not a regular file") != std::string::npos);
+}
