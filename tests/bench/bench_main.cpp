@@ -1,0 +1,90 @@
+// gpuslots_bench: the benchmark driver. One subcommand per benchmark of tests/bench/README.md;
+// tests/bench/run_all.sh runs them in interleaved rounds and prints the summary table.
+#include <CLI/CLI.hpp>
+
+#include <exception>
+
+#include "bench_common.hpp"
+#include "commands.hpp"
+#include "fleet_fixture.hpp"
+
+namespace {
+
+using namespace gpuslots::bench;
+
+int run(int argc, char** argv) {
+    CLI::App app{"gpuslots_bench: measures gpuslots against the disk and the original tool",
+                 "gpuslots_bench"};
+    app.require_subcommand(1, 1);
+    std::function<void()> chosen;
+
+    DurableOptions durable;
+    auto* d = app.add_subcommand("durable", "1: reserve+release, 1 process, vs fsync/s");
+    d->add_option("--dir", durable.dir, "Work directory (on the disk under test)")->required();
+    d->add_option("--seconds", durable.seconds, "Seconds per phase");
+    d->callback([&] { chosen = [&] { run_durable(durable); }; });
+
+    ContentionOptions contention;
+    auto* c = app.add_subcommand("contention", "2: reserve+release, N processes, vs fsync/s");
+    c->add_option("--dir", contention.dir, "Work directory")->required();
+    c->add_option("--processes", contention.processes, "Concurrent processes");
+    c->add_option("--seconds", contention.seconds, "Seconds per phase");
+    c->add_option("--policies", contention.policies, "Busy policies: project sqlite queue")
+        ->delimiter(',');
+    c->add_option("--round", contention.round, "Round number (rotates the policy order)");
+    c->add_option("--seed-dir", contention.seed_dir, "Directory of seed_contention.py");
+    c->add_option("--python", contention.python, "Python interpreter for the baseline");
+    c->add_option("--seed-pairs", contention.seed_pairs, "Pairs per Python process");
+    c->callback([&] { chosen = [&] { run_contention(contention); }; });
+
+    CliPairOptions pair;
+    auto* p = app.add_subcommand("cli-pair", "3: allocate+release as processes vs seed_v01.py");
+    p->add_option("--gpuslots", pair.gpuslots, "The gpuslots binary")->required();
+    p->add_option("--dir", pair.dir, "Work directory")->required();
+    p->add_option("--runs", pair.runs, "Interleaved runs");
+    p->add_option("--seed-dir", pair.seed_dir, "Directory of seed_v01.py");
+    p->add_option("--python", pair.python, "Python interpreter for the baseline");
+    p->callback([&] { chosen = [&] { run_cli_pair(pair); }; });
+
+    ScaleCliOptions scale;
+    auto* s = app.add_subcommand("scale-cli", "5, 6: status and allocate at 10,000 vs 4 servers");
+    s->add_option("--gpuslots", scale.gpuslots, "The gpuslots binary")->required();
+    s->add_option("--dir", scale.dir, "Fixture directory (fleets are built once and reused)")
+        ->required();
+    s->add_option("--large", scale.large, "Servers in the large fleet");
+    s->add_option("--reservations", scale.large_reservations, "Reservations in the large fleet");
+    s->add_option("--small", scale.small, "Servers in the small fleet");
+    s->add_option("--runs", scale.runs, "Interleaved runs");
+    s->callback([&] { chosen = [&] { run_scale_cli(scale); }; });
+
+    std::string fleet_dir;
+    int fleet_servers = 10'000;
+    int fleet_reservations = 40'000;
+    auto* f = app.add_subcommand("fleet", "Build a fleet fixture (config + filled ledger)");
+    f->add_option("--dir", fleet_dir, "Fixture directory")->required();
+    f->add_option("--servers", fleet_servers, "Servers");
+    f->add_option("--reservations", fleet_reservations, "Reservations");
+    f->callback([&] {
+        chosen = [&] {
+            const FleetFixture x = make_fleet_fixture(fleet_dir, fleet_servers, fleet_reservations);
+            fmt::print("{}\n", x.config_path);
+        };
+    });
+
+    CLI11_PARSE(app, argc, argv);
+    chosen();
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    try {
+        return run(argc, argv);
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "gpuslots_bench: {}\n", e.what());
+    } catch (...) {
+        fmt::print(stderr, "gpuslots_bench: unknown error\n");
+    }
+    return 1;
+}

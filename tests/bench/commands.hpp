@@ -1,0 +1,54 @@
+// The driver's subcommands. Each measures one benchmark of tests/bench/README.md side by side
+// with its reference, prints a readable report and "@ KEY VALUE" result lines, and throws
+// std::runtime_error when it cannot measure (never because something was slow).
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace gpuslots::bench {
+
+// 1: reserve+release in one process, durability full and normal, against fsync/s.
+struct DurableOptions {
+    std::string dir;
+    double seconds = 2.0;  // per phase
+};
+void run_durable(const DurableOptions& o);
+
+// 2: the same with many processes, per busy-handler policy, against fsync/s and the Python
+// baseline (seed_contention.py) when its directory is given.
+struct ContentionOptions {
+    std::string dir;
+    int processes = 16;
+    double seconds = 2.0;
+    std::vector<std::string> policies{"project", "sqlite", "queue"};
+    int round = 0;            // rotates the order of the policies between rounds
+    std::string seed_dir;     // ../shared/baseline, optional
+    std::string python = "python3";
+    int seed_pairs = 100;     // allocate+release pairs per Python process
+};
+void run_contention(const ContentionOptions& o);
+
+// 3: `gpuslots allocate` + `gpuslots release` as processes against seed_v01.py.
+struct CliPairOptions {
+    std::string gpuslots;
+    std::string dir;
+    int runs = 20;
+    std::string seed_dir;
+    std::string python = "python3";
+};
+void run_cli_pair(const CliPairOptions& o);
+
+// 5 and 6 (whole process): status --json and allocate --server + release, large fleet
+// against small fleet.
+struct ScaleCliOptions {
+    std::string gpuslots;
+    std::string dir;  // where the fleet fixtures live (made when missing)
+    int large = 10'000;
+    int large_reservations = 40'000;
+    int small = 4;
+    int runs = 10;
+};
+void run_scale_cli(const ScaleCliOptions& o);
+
+}  // namespace gpuslots::bench

@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# summarize.sh RESULTS WORK_DIR [SMOKE]: the summary table of run_all.sh from its results file
+# (lines "ROUND KEY VALUE"): for each figure the median over the rounds, the spread (min..max),
+# the goal from the issue and whether the median meets it. Then the absolute figures behind
+# the ratios, for context.
+set -euo pipefail
+RESULTS=${1:?usage: summarize.sh RESULTS WORK_DIR [SMOKE]}
+WORK=${2:?usage: summarize.sh RESULTS WORK_DIR [SMOKE]}
+SMOKE=${3:-0}
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+fs=$(findmnt -no FSTYPE,SOURCE -T "$WORK" 2>/dev/null | tr -s ' ' || echo "?")
+commit=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo "?")
+dirty=$(git -C "$REPO" status --porcelain -- lib tools 2>/dev/null | head -1)
+rounds=$(awk '{print $1}' "$RESULTS" | sort -u | wc -l)
+echo
+echo "== gpuslots benchmark summary =="
+echo "date $(date -u '+%Y-%m-%d %H:%M UTC'); host $(hostname); $(nproc) cores ($cpu);" \
+	"kernel $(uname -r)"
+echo "work dir $WORK on $fs; gpuslots $commit${dirty:+ (lib/ or tools/ modified)};" \
+	"SQLite $(sqlite3 --version 2>/dev/null | cut -d' ' -f1); rounds $rounds"
+[ "$SMOKE" = 1 ] && echo "SMOKE RUN: tiny sizes and durations; the figures below mean nothing"
+
+# The table: benchmark | result key | what it is | goal ("" = reported, no goal).
+table='
+1|b1.full.vs_fsync|reserve+release, 1 process, durability full: ops/s / fsync/s|>=0.8
+1|b1.normal.vs_fsync|  the same with durability normal: ops/s / fsync/s|
+1|b1.normal_over_full|  normal / full (the price of the default, full)|
+2|b2.project.vs_fsync|16 processes: aggregate ops/s / fsync/s|>=0.8
+2|b2.project.p99_ms|16 processes: p99 of one operation, ms|<=20
+2|b2.project_vs_python|16 processes: ops/s / seed_contention.py 16 (no fsync)|>=2
+2|b2.project.p999_ms|  p99.9, ms|
+2|b2.project.fairness|  fewest / most operations done by one worker|
+2|b2.sqlite_over_project|SQLite busy_timeout handler / project handler: ops/s|
+2|b2.sqlite.p99_ms|  SQLite handler: p99, ms|
+2|b2.sqlite.p999_ms|  SQLite handler: p99.9, ms|
+2|b2.sqlite.fairness|  SQLite handler: fewest / most per worker|
+2|b2.queue_over_project|flock queue + project handler / project handler: ops/s|
+2|b2.queue.p99_ms|  flock queue: p99, ms|
+2|b2.queue.p999_ms|  flock queue: p99.9, ms|
+3|b3.python_over_gpuslots|allocate+release as processes: seed_v01.py / gpuslots|>=20
+4|b4.unset.gpuslots_minus_empty_ms|srun --gpu-slots=1 minus empty plugin, PrologFlags unset, ms|<=2
+4|b4.alloc.gpuslots_minus_empty_ms|srun --gpu-slots=1 minus empty plugin, PrologFlags=Alloc, ms|<=2
+4|b4.unset.gpuslots_over_gres|  srun --gpu-slots=1 / srun --gres=gpu:1 (native), unset|
+4|b4.alloc.gpuslots_over_gres|  srun --gpu-slots=1 / srun --gres=gpu:1 (native), Alloc|
+4|b4.unset.empty_minus_none_ms|  empty plugin minus no plugin, unset, ms|
+4|b4.alloc.empty_minus_none_ms|  empty plugin minus no plugin, Alloc, ms|
+5|b5.status_large_ms|status --json, 10,000 servers x 8 GPUs, 40,000 reservations, ms|<=100
+5|b5.status_large_rss_mib|  peak RSS, MiB|<=64
+5|b5.status_large_over_small|  / the same at 4 servers|
+5|b5.status_large_hostlist_ms|  the same fleet written as one hostlist entry, ms|<=100
+5|b5.snapshot_large_over_small|  in process, read + summarize only: 10,000 / 4 servers|
+6|b6.reserve_large_over_small|one reserve on a named server, in process: 10,000 / 4 servers|<=1.5
+6|b6.reserve_large_over_small_full|  the same with durability full|<=1.5
+6|b6.cli_large_over_small|allocate --server + release as processes: 10,000 / 4 servers|
+6|b6.cli_large_hostlist_over_small|  the same, fleet written as one hostlist entry|
+6|b6.parse_large_over_small|  config parsing alone, in process: 10,000 / 4 servers|
+'
+context='
+b1.fsync_per_s|disk: 4 KiB write+fsync per s (benchmark 1)
+b1.full.ops_per_s|1 process, full: ops/s
+b1.full.cpu_us_per_op|1 process, full: CPU us per op
+b1.normal.ops_per_s|1 process, normal: ops/s
+b2.fsync_per_s|disk: 4 KiB write+fsync per s (benchmark 2)
+b2.project.ops_per_s|16 processes, project handler: ops/s
+b2.project.cpu_us_per_op|16 processes, project handler: CPU us per op
+b2.sqlite.ops_per_s|16 processes, SQLite handler: ops/s
+b2.queue.ops_per_s|16 processes, flock queue: ops/s
+b2.python_ops_per_s|seed_contention.py 16: ops/s
+b3.gpuslots_pair_ms|gpuslots allocate + release, ms
+b3.allocate_ms|  gpuslots allocate, ms
+b3.release_ms|  gpuslots release, ms
+b3.python_pair_ms|seed_v01.py allocate + release, ms
+b3.true_ms|spawning /bin/true, ms
+b4.unset.none_ms|srun -N1 true, no plugin, PrologFlags unset, ms
+b4.unset.empty_ms|srun -N1 true, empty plugin, unset, ms
+b4.unset.gpuslots_ms|srun -N1 --gpu-slots=1 true, gpuslots, unset, ms
+b4.unset.gres_ms|srun -N1 --gres=gpu:1 true, native gres, unset, ms
+b4.alloc.none_ms|srun -N1 true, no plugin, PrologFlags=Alloc, ms
+b4.alloc.empty_ms|srun -N1 true, empty plugin, Alloc, ms
+b4.alloc.gpuslots_ms|srun -N1 --gpu-slots=1 true, gpuslots, Alloc, ms
+b4.alloc.gres_ms|srun -N1 --gres=gpu:1 true, native gres, Alloc, ms
+b5.status_small_ms|status --json, 4 servers, ms
+b5.status_small_rss_mib|status --json, 4 servers, peak RSS MiB
+b5.status_large_hostlist_rss_mib|status --json, 10,000 servers as a hostlist, peak RSS MiB
+b6.cli_small_ms|allocate --server + release, 4 servers, ms
+b6.cli_large_ms|allocate --server + release, 10,000 servers, ms
+b6.cli_large_hostlist_ms|allocate --server + release, 10,000 servers as a hostlist, ms
+b6.reserve_small_normal_us|one reserve in process, 4 servers, normal, us
+b6.reserve_large_normal_us|one reserve in process, 10,000 servers, normal, us
+b6.parse_small_us|config parsing in process, 4 servers, us
+b6.parse_large_us|config parsing in process, 10,000 servers, us
+b6.snapshot_large_us|read all reservations + summarize, 10,000 servers, us
+'
+
+awk -v table="$table" -v context="$context" '
+function fmt(v) {
+	if (v == "") return "-"
+	a = v < 0 ? -v : v
+	if (a >= 100) return sprintf("%.0f", v)
+	if (a >= 10) return sprintf("%.1f", v)
+	if (a >= 0.1) return sprintf("%.2f", v)
+	return sprintf("%.3f", v)
+}
+function stats(key,    n, i, j, t, arr) {
+	n = split(vals[key], arr, " ")
+	if (n == 0 || vals[key] == "") { med = ""; lo = ""; hi = ""; return 0 }
+	for (i = 2; i <= n; i++) { t = arr[i]; for (j = i - 1; j >= 1 && arr[j] + 0 > t + 0; j--) arr[j + 1] = arr[j]; arr[j + 1] = t }
+	med = (n % 2) ? arr[(n + 1) / 2] : (arr[n / 2] + arr[n / 2 + 1]) / 2
+	lo = arr[1]; hi = arr[n]
+	return n
+}
+{ vals[$2] = (vals[$2] == "" ? "" : vals[$2] " ") $3 }
+END {
+	printf "%-2s %-68s %8s  %-17s %-7s %s\n", "#", "figure (median over rounds)", "median", "spread (min..max)", "goal", "verdict"
+	n = split(table, rows, "\n")
+	for (r = 1; r <= n; r++) {
+		if (rows[r] == "") continue
+		split(rows[r], f, "|")
+		k = stats(f[2])
+		verdict = ""
+		if (k == 0) verdict = "skipped"
+		else if (f[4] ~ /^>=/) verdict = (med + 0 >= substr(f[4], 3) + 0) ? "met" : "MISSED"
+		else if (f[4] ~ /^<=/) verdict = (med + 0 <= substr(f[4], 3) + 0) ? "met" : "MISSED"
+		spread = k == 0 ? "-" : fmt(lo) ".." fmt(hi)
+		printf "%-2s %-68s %8s  %-17s %-7s %s\n", f[1], f[3], fmt(med), spread, f[4], verdict
+	}
+	print ""
+	printf "%-70s %8s  %s\n", "absolute figures behind the ratios", "median", "spread"
+	n = split(context, rows, "\n")
+	for (r = 1; r <= n; r++) {
+		if (rows[r] == "") continue
+		split(rows[r], f, "|")
+		k = stats(f[1])
+		if (k == 0) continue
+		printf "%-70s %8s  %s\n", f[2], fmt(med), fmt(lo) ".." fmt(hi)
+	}
+}' "$RESULTS"
+echo
+echo "raw results: $RESULTS"
