@@ -23,6 +23,11 @@ Result<int> parse_count(std::string_view text, std::string_view what, Range allo
     return value;
 }
 
+std::string slots_text(int gpus, int cpus) {
+    return fmt::format("{} GPU{} and {} CPU{}", gpus, gpus == 1 ? "" : "s", cpus,
+                       cpus == 1 ? "" : "s");
+}
+
 Result<void> validate_task_id(std::string_view id) {
     if (id.empty() || id.size() > kMaxTaskIdLength) {
         return make_error(Errc::bad_input, "task id must be 1..{} characters long, got {}",

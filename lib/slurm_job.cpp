@@ -12,11 +12,6 @@ std::string join(const std::vector<int>& v) {
     return fmt::format("{}", fmt::join(v, ","));
 }
 
-std::string describe(const SlotRequest& r) {
-    return fmt::format("{} GPU{} and {} CPU{}", r.gpus, r.gpus == 1 ? "" : "s", r.cpus,
-                       r.cpus == 1 ? "" : "s");
-}
-
 Result<Config> config_for(const PluginArgs& args) {
     return load_config(resolve_config_path(args.config));
 }
@@ -96,10 +91,9 @@ HookOutcome job_prolog(const PluginArgs& args, const SlurmJob& job, PrologTiming
             const std::string why =
                 code == Errc::no_fit
                     ? fmt::format(
-                          "{} were not free on {} within {} s ({}); resubmit later or "
+                          "still no room after waiting {} s: {}; resubmit later or "
                           "ask for fewer",
-                          describe(*slots), job.node, config->slurm.prolog_wait.count(),
-                          r.error().message)
+                          config->slurm.prolog_wait.count(), r.error().message)
                     : r.error().message;
             return refuse(**ledger, job, why);
         }

@@ -29,6 +29,7 @@
 
 #include "gpuslots/ledger.hpp"
 #include "gpuslots/placement.hpp"
+#include "gpuslots/request.hpp"
 #include "sqlite_db.hpp"
 
 namespace gpuslots {
@@ -249,9 +250,9 @@ class SqliteLedger final : public Ledger {
                     most_cpus = std::max(most_cpus, u.cpus_free());
                 }
                 return make_error(Errc::no_fit,
-                                  "no server has {} GPUs and {} CPUs free (most free on one "
-                                  "server: {} GPUs, {} CPUs); try later or ask for less",
-                                  request.gpus, request.cpus, most_gpus, most_cpus);
+                                  "no server has {} free (the most free on one server: {} GPUs, "
+                                  "{} CPUs); try later or ask for less",
+                                  slots_text(request.gpus, request.cpus), most_gpus, most_cpus);
             }
             auto result = reserve_locked(servers[*chosen].name, request);
             if (result) txn.commit();
@@ -528,11 +529,9 @@ class SqliteLedger final : public Ledger {
             const int gpus_free =
                 static_cast<int>(lowest_free_gpus(server->gpus, held, server->gpus).size());
             return make_error(Errc::no_fit,
-                              "{} has {} of {} GPUs and {} of {} CPUs free; {} GPUs and {} CPUs "
-                              "do not fit now",
-                              server->name, gpus_free, server->gpus,
-                              std::max(0, server->cpus - cpus_used), server->cpus, request.gpus,
-                              request.cpus);
+                              "{} do not fit on {} now: {} of {} GPUs and {} of {} CPUs are free",
+                              slots_text(request.gpus, request.cpus), server->name, gpus_free,
+                              server->gpus, std::max(0, server->cpus - cpus_used), server->cpus);
         }
 
         Reservation r;

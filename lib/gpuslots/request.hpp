@@ -3,6 +3,7 @@
 // the submit side is never trusted as is).
 #pragma once
 
+#include <string>
 #include <string_view>
 
 #include "gpuslots/config.hpp"
@@ -16,6 +17,9 @@ inline constexpr std::size_t kMaxTaskIdLength = 128;
 // in the message ("--gpu-slots", "GPUS"). Errors: bad_input, e.g.
 // "--gpu-slots: 'abc' is not a whole number; allowed: 1..8".
 Result<int> parse_count(std::string_view text, std::string_view what, Range allowed);
+
+// "1 GPU and 4 CPUs": a request's size for messages.
+std::string slots_text(int gpus, int cpus);
 
 // A task id: 1..128 characters from [A-Za-z0-9._:@+-], not starting with '-'.
 Result<void> validate_task_id(std::string_view id);

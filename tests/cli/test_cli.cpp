@@ -296,7 +296,7 @@ BOOST_AUTO_TEST_CASE(best_fit_through_the_tool) {
         }
     }
     const Run full = site.cli({"allocate", "e", "1", "1"});
-    expect_failure(full, kUnavailable, {"no server has 1 GPUs"});
+    expect_failure(full, kUnavailable, {"no server has 1 GPU and 1 CPU free"});
     // After releasing "a", its indices are handed out again, lowest first.
     site.ok({"release", "a"});
     const auto again = parse_json(site.ok({"allocate", "e", "2", "1", "--json"}));

@@ -221,8 +221,9 @@ servers:
     auto none = ledger->allocate(manual("t5", 4, 2));
     BOOST_TEST_REQUIRE(!none.ok());
     BOOST_TEST(static_cast<int>(none.error().code) == static_cast<int>(Errc::no_fit));
-    BOOST_TEST(none.error().message.find("most free on one server: 3 GPUs") != std::string::npos,
-               none.error().message);
+    BOOST_TEST(
+        none.error().message.find("the most free on one server: 3 GPUs") != std::string::npos,
+        none.error().message);
 }
 
 BOOST_AUTO_TEST_CASE(reset_releases_everything_and_counts) {
