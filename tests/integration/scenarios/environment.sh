@@ -1,0 +1,161 @@
+# What jobs see: srun, sbatch (script, #SBATCH lines, steps), salloc, jobs without options,
+# and `gpuslots status` while they run.
+
+scenario_srun_env() {
+	# Two jobs at once on n2 (4 GPUs): each gets 2 GPUs, and not the same ones.
+	bg a srun -w n2 -J it-srun-a --gpu-slots=2 --cpu-slots=2 "$W"/report srun-a hold
+	bg b srun -w n2 -J it-srun-b --gpu-slots=2 --cpu-slots=1 "$W"/report srun-b hold
+	local ja jb ga gb
+	ja=$(wait_reports "$W"/a.out 1 30)
+	jb=$(wait_reports "$W"/b.out 1 30)
+	check_reports "$W"/a.out "$W"/b.out
+	ga=$(ledger_gpus n2 "$ja")
+	gb=$(ledger_gpus n2 "$jb")
+	expect_eq "$(gpu_count "$ga")" 2 "GPUs of job $ja"
+	expect_eq "$(gpu_count "$gb")" 2 "GPUs of job $jb"
+	expect_eq "$(echo "$ga,$gb" | tr ',' '\n' | sort -u | wc -l)" 4 \
+		"distinct GPUs of jobs $ja [$ga] and $jb [$gb]"
+	expect_eq "$(ledger_cpus n2 "$ja")" 2 "CPUs of job $ja"
+	expect_eq "$(ledger_cpus n2 "$jb")" 1 "CPUs of job $jb"
+	expect_eq "$(ledger_nodes "$ja")" n2 "nodes of job $ja"
+	ok "srun jobs $ja [$ga] and $jb [$gb] see exactly their own GPUs"
+	release_job "$ja"
+	release_job "$jb"
+	bg_wait a 30
+	bg_wait b 30
+	expect_eq "${BG_RC[a]}" 0 "srun exit status of job $ja"
+	expect_eq "${BG_RC[b]}" 0 "srun exit status of job $jb"
+	wait_job_state "$ja" COMPLETED 20
+	wait_ledger_clear "$ja" 20
+	wait_ledger_clear "$jb" 20
+	assert_no_drain
+	ok "both released after the end"
+}
+
+scenario_sbatch_env() {
+	# Options in #SBATCH lines; the batch script and each step (one of two tasks) see the same.
+	cat >"$W"/job.sh <<-JOB
+		#!/bin/bash
+		#SBATCH --gpu-slots=3
+		#SBATCH --cpu-slots=2
+		"$W"/report batch
+		srun -n1 "$W"/report step0
+		srun -n2 "$W"/report step1
+		srun -n1 "$W"/report step2 hold
+	JOB
+	local j
+	j=$(sbatch --parsable -w n3 -n2 -o "$W"/sbatch.out "$W"/job.sh) || fail "sbatch failed"
+	wait_reports "$W"/sbatch.out 5 40 >/dev/null
+	check_reports "$W"/sbatch.out
+	expect_eq "$(gpu_count "$(ledger_gpus n3 "$j")")" 3 "GPUs of job $j"
+	expect_eq "$(ledger_cpus n3 "$j")" 2 "CPUs of job $j"
+	ok "batch script and 3 steps of job $j see GPUs [$(ledger_gpus n3 "$j")]"
+	release_job "$j"
+	wait_job_ended "$j" 30
+	expect_eq "$(job_state "$j")" COMPLETED "state of job $j"
+	wait_ledger_clear "$j" 20
+
+	# The same with the options on the command line and --wrap.
+	j=$(sbatch --parsable -w n1 --gpu-slots=1 -o "$W"/wrap.out \
+		--wrap "$W/report wrap; srun $W/report wrap-step hold") || fail "sbatch --wrap failed"
+	wait_reports "$W"/wrap.out 2 40 >/dev/null
+	check_reports "$W"/wrap.out
+	release_job "$j"
+	wait_job_ended "$j" 30
+	expect_eq "$(job_state "$j")" COMPLETED "state of job $j"
+	wait_ledger_clear "$j" 20
+	assert_no_drain
+	ok "sbatch jobs released after the end"
+}
+
+scenario_salloc_env() {
+	bg s salloc -w n1 -J it-salloc --gpu-slots=1 --cpu-slots=1 srun -n1 "$W"/report salloc-step hold
+	local j
+	j=$(wait_reports "$W"/s.out 1 30)
+	check_reports "$W"/s.out
+	ok "salloc's step in job $j sees GPU [$(ledger_gpus n1 "$j")]"
+	release_job "$j"
+	bg_wait s 30
+	expect_eq "${BG_RC[s]}" 0 "salloc exit status (job $j)"
+	wait_ledger_clear "$j" 20
+
+	# salloc without a step: the prolog runs at allocation only with PrologFlags=Alloc.
+	bg n salloc -w n1 -J it-salloc-nostep --gpu-slots=1 bash -c \
+		"echo ALLOCATED \$SLURM_JOB_ID; until [ -e $W/go.\$SLURM_JOB_ID ]; do sleep 0.1; done"
+	wait_until 30 "salloc to get its allocation" grep -q ALLOCATED "$W"/n.out
+	j=$(sed -n 's/^ALLOCATED //p' "$W"/n.out)
+	wait_job_state "$j" RUNNING 10
+	if [[ ",$PROLOG_FLAGS," == *,Alloc,* ]]; then
+		wait_ledger_has "$j" n1 20
+		ok "PrologFlags=Alloc: salloc without a step holds GPU [$(ledger_gpus n1 "$j")]"
+	else
+		expect_eq "$(ledger_nodes "$j")" "" \
+			"reservations of salloc job $j without a step (no prolog without Alloc)"
+		ok "PrologFlags unset: salloc without a step reserves nothing (no prolog runs)"
+	fi
+	release_job "$j"
+	bg_wait n 30
+	expect_eq "${BG_RC[n]}" 0 "salloc exit status (job $j)"
+	wait_ledger_clear "$j" 20
+	assert_no_drain
+}
+
+# The ledger as the scenario compares it: per server, free counts and tasks.
+ledger_snapshot() { status_json | jq -c '[.servers[] | {name, gpus_free, cpus_free, tasks}]'; }
+
+scenario_no_options() {
+	local before j line v
+	before=$(ledger_snapshot)
+	bg s srun -w n1 -J it-noopt "$W"/report no-options hold
+	j=$(wait_reports "$W"/s.out 1 30)
+	line=$(reports "$W"/s.out)
+	for v in cvd rocr ze gdo; do
+		expect_eq "$(field "$line" $v)" "" "job $j without options: $v (set, but empty)"
+	done
+	expect_eq "$(ledger_snapshot)" "$before" "ledger while job $j runs"
+	release_job "$j"
+	bg_wait s 30
+	expect_eq "${BG_RC[s]}" 0 "srun exit status (job $j)"
+	ok "srun job $j without options ran and saw CUDA_VISIBLE_DEVICES set but empty"
+
+	j=$(sbatch --parsable -w n1 -o "$W"/sbatch.out --wrap "$W/report batch; srun $W/report step") ||
+		fail "sbatch failed"
+	wait_job_ended "$j" 30
+	expect_eq "$(job_state "$j")" COMPLETED "state of job $j"
+	expect_eq "$(reports "$W"/sbatch.out | grep -c ' cvd= rocr= ze= gdo=$')" 2 \
+		"REPORT lines of job $j (batch and step) with the four variables set but empty"
+	# Once its epilog has run (the job left COMPLETING) the ledger is exactly as before.
+	wait_until 20 "job $j to leave COMPLETING" eval '[ -z "$(squeue -h -j '"$j"' 2>/dev/null)" ]'
+	expect_eq "$(ledger_snapshot)" "$before" "ledger after job $j"
+	expect_grep "$CLUSTER_DIR"/log/slurmd.n1.log "gpuslots: job_prolog: job $j: no slots asked for" \
+		"prolog log line"
+	assert_no_drain
+	ok "sbatch job $j without options: batch and step see no GPU, ledger untouched"
+}
+
+scenario_status_shows_jobs() {
+	bg a srun -w n1 -J it-status-a --gpu-slots=1 "$W"/report a hold
+	local ja jb
+	ja=$(wait_reports "$W"/a.out 1 30)
+	jb=$(sbatch --parsable -w n2 --gpu-slots=2 --cpu-slots=3 -o "$W"/b.out --wrap "$W/report b hold") ||
+		fail "sbatch failed"
+	wait_reports "$W"/b.out 1 30 >/dev/null
+	cli status >"$W"/status.txt || fail "gpuslots status failed"
+	expect_grep "$W"/status.txt "^n1 .* job:$ja( |\$)" "status table, n1"
+	expect_grep "$W"/status.txt "^n2 .* job:$jb( |\$)" "status table, n2"
+	expect_grep "$W"/status.txt "^n2 +2/4 +50% +5/8 " "status table, n2's free GPUs and CPUs"
+	status_json >"$W"/status.json
+	expect_eq "$(jq -r --arg j "$jb" '.servers[] | select(.name == "n2") | .tasks[] | select(.id == $j)
+		| "\(.origin) \(.gpus | length) \(.cpus) \(.owner)"' "$W"/status.json)" \
+		"slurm 2 3 root" "status --json, job $jb on n2"
+	expect_eq "$(jq -r '.totals.tasks' "$W"/status.json)" 2 "status --json totals.tasks"
+	ok "gpuslots status shows job:$ja on n1 and job:$jb on n2"
+	release_job "$ja"
+	release_job "$jb"
+	bg_wait a 30
+	wait_job_ended "$jb" 30
+	wait_ledger_clear "$ja" 20
+	wait_ledger_clear "$jb" 20
+	cli status >"$W"/status-after.txt
+	expect_no_grep "$W"/status-after.txt "job:" "status after the jobs ended"
+}
