@@ -1,0 +1,163 @@
+#include "sqlite_file.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+namespace gpuslots::sqlite {
+namespace {
+
+constexpr const char* kSchemaV1 = R"sql(
+CREATE TABLE reservations (
+    id        INTEGER PRIMARY KEY,
+    origin    TEXT    NOT NULL CHECK (origin IN ('manual', 'slurm')),
+    task_id   TEXT    NOT NULL,
+    server    TEXT    NOT NULL,
+    cpus      INTEGER NOT NULL CHECK (cpus >= 0),
+    gpu_count INTEGER NOT NULL CHECK (gpu_count >= 0),
+    owner_uid INTEGER NOT NULL,
+    created   INTEGER NOT NULL,
+    UNIQUE (origin, task_id, server)
+);
+CREATE UNIQUE INDEX one_reservation_per_manual_task ON reservations (task_id)
+    WHERE origin = 'manual';
+CREATE INDEX reservations_by_server ON reservations (server);
+CREATE TABLE gpu_holds (
+    server      TEXT    NOT NULL,
+    gpu         INTEGER NOT NULL CHECK (gpu >= 0),
+    reservation INTEGER NOT NULL,
+    PRIMARY KEY (server, gpu)
+) WITHOUT ROWID;
+CREATE INDEX gpu_holds_by_reservation ON gpu_holds (reservation);
+CREATE TABLE refusals (
+    task_id TEXT    NOT NULL,
+    server  TEXT    NOT NULL,
+    reason  TEXT    NOT NULL,
+    created INTEGER NOT NULL,
+    PRIMARY KEY (task_id, server)
+) WITHOUT ROWID;
+)sql";
+
+}  // namespace
+
+Error to_error(const Failure& f, const std::string& path) {
+    switch (f.code & 0xff) {
+        case SQLITE_BUSY:
+        case SQLITE_LOCKED:
+            return make_error(Errc::busy,
+                              "ledger {} stayed locked by another process past "
+                              "state.busy_timeout_ms; try again, or look for a hung gpuslots "
+                              "process",
+                              path);
+        case SQLITE_NOTADB:
+        case SQLITE_CORRUPT:
+            return make_error(Errc::ledger,
+                              "ledger {} is damaged ({}); restore it from a backup, or move it "
+                              "away to start an empty one",
+                              path, f.message);
+        case SQLITE_READONLY:
+            return make_error(Errc::ledger,
+                              "ledger {} is read-only ({}, SQLite code {}); check the file, its "
+                              "-wal/-shm files and the filesystem",
+                              path, f.message, f.code);
+        case SQLITE_CANTOPEN:
+            return make_error(Errc::ledger,
+                              "cannot open ledger {} ({}); check that it and its -wal and -shm "
+                              "files exist and are readable",
+                              path, f.message);
+        case SQLITE_FULL:
+            return make_error(Errc::ledger, "ledger {}: the disk is full", path);
+        case SQLITE_CONSTRAINT:
+            return make_error(Errc::conflict, "ledger {}: {}", path, f.message);
+        default:
+            return make_error(Errc::ledger, "ledger {}: {} (SQLite code {})", path, f.message,
+                              f.code);
+    }
+}
+
+FileProbe probe(const std::string& path) {
+    FileProbe p;
+    p.exists = ::lstat(path.c_str(), &p.st) == 0;
+    return p;
+}
+
+void create_ledger_file(const std::string& path) {
+    const std::filesystem::path dir = std::filesystem::path(path).parent_path();
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) {
+        throw Failure{SQLITE_CANTOPEN,
+                      fmt::format("cannot create directory {}: {}", dir.string(), ec.message())};
+    }
+    const std::string tmp = fmt::format("{}.new-{}", path, ::getpid());
+    ::unlink(tmp.c_str());
+    {
+        sqlite3* db = nullptr;
+        int rc = sqlite3_open_v2(
+            tmp.c_str(), &db,
+            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW,
+            nullptr);
+        std::string sql = fmt::format(
+            "PRAGMA journal_mode=WAL; PRAGMA application_id={}; BEGIN; {} PRAGMA "
+            "user_version={}; COMMIT;",
+            kApplicationId, kSchemaV1, kSchemaVersion);
+        char* message = nullptr;
+        if (rc == SQLITE_OK) rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message);
+        std::string why = message != nullptr ? message : sqlite3_errstr(rc);
+        sqlite3_free(message);
+        sqlite3_close_v2(db);
+        if (rc != SQLITE_OK) {
+            ::unlink(tmp.c_str());
+            throw Failure{rc, fmt::format("cannot create {}: {}", path, why)};
+        }
+    }
+    // Readable by everyone (status is public); writable by the owner only. SQLite gives the
+    // -wal and -shm files the same mode when it creates them.
+    ::chmod(tmp.c_str(), 0644);
+    const int fd = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ::fsync(fd);
+        ::close(fd);
+    }
+    const int linked = ::link(tmp.c_str(), path.c_str());
+    const int link_errno = errno;
+    ::unlink(tmp.c_str());
+    if (linked != 0 && link_errno != EEXIST) {
+        throw Failure{SQLITE_CANTOPEN,
+                      fmt::format("cannot create {}: {}", path, std::strerror(link_errno))};
+    }
+    const int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        ::fsync(dfd);
+        ::close(dfd);
+    }
+}
+
+std::optional<std::string> header_problem(const std::string& path, off_t file_size) {
+    unsigned char h[100];
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return fmt::format("cannot read it: {}", std::strerror(errno));
+    const ssize_t n = ::pread(fd, h, sizeof h, 0);
+    ::close(fd);
+    if (n != static_cast<ssize_t>(sizeof h)) return std::string("truncated: no complete header");
+    if (std::memcmp(h, "SQLite format 3", 16) != 0) return std::string("not an SQLite file");
+    const auto be32 = [&](int at) {
+        return (std::uint32_t{h[at]} << 24) | (std::uint32_t{h[at + 1]} << 16) |
+               (std::uint32_t{h[at + 2]} << 8) | std::uint32_t{h[at + 3]};
+    };
+    std::uint32_t page_size = (std::uint32_t{h[16]} << 8) | h[17];
+    if (page_size == 1) page_size = 65536;
+    const std::uint32_t pages = be32(28);
+    // The in-header size is valid only when the change counter matches "version-valid-for".
+    if (be32(24) == be32(92) &&
+        static_cast<std::uint64_t>(file_size) < static_cast<std::uint64_t>(page_size) * pages) {
+        return fmt::format("truncated: {} bytes, the header says {} pages of {} bytes", file_size,
+                           pages, page_size);
+    }
+    return std::nullopt;
+}
+
+}  // namespace gpuslots::sqlite
