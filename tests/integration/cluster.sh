@@ -318,6 +318,16 @@ write_plugstack() {
 	esac
 }
 
+# The end of every daemon log, for a failed up.
+show_logs() {
+	local f
+	for f in "$1"/munge/munged.log "$1"/log/*.log; do
+		[ -s "$f" ] || continue
+		echo "---- last lines of $f"
+		tail -n 15 "$f"
+	done
+}
+
 # wait_for SECONDS WHAT COMMAND...: poll COMMAND until it succeeds.
 wait_for() {
 	local secs=$1 what=$2 end=$((SECONDS + $1))
@@ -361,16 +371,17 @@ cmd_up() {
 	CTLD_DEBUG=${CTLD_DEBUG:-info}
 	SLURMD_DEBUG=${SLURMD_DEBUG:-info}
 
-	mkdir -p "$DIR" || die "cannot create $DIR"
-	DIR=$(cd "$DIR" && pwd)
-	rm -f "$DIR"/SKIPPED
 	local why
 	why=$(cannot_run_reason)
 	if [ -n "$why" ]; then
-		echo "$why" >"$DIR"/SKIPPED
+		# Kept for `status` (and so for the scenarios), where DIR can be written.
+		mkdir -p "$DIR" 2>/dev/null && echo "$why" >"$DIR"/SKIPPED 2>/dev/null
 		echo "$PROG: SKIP: Slurm cannot run here: $why" >&2
 		exit $SKIP
 	fi
+	mkdir -p "$DIR" || die "cannot create $DIR"
+	DIR=$(cd "$DIR" && pwd)
+	rm -f "$DIR"/SKIPPED
 
 	# Refuse to start over a running instance (and its ledger).
 	local pf
@@ -419,7 +430,7 @@ cmd_up() {
 
 	local t0=$SECONDS
 	# From here on, a failure stops whatever this run started.
-	trap 'rc=$?; if [ $rc != 0 ]; then echo "$PROG: up failed, stopping what was started" >&2; cmd_down "$DIR" >&2; fi' EXIT
+	trap 'rc=$?; if [ $rc != 0 ]; then echo "$PROG: up failed, stopping what was started" >&2; show_logs "$DIR" >&2; cmd_down "$DIR" >&2; fi' EXIT
 
 	write_slurm_conf || die "cannot write slurm.conf"
 	write_gpuslots_conf

@@ -65,6 +65,13 @@ expect_no_grep() { # FILE EXTENDED_REGEX WHAT
 	if grep -Eq -- "$2" "$1"; then fail "$3: /$2/ found in $1: $(grep -E -m3 -- "$2" "$1")"; fi
 }
 
+# Every Slurm client call in a scenario is bounded: a hung command must not outlast the
+# scenario's own deadline. (bg and as_nobody exec the real commands; they are polled.)
+for _cmd in srun sbatch salloc scancel scontrol squeue sinfo; do
+	eval "$_cmd() { timeout 60 $_cmd \"\$@\"; }"
+done
+unset _cmd
+
 as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups "$@"; }
 cli() { "$CLI" --config "$GPUSLOTS_CONFIG" "$@"; }
 
@@ -188,13 +195,19 @@ ledger_consistent() {
 			or (.gpus_total - .gpus_free) != ($g | length)) | .name)')
 	[ -z "$bad" ] || fail "ledger inconsistent on $bad: $(status_json)"
 }
-# Refusals are kept in the ledger until the epilog; read them with sqlite3 where installed.
+# A refusal is kept in the ledger from the prolog to the epilog. The admin tool does not show
+# refusals, so read the ledger's table with sqlite3 where it is installed (read-only).
+refusal_count() {
+	local n
+	n=$(sqlite3 -readonly "file:$CLUSTER_DIR/state/ledger.db?mode=ro" \
+		"SELECT count(*) FROM refusals WHERE task_id = '$1'" 2>&1)
+	[[ "$n" =~ ^[0-9]+$ ]] || fail "cannot read the ledger's refusals with sqlite3 (schema changed?): $n"
+	echo "$n"
+}
 no_refusal_left() {
 	command -v sqlite3 >/dev/null || return 0
 	[ -f "$CLUSTER_DIR/state/ledger.db" ] || return 0
-	local n
-	poll_until 10 eval '[ "$(sqlite3 -readonly "file:'"$CLUSTER_DIR"'/state/ledger.db?mode=ro" \
-		"SELECT count(*) FROM refusals WHERE task_id = '"'$1'"'" 2>/dev/null)" = 0 ]' ||
+	poll_until 10 eval '[ "$(refusal_count "'"$1"'")" = 0 ]' ||
 		fail "the ledger still has a refusal record for job $1 after its epilog"
 }
 
@@ -211,14 +224,17 @@ node_state() { sinfo -h -N -n "$1" -o '%t' 2>/dev/null | head -1; }
 
 # ---- the gpuslots config, changed for one scenario and restored at its end -------------------
 
+# The backup lives next to the cluster, not in W: should a scenario be killed before it
+# restores the config, the next one finds the backup and restores it (it_begin).
 conf_backup() {
 	[ -n "$CONF_BACKUP" ] && return
-	CONF_BACKUP=$W/gpuslots.yaml.orig
-	cp -p "$GPUSLOTS_CONFIG" "$CONF_BACKUP"
+	CONF_BACKUP=$CLUSTER_DIR/gpuslots.yaml.orig
+	cp -p "$GPUSLOTS_CONFIG" "$CONF_BACKUP" || fail "cannot back up $GPUSLOTS_CONFIG"
 }
 conf_restore() {
 	[ -n "$CONF_BACKUP" ] || return 0
-	cp -p "$CONF_BACKUP" "$GPUSLOTS_CONFIG.tmp" && mv "$GPUSLOTS_CONFIG.tmp" "$GPUSLOTS_CONFIG"
+	cp -p "$CONF_BACKUP" "$GPUSLOTS_CONFIG.tmp" && mv "$GPUSLOTS_CONFIG.tmp" "$GPUSLOTS_CONFIG" &&
+		rm -f "$CONF_BACKUP"
 	CONF_BACKUP=""
 }
 # conf_set_prolog_wait SECONDS (atomic: hooks read the file at any moment)
@@ -235,6 +251,11 @@ conf_set_prolog_wait() {
 # scenario that failed: clean it up, say so, and go on.
 it_quiesce() {
 	local jobs d
+	if [ -f "$CLUSTER_DIR"/gpuslots.yaml.orig ]; then
+		note "left over from an earlier scenario: a changed gpuslots config; restoring it"
+		CONF_BACKUP=$CLUSTER_DIR/gpuslots.yaml.orig
+		conf_restore
+	fi
 	jobs=$(squeue -h -o %i | tr '\n' ' ')
 	if [ -n "${jobs// /}" ]; then
 		note "left over from an earlier scenario: jobs $jobs; cancelling them"
@@ -280,6 +301,16 @@ it_begin() {
 	IT_T0US=${EPOCHREALTIME/./}
 	trap it_end EXIT
 	trap 'exit 1' USR1
+	# Fail (with diagnostics) before CTest's TIMEOUT kills the scenario (without any).
+	IT_TIMEOUT=${IT_TIMEOUT:-110}
+	trap 'fail "still running after $IT_TIMEOUT s; stopping it before CTest kills it"' USR2
+	(
+		trap 'kill $sleeper 2>/dev/null; exit 0' TERM
+		sleep "$IT_TIMEOUT" &
+		sleeper=$!
+		wait $sleeper && kill -USR2 $$
+	) &
+	IT_WATCHDOG=$!
 	echo "== $IT_NAME on $CLUSTER_DIR (PrologFlags=${PROLOG_FLAGS:-unset}, GPUS=$GPUS, NODES=$NODES)"
 	[ "$PLUGIN" = gpuslots ] || return 0
 	it_quiesce
@@ -314,7 +345,8 @@ it_dump() {
 
 it_end() {
 	local rc=$? name pid
-	trap - EXIT
+	trap - EXIT USR2
+	[ -n "${IT_WATCHDOG:-}" ] && kill "$IT_WATCHDOG" 2>/dev/null
 	for name in "${!BG_PID[@]}"; do
 		pid=${BG_PID[$name]}
 		alive "$pid" && kill -TERM "$pid" 2>/dev/null
