@@ -285,15 +285,18 @@ EOF
 }
 
 write_gpuslots_conf() {
-	local i max=0 g
+	local i
 	{
 		echo "# Written by tests/integration/cluster.sh (see etc/gpuslots.yaml for every key)."
 		echo "servers:"
-		for i in $(seq 1 "$NODES"); do
-			g=$(gpus_of "$i")
-			[ "$g" -gt "$max" ] && max=$g
-			printf '  - name: n%s\n    gpus: %s\n    cpus: %s\n' "$i" "$g" "$CPUS"
-		done
+		if [[ "$GPUS" != *,* ]]; then
+			# One hostlist entry, as a site would write it.
+			printf '  - name: n[1-%s]\n    gpus: %s\n    cpus: %s\n' "$NODES" "$GPUS" "$CPUS"
+		else
+			for i in $(seq 1 "$NODES"); do
+				printf '  - name: n%s\n    gpus: %s\n    cpus: %s\n' "$i" "$(gpus_of "$i")" "$CPUS"
+			done
+		fi
 		echo "state:"
 		echo "  path: $DIR/state/ledger.db"
 		echo "  durability: normal"

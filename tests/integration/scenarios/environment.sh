@@ -159,3 +159,50 @@ scenario_status_shows_jobs() {
 	cli status >"$W"/status-after.txt
 	expect_no_grep "$W"/status-after.txt "job:" "status after the jobs ended"
 }
+
+# conf_add_slurm_line LINE: one more setting in the config's slurm section (cluster.sh writes
+# it last), for this scenario only.
+conf_add_slurm_line() {
+	conf_backup
+	[ "$(grep -E '^[a-z_]+:' "$GPUSLOTS_CONFIG" | tail -1)" = "slurm:" ] ||
+		fail "the last section of $GPUSLOTS_CONFIG is not slurm:"
+	{
+		cat "$GPUSLOTS_CONFIG"
+		echo "  $1"
+	} >"$GPUSLOTS_CONFIG.tmp" && mv "$GPUSLOTS_CONFIG.tmp" "$GPUSLOTS_CONFIG"
+}
+
+scenario_env_settings() {
+	# CPU slots only: the CPUs are booked, the job sees no GPU.
+	bg c srun -w n3 -J it-cpu-only --cpu-slots=3 "$W"/report cpu-only hold
+	local j line
+	j=$(wait_reports "$W"/c.out 1 30)
+	line=$(reports "$W"/c.out)
+	expect_eq "$(ledger_cpus n3 "$j")" 3 "CPUs of job $j"
+	expect_eq "$(ledger_gpus n3 "$j")" "" "GPUs of job $j"
+	expect_eq "$(field "$line" cvd)|$(field "$line" rocr)" "|" "GPU variables of CPU-only job $j"
+	release_job "$j"
+	bg_wait c 30
+	expect_eq "${BG_RC[c]}" 0 "srun exit status (job $j)"
+	wait_ledger_clear "$j" 20
+	ok "--cpu-slots alone: job $j holds 3 CPUs and sees no GPU"
+
+	# A site that sets only ROCR_VISIBLE_DEVICES and does not hide GPUs from other jobs.
+	conf_add_slurm_line "hide_gpus_without_reservation: false"
+	conf_add_slurm_line "visible_devices_env: [ROCR_VISIBLE_DEVICES]"
+	env CUDA_VISIBLE_DEVICES=7 srun -w n1 "$W"/report untouched >"$W"/u.out 2>"$W"/u.err ||
+		fail "srun without options failed: $(cat "$W"/u.err)"
+	line=$(reports "$W"/u.out)
+	expect_eq "$(field "$line" cvd)|$(field "$line" rocr)" "7|UNSET" \
+		"without options and hide_gpus_without_reservation: false, the job's own variables"
+	bg g env -u CUDA_VISIBLE_DEVICES srun -w n1 -J it-rocr-only --gpu-slots=2 "$W"/report rocr-only hold
+	j=$(wait_reports "$W"/g.out 1 30)
+	line=$(reports "$W"/g.out)
+	expect_eq "$(field "$line" rocr)" "$(ledger_gpus n1 "$j")" "ROCR_VISIBLE_DEVICES of job $j"
+	expect_eq "$(field "$line" cvd)|$(field "$line" ze)|$(field "$line" gdo)" "UNSET|UNSET|UNSET" \
+		"the variables not listed in visible_devices_env, job $j"
+	release_job "$j"
+	bg_wait g 30
+	wait_ledger_clear "$j" 20
+	ok "visible_devices_env and hide_gpus_without_reservation are honoured"
+}
