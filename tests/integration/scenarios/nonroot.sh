@@ -11,8 +11,9 @@ scenario_nonroot() {
 	local home=$W/nobody
 	mkdir -p "$home" && chown nobody:nogroup "$home" && chmod 0755 "$home"
 
-	# srun as nobody, with a CUDA_VISIBLE_DEVICES of its own choosing in the environment.
-	BG_CWD=$home bg s env CUDA_VISIBLE_DEVICES=3 ROCR_VISIBLE_DEVICES=3 \
+	# srun as nobody, with a CUDA_VISIBLE_DEVICES of its own choosing in the environment, and
+	# another node's name where the plugin must not look for it.
+	BG_CWD=$home bg s env CUDA_VISIBLE_DEVICES=3 ROCR_VISIBLE_DEVICES=3 SLURMD_NODENAME=n1 \
 		setpriv --reuid=nobody --regid=nogroup --clear-groups \
 		srun -w n2 -J it-nobody-srun --gpu-slots=2 "$W"/report nobody-srun hold
 	local j
@@ -21,7 +22,8 @@ scenario_nonroot() {
 	check_reports "$W"/s.out
 	expect_eq "$(status_json | jq -r --arg j "$j" '.servers[].tasks[] | select(.id == $j) | "\(.owner) \(.owner_uid)"')" \
 		"nobody $(id -u nobody)" "owner of job $j's reservation"
-	ok "srun job $j of user nobody sees its GPUs [$(ledger_gpus n2 "$j")], not the 3 it set itself"
+	expect_eq "$(ledger_nodes "$j")" n2 "nodes where job $j holds a reservation"
+	ok "srun job $j of user nobody sees its GPUs [$(ledger_gpus n2 "$j")] on n2, not the 3 it set itself"
 
 	# nobody reads the ledger, like squeue, but cannot change it.
 	as_nobody "$CLI" --config "$GPUSLOTS_CONFIG" status >"$W"/status.txt 2>"$W"/status.err ||
