@@ -159,23 +159,14 @@ wait_reports() {
 # ---- the ledger, through the admin tool ------------------------------------------------------
 
 status_json() { cli status --json || fail "gpuslots status --json failed"; }
+# query QUERY [ARG...]: one answer from `gpuslots status --json` (see status_query.py).
+query() { status_json | python3 "$IT_HERE"/status_query.py "$@"; }
 # ledger_gpus NODE JOB: the GPUs that Slurm job JOB holds on NODE ("0,1"), or NONE.
-ledger_gpus() {
-	status_json | jq -r --arg n "$1" --arg j "$2" '
-		[.servers[] | select(.name == $n) | .tasks[] | select(.origin == "slurm" and .id == $j)]
-		| if length == 0 then "NONE" else (.[0].gpus | map(tostring) | join(",")) end'
-}
-ledger_cpus() {
-	status_json | jq -r --arg n "$1" --arg j "$2" '
-		[.servers[] | select(.name == $n) | .tasks[] | select(.origin == "slurm" and .id == $j) | .cpus]
-		| if length == 0 then "NONE" else (.[0] | tostring) end'
-}
+ledger_gpus() { query gpus "$1" "$2"; }
+ledger_cpus() { query cpus "$1" "$2"; }
 # ledger_nodes JOB: the nodes where JOB holds a reservation, space separated.
-ledger_nodes() {
-	status_json | jq -r --arg j "$1" '
-		[.servers[] | select(any(.tasks[]; .origin == "slurm" and .id == $j)) | .name] | join(" ")'
-}
-ledger_task_count() { status_json | jq -r '.totals.tasks'; }
+ledger_nodes() { query nodes "$1"; }
+ledger_task_count() { query tasks; }
 ledger_has() { [ "$(ledger_gpus "$2" "$1")" != NONE ]; }
 ledger_clear_of() { [ -z "$(ledger_nodes "$1")" ]; }
 wait_ledger_has() { # JOB NODE SECONDS
@@ -190,9 +181,7 @@ wait_ledger_clear() { # JOB SECONDS
 # free + held = total.
 ledger_consistent() {
 	local bad
-	bad=$(status_json | jq -r '.servers[] |
-		([.tasks[].gpus[]] as $g | select(($g | length) != ($g | unique | length)
-			or (.gpus_total - .gpus_free) != ($g | length)) | .name)')
+	bad=$(query inconsistent)
 	[ -z "$bad" ] || fail "ledger inconsistent on $bad: $(status_json)"
 }
 # A refusal is kept in the ledger from the prolog to the epilog. The admin tool does not show
@@ -291,7 +280,7 @@ it_begin() {
 	# shellcheck disable=SC1091
 	source "$CLUSTER_DIR"/cluster.env
 	CLI=$CLUSTER_DIR/bin/gpuslots
-	command -v jq >/dev/null || fail "jq is needed to read 'gpuslots status --json' (apt-get install jq)"
+	command -v python3 >/dev/null || fail "python3 is needed to read 'gpuslots status --json'"
 	W=$CLUSTER_DIR/tests/$IT_NAME
 	rm -rf "$W"
 	mkdir -p "$W" && chmod 0755 "$CLUSTER_DIR"/tests "$W" || fail "cannot create $W"

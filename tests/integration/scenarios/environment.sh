@@ -101,7 +101,7 @@ scenario_salloc_env() {
 }
 
 # The ledger as the scenario compares it: per server, free counts and tasks.
-ledger_snapshot() { status_json | jq -c '[.servers[] | {name, gpus_free, cpus_free, tasks}]'; }
+ledger_snapshot() { query snapshot; }
 
 scenario_no_options() {
 	local before j line v
@@ -144,11 +144,8 @@ scenario_status_shows_jobs() {
 	expect_grep "$W"/status.txt "^n1 .* job:$ja( |\$)" "status table, n1"
 	expect_grep "$W"/status.txt "^n2 .* job:$jb( |\$)" "status table, n2"
 	expect_grep "$W"/status.txt "^n2 +2/4 +50% +5/8 " "status table, n2's free GPUs and CPUs"
-	status_json >"$W"/status.json
-	expect_eq "$(jq -r --arg j "$jb" '.servers[] | select(.name == "n2") | .tasks[] | select(.id == $j)
-		| "\(.origin) \(.gpus | length) \(.cpus) \(.owner)"' "$W"/status.json)" \
-		"slurm 2 3 root" "status --json, job $jb on n2"
-	expect_eq "$(jq -r '.totals.tasks' "$W"/status.json)" 2 "status --json totals.tasks"
+	expect_eq "$(query task n2 "$jb")" "slurm 2 3 root" "status --json, job $jb on n2"
+	expect_eq "$(query tasks)" 2 "status --json totals.tasks"
 	ok "gpuslots status shows job:$ja on n1 and job:$jb on n2"
 	release_job "$ja"
 	release_job "$jb"

@@ -20,8 +20,7 @@ scenario_nonroot() {
 	j=$(wait_reports "$W"/s.out 1 30)
 	expect_eq "$(field "$(reports "$W"/s.out)" user)" nobody "user of job $j"
 	check_reports "$W"/s.out
-	expect_eq "$(status_json | jq -r --arg j "$j" '.servers[].tasks[] | select(.id == $j) | "\(.owner) \(.owner_uid)"')" \
-		"nobody $(id -u nobody)" "owner of job $j's reservation"
+	expect_eq "$(query owner "$j")" "nobody $(id -u nobody)" "owner of job $j's reservation"
 	expect_eq "$(ledger_nodes "$j")" n2 "nodes where job $j holds a reservation"
 	ok "srun job $j of user nobody sees its GPUs [$(ledger_gpus n2 "$j")] on n2, not the 3 it set itself"
 
@@ -31,7 +30,7 @@ scenario_nonroot() {
 	expect_grep "$W"/status.txt "^n2 .* job:$j( |\$)" "gpuslots status as nobody"
 	as_nobody "$CLI" --config "$GPUSLOTS_CONFIG" status --json >"$W"/status.json 2>"$W"/status.err ||
 		fail "gpuslots status --json as nobody failed: $(cat "$W"/status.err)"
-	expect_eq "$(jq -r --arg j "$j" '.servers[] | select(.name == "n2") | .tasks[] | select(.id == $j) | .gpus | map(tostring) | join(",")' "$W"/status.json)" \
+	expect_eq "$(python3 "$IT_HERE"/status_query.py gpus n2 "$j" <"$W"/status.json)" \
 		"$(ledger_gpus n2 "$j")" "job $j's GPUs in status --json as nobody"
 	local rc
 	as_nobody "$CLI" --config "$GPUSLOTS_CONFIG" release --job "$j" >"$W"/release.out 2>"$W"/release.err

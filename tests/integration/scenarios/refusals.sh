@@ -87,7 +87,7 @@ scenario_refusal() {
 	ok "sbatch job $j refused: FAILED, the reason in its output file, node in service"
 
 	# More GPUs than n1 has at all (but within the allowed range): refused as well.
-	if [ "$n1_gpus" -lt "$(status_json | jq '[.servers[].gpus_total] | max')" ]; then
+	if [ "$n1_gpus" -lt "$(query max_gpus)" ]; then
 		cli release it-by-hand >/dev/null || fail "gpuslots release failed"
 		srun -w n1 --gpu-slots=$((n1_gpus + 1)) true >"$W"/toomany.out 2>"$W"/toomany.err &&
 			fail "srun --gpu-slots=$((n1_gpus + 1)) on n1 ($n1_gpus GPUs) exited 0"
@@ -105,7 +105,7 @@ scenario_refusal() {
 	expect_eq "$(ledger_task_count)" 0 "reservations left"
 	ok "n1 serves the next job normally"
 }
-ledger_gpus_total() { status_json | jq -r --arg n "$1" '.servers[] | select(.name == $n) | .gpus_total'; }
+ledger_gpus_total() { query gpus_total "$1"; }
 
 scenario_node_fault() {
 	# A held job is queued while the config is fine (the submit side checks it too), then the
