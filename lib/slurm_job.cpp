@@ -99,7 +99,9 @@ HookOutcome job_prolog(const PluginArgs& args, const SlurmJob& job, PrologTiming
         }
         // The slots are held by other jobs (or by hand); wait for a release.
         if (timing.on_wait) timing.on_wait();
-        std::this_thread::sleep_for(poll);
+        // Never past the deadline, whatever the poll interval says.
+        const auto left = deadline - std::chrono::steady_clock::now();
+        std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(poll, left));
         poll = std::min(timing.max_poll, poll * 3 / 2);
     }
 }
