@@ -7,6 +7,8 @@
 #include "bench_common.hpp"
 #include "commands.hpp"
 #include "fleet_fixture.hpp"
+#include "gpuslots/config.hpp"
+#include "ledger_load.hpp"
 
 namespace {
 
@@ -41,7 +43,9 @@ int run(int argc, char** argv) {
     auto* p = app.add_subcommand("cli-pair", "3: allocate+release as processes vs seed_v01.py");
     p->add_option("--gpuslots", pair.gpuslots, "The gpuslots binary")->required();
     p->add_option("--dir", pair.dir, "Work directory")->required();
-    p->add_option("--runs", pair.runs, "Interleaved runs");
+    p->add_option("--runs", pair.runs, "Interleaved runs (on a new ledger, and again later)");
+    p->add_option("--history", pair.history,
+                  "Operations by short-lived processes between the two sets of runs");
     p->add_option("--seed-dir", pair.seed_dir, "Directory of seed_v01.py");
     p->add_option("--python", pair.python, "Python interpreter for the baseline");
     p->callback([&] { chosen = [&] { run_cli_pair(pair); }; });
@@ -68,6 +72,22 @@ int run(int argc, char** argv) {
         chosen = [&] {
             const FleetFixture x = make_fleet_fixture(fleet_dir, fleet_servers, fleet_reservations);
             fmt::print("{}\n", x.config_path);
+        };
+    });
+
+    std::string history_config;
+    std::string history_server;
+    int history_operations = 1000;
+    auto* h = app.add_subcommand(
+        "history", "Age a ledger: operations by short-lived processes, as on a busy node");
+    h->add_option("--config", history_config, "Config file naming the ledger")->required();
+    h->add_option("--server", history_server, "Server to reserve on")->required();
+    h->add_option("--operations", history_operations, "Operations (reserve, release, ...)");
+    h->callback([&] {
+        chosen = [&] {
+            auto config = gpuslots::load_config(history_config);
+            if (!config) throw std::runtime_error(config.error().message);
+            short_lived_history(*config, history_server, history_operations);
         };
     });
 

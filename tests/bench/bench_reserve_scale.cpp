@@ -115,10 +115,10 @@ class ResultLines : public benchmark::ConsoleReporter {
             if (run.error_occurred) continue;
             const bool aggregate = run.run_type == Run::RT_Aggregate;
             if (aggregate ? run.aggregate_name != "median" : run.repetitions > 1) continue;
-            const double us = run.GetAdjustedRealTime() *
-                              (run.time_unit == benchmark::kMillisecond  ? 1e3
-                               : run.time_unit == benchmark::kNanosecond ? 1e-3
-                                                                         : 1.0);
+            const double us =
+                run.GetAdjustedRealTime() * (run.time_unit == benchmark::kMillisecond  ? 1e3
+                                             : run.time_unit == benchmark::kNanosecond ? 1e-3
+                                                                                       : 1.0);
             us_[run.run_name.function_name] = us;
         }
     }
@@ -169,7 +169,8 @@ int main(int argc, char** argv) {
         if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
         bool own_dir = false;
         if (dir.empty()) {
-            std::string pattern = (std::filesystem::temp_directory_path() / "gpuslots-bench-XXXXXX");
+            std::string pattern =
+                (std::filesystem::temp_directory_path() / "gpuslots-bench-XXXXXX");
             if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
             dir = pattern;
             own_dir = true;

@@ -7,6 +7,8 @@
 #include "bench_common.hpp"
 #include "commands.hpp"
 #include "fleet_fixture.hpp"
+#include "gpuslots/config.hpp"
+#include "ledger_load.hpp"
 #include "process_timing.hpp"
 
 namespace gpuslots::bench {
@@ -32,11 +34,17 @@ void write_text(const std::string& path, const std::string& text) {
 
 void run_cli_pair(const CliPairOptions& o) {
     std::filesystem::create_directories(o.dir);
-    fmt::print("== 3: one allocate + release pair as processes, {} interleaved runs ==\n", o.runs);
+    fmt::print(
+        "== 3: one allocate + release pair as processes, {} interleaved runs on a new "
+        "ledger, {} after {} more operations ==\n",
+        o.runs, o.runs, o.history);
     const std::string config = o.dir + "/b3.yaml";
     const std::string ledger = o.dir + "/b3.db";
+    for (const char* suffix : {"", "-wal", "-shm"})
+        std::filesystem::remove(ledger + suffix);
     // The original tool's fleet and the default durability (full): what a user would run.
-    write_text(config, fleet_yaml(4, 8, 64, false) + fmt::format("state:\n  path: {}\n", ledger));
+    const std::string fleet = fleet_yaml(4, 8, 64, false);
+    write_text(config, fleet + fmt::format("state:\n  path: {}\n", ledger));
     const std::string seed_state = "SEED_DIR=" + o.dir + "/seed-cli";
     const bool with_python = !o.seed_dir.empty();
     const std::string seed = o.seed_dir + "/seed_v01.py";
@@ -60,33 +68,59 @@ void run_cli_pair(const CliPairOptions& o) {
         python_pair("warm-up");
     }
     Samples s;
-    for (int i = 0; i < o.runs; ++i) {
-        const std::string id = fmt::format("bench-{}", i);
-        const auto measure_gpuslots = [&] {
-            auto [a, r] = gpuslots_pair(id);
-            s.add("allocate", a);
-            s.add("release", r);
-            s.add("gpuslots", a + r);
-        };
-        if (i % 2 == 0) measure_gpuslots();
-        if (with_python) s.add("python", python_pair(id));
-        if (i % 2 == 1) measure_gpuslots();
-        s.add("true", run_checked({"/bin/true"}).wall_ms);
+    const auto measure = [&](const std::string& phase) {
+        for (int i = 0; i < o.runs; ++i) {
+            const std::string id = fmt::format("bench-{}-{}", phase, i);
+            const auto measure_gpuslots = [&] {
+                auto [a, r] = gpuslots_pair(id);
+                s.add(phase + "allocate", a);
+                s.add(phase + "release", r);
+                s.add(phase + "gpuslots", a + r);
+            };
+            if (i % 2 == 0) measure_gpuslots();
+            if (with_python) s.add(phase + "python", python_pair(id));
+            if (i % 2 == 1) measure_gpuslots();
+            s.add("true", run_checked({"/bin/true"}).wall_ms);
+        }
+    };
+    measure("");
+    {
+        auto history = parse_config(fleet + state_yaml(ledger, "normal"), config);
+        if (!history) throw std::runtime_error(history.error().message);
+        short_lived_history(*history, server_name(0), o.history);
     }
+    std::error_code ec;
+    const auto wal_bytes = std::filesystem::file_size(ledger + "-wal", ec);
+    measure("history_");
+
     const double g = s.median_of("gpuslots");
-    fmt::print("gpuslots allocate+release    {:7.2f} ms (allocate {:.2f}, release {:.2f}; "
-               "spawning /bin/true: {:.2f} ms)\n",
-               g, s.median_of("allocate"), s.median_of("release"), s.median_of("true"));
+    const double gh = s.median_of("history_gpuslots");
+    fmt::print(
+        "gpuslots allocate+release    {:7.2f} ms (allocate {:.2f}, release {:.2f}; "
+        "spawning /bin/true: {:.2f} ms)\n",
+        g, s.median_of("allocate"), s.median_of("release"), s.median_of("true"));
+    fmt::print(
+        "  after {} more operations  {:7.2f} ms (allocate {:.2f}, release {:.2f}; the WAL "
+        "file then held {} KiB)\n",
+        o.history, gh, s.median_of("history_allocate"), s.median_of("history_release"),
+        ec ? 0 : wal_bytes / 1024);
     result("b3.gpuslots_pair_ms", g);
     result("b3.allocate_ms", s.median_of("allocate"));
     result("b3.release_ms", s.median_of("release"));
     result("b3.true_ms", s.median_of("true"));
+    result("b3.history_gpuslots_pair_ms", gh);
+    result("b3.history_over_new", gh / g);
+    if (!ec) result("b3.history_wal_kib", static_cast<double>(wal_bytes) / 1024.0);
     if (with_python) {
         const double p = s.median_of("python");
-        fmt::print("seed_v01.py allocate+release {:7.2f} ms -> gpuslots is {:.1f} x faster\n", p,
-                   p / g);
+        const double ph = s.median_of("history_python");
+        fmt::print(
+            "seed_v01.py allocate+release {:7.2f} ms -> gpuslots is {:.1f} x faster; after "
+            "the history: {:.2f} ms, {:.1f} x\n",
+            p, p / g, ph, ph / gh);
         result("b3.python_pair_ms", p);
         result("b3.python_over_gpuslots", p / g);
+        result("b3.history_python_over_gpuslots", ph / gh);
     } else {
         fmt::print("Python baseline: skipped (no --seed-dir; ../shared/baseline not found)\n");
     }
@@ -94,9 +128,10 @@ void run_cli_pair(const CliPairOptions& o) {
 
 void run_scale_cli(const ScaleCliOptions& o) {
     std::filesystem::create_directories(o.dir);
-    fmt::print("== 5, 6: status --json and allocate --server + release as processes: {} vs {} "
-               "servers, {} interleaved runs ==\n",
-               o.large, o.small, o.runs);
+    fmt::print(
+        "== 5, 6: status --json and allocate --server + release as processes: {} vs {} "
+        "servers, {} interleaved runs ==\n",
+        o.large, o.small, o.runs);
     const FleetFixture large = make_fleet_fixture(o.dir, o.large, o.large_reservations);
     const FleetFixture small = make_fleet_fixture(o.dir, o.small, o.small * 4);
     // The same large fleet written as one hostlist entry instead of one entry per server.
@@ -119,10 +154,9 @@ void run_scale_cli(const ScaleCliOptions& o) {
             s.add("status_" + c.key,
                   run_checked({o.gpuslots, "--config", c.config, "status", "--json"}).wall_ms);
             const std::string id = fmt::format("b6-{}", i);
-            const double a =
-                run_checked({o.gpuslots, "--config", c.config, "allocate", id, "2", "8", "--server",
-                             c.server})
-                    .wall_ms;
+            const double a = run_checked({o.gpuslots, "--config", c.config, "allocate", id, "2",
+                                          "8", "--server", c.server})
+                                 .wall_ms;
             const double r = run_checked({o.gpuslots, "--config", c.config, "release", id}).wall_ms;
             s.add("pair_" + c.key, a + r);
         }
@@ -130,11 +164,12 @@ void run_scale_cli(const ScaleCliOptions& o) {
     for (const auto& c : cases) {
         const double rss =
             peak_rss_mib({o.gpuslots, "--config", c.config, "status", "--json"}, o.dir);
-        fmt::print("{:<15} status --json {:7.1f} ms, peak RSS {} | allocate --server + release "
-                   "{:6.1f} ms\n",
-                   c.key, s.median_of("status_" + c.key),
-                   rss < 0 ? std::string("? (no /usr/bin/time)") : fmt::format("{:.1f} MiB", rss),
-                   s.median_of("pair_" + c.key));
+        fmt::print(
+            "{:<15} status --json {:7.1f} ms, peak RSS {} | allocate --server + release "
+            "{:6.1f} ms\n",
+            c.key, s.median_of("status_" + c.key),
+            rss < 0 ? std::string("? (no /usr/bin/time)") : fmt::format("{:.1f} MiB", rss),
+            s.median_of("pair_" + c.key));
         result("b5.status_" + c.key + "_ms", s.median_of("status_" + c.key));
         if (rss >= 0) result("b5.status_" + c.key + "_rss_mib", rss);
         result("b6.cli_" + c.key + "_ms", s.median_of("pair_" + c.key));

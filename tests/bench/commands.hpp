@@ -21,19 +21,24 @@ struct ContentionOptions {
     std::string dir;
     int processes = 16;
     double seconds = 2.0;
-    std::vector<std::string> policies{"project", "sqlite", "queue"};
-    int round = 0;            // rotates the order of the policies between rounds
-    std::string seed_dir;     // ../shared/baseline, optional
+    // project, sqlite, nap:MIN_US:MAX_US (busy handlers); queue, turnstile (flock queues in
+    // front of the project's handler): see busy_handlers.hpp and ledger_load.hpp.
+    std::vector<std::string> policies{"project", "sqlite", "queue", "turnstile"};
+    int round = 0;         // rotates the order of the policies between rounds
+    std::string seed_dir;  // ../shared/baseline, optional
     std::string python = "python3";
-    int seed_pairs = 100;     // allocate+release pairs per Python process
+    int seed_pairs = 100;  // allocate+release pairs per Python process
 };
 void run_contention(const ContentionOptions& o);
 
-// 3: `gpuslots allocate` + `gpuslots release` as processes against seed_v01.py.
+// 3: `gpuslots allocate` + `gpuslots release` as processes against seed_v01.py, on a new
+// ledger and again after `history` operations made by short-lived processes (what a node's
+// ledger has behind it after history/2 Slurm jobs).
 struct CliPairOptions {
     std::string gpuslots;
     std::string dir;
     int runs = 20;
+    int history = 1000;
     std::string seed_dir;
     std::string python = "python3";
 };

@@ -38,7 +38,8 @@ FleetFixture make_fleet_fixture(const std::string& dir, int servers, int reserva
     auto existing = (*ledger)->reservations();
     if (!existing) throw std::runtime_error(existing.error().message);
     if (static_cast<int>(existing->size()) == reservations) return f;
-    if (auto cleared = (*ledger)->reset(); !cleared) throw std::runtime_error(cleared.error().message);
+    if (auto cleared = (*ledger)->reset(); !cleared)
+        throw std::runtime_error(cleared.error().message);
     Request request;
     request.origin = Origin::slurm;
     request.cpus = 8;

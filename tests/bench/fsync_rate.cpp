@@ -11,7 +11,7 @@
 
 namespace gpuslots::bench {
 
-double fsync_rate(const std::string& dir, double seconds) {
+FsyncRun fsync_loop(const std::string& dir, double seconds) {
     const std::string path = dir + "/fsync-probe";
     const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) throw std::runtime_error("cannot create " + path + ": " + std::strerror(errno));
@@ -40,7 +40,7 @@ double fsync_rate(const std::string& dir, double seconds) {
     } while (elapsed < seconds);
     ::close(fd);
     ::unlink(path.c_str());
-    return static_cast<double>(count) / elapsed;
+    return FsyncRun{count, elapsed};
 }
 
 }  // namespace gpuslots::bench

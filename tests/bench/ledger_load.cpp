@@ -46,19 +46,30 @@ double own_cpu_seconds() {
            static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
-// Queues on the side lock around one write transaction (LoadSpec::queue_lock).
+// Queues on the side locks around one write transaction (LoadSpec::queue). Both locks are
+// released by the kernel if the process dies, so a kill -9 cannot wedge the queue.
 class QueueLock {
   public:
-    QueueLock(int fd) : fd_(fd) {
-        if (fd_ >= 0) ::flock(fd_, LOCK_EX);
+    QueueLock(int lock_fd, int turnstile_fd) : lock_fd_(lock_fd) {
+        if (turnstile_fd >= 0) ::flock(turnstile_fd, LOCK_EX);
+        if (lock_fd_ >= 0) ::flock(lock_fd_, LOCK_EX);
+        if (turnstile_fd >= 0) ::flock(turnstile_fd, LOCK_UN);
     }
     ~QueueLock() {
-        if (fd_ >= 0) ::flock(fd_, LOCK_UN);
+        if (lock_fd_ >= 0) ::flock(lock_fd_, LOCK_UN);
     }
+    QueueLock(const QueueLock&) = delete;
+    QueueLock& operator=(const QueueLock&) = delete;
 
   private:
-    int fd_;
+    int lock_fd_;
 };
+
+int open_side_file(const std::string& path) {
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
+    return fd;
+}
 
 [[noreturn]] void worker(const LoadSpec& spec, int index, int ready_fd, int go_fd,
                          const std::string& out_path) {
@@ -69,10 +80,11 @@ class QueueLock {
         const Config config = parse_or_throw(spec);
         auto ledger = open_ledger(config, Ledger::Access::read_write);
         if (!ledger) throw std::runtime_error(ledger.error().message);
-        const int queue_fd =
-            spec.queue_lock
-                ? ::open((config.state.path + "-queue").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644)
-                : -1;
+        const int lock_fd =
+            spec.queue != LoadSpec::Queue::none ? open_side_file(config.state.path + "-queue") : -1;
+        const int turnstile_fd = spec.queue == LoadSpec::Queue::turnstile
+                                     ? open_side_file(config.state.path + "-turnstile")
+                                     : -1;
         const std::string& server = spec.servers[index % spec.servers.size()];
         latencies.reserve(200'000);
         const char ready = 'r';
@@ -89,7 +101,7 @@ class QueueLock {
             auto t0 = Clock::now();
             bool reserved = false;
             {
-                QueueLock q(queue_fd);
+                QueueLock q(lock_fd, turnstile_fd);
                 auto r = ledger->get()->reserve(server, request);
                 reserved = r.ok();
                 if (!r.ok() && summary.failures++ == 0) {
@@ -102,7 +114,7 @@ class QueueLock {
             if (!reserved) continue;
             ++summary.operations;
             {
-                QueueLock q(queue_fd);
+                QueueLock q(lock_fd, turnstile_fd);
                 auto r = ledger->get()->release(Origin::slurm, request.task_id, server);
                 if (!r.ok() && summary.failures++ == 0) {
                     std::snprintf(summary.first_failure, sizeof summary.first_failure, "%s",
@@ -174,7 +186,6 @@ LoadResult run_load(const LoadSpec& spec) {
 
     LoadResult result;
     std::int64_t end_ns = start_ns;
-    double cpu_seconds = 0;
     for (const auto& path : outs) {
         std::ifstream in(path, std::ios::binary);
         WorkerSummary s;
@@ -186,21 +197,46 @@ LoadResult run_load(const LoadSpec& spec) {
         while (in.read(reinterpret_cast<char*>(&v), sizeof v))
             result.latency_us.push_back(v);
         result.operations += s.operations;
-        result.fewest_worker_ops = result.fewest_worker_ops == 0
-                                       ? s.operations
-                                       : std::min(result.fewest_worker_ops, s.operations);
-        result.most_worker_ops = std::max(result.most_worker_ops, s.operations);
+        result.worker_ops.push_back(s.operations);
         if (s.failures > 0 && result.failures == 0) result.first_failure = s.first_failure;
         result.failures += s.failures;
         end_ns = std::max(end_ns, s.end_ns);
-        cpu_seconds += s.cpu_seconds;
+        result.cpu_seconds += s.cpu_seconds;
         ::unlink(path.c_str());
     }
     result.wall_seconds = static_cast<double>(end_ns - start_ns) / 1e9;
-    result.ops_per_second = static_cast<double>(result.operations) / result.wall_seconds;
-    result.cpu_us_per_op =
-        result.operations > 0 ? cpu_seconds * 1e6 / static_cast<double>(result.operations) : 0;
     return result;
+}
+
+void short_lived_history(Config config, const std::string& server, int operations) {
+    config.state.durability = Durability::normal;
+    Request request;
+    request.origin = Origin::slurm;
+    request.gpus = 1;
+    for (int k = 0; k < operations; ++k) {
+        auto ledger = open_ledger(config, Ledger::Access::read_write);
+        if (!ledger) throw std::runtime_error(ledger.error().message);
+        request.task_id = std::to_string(700'000'000 + k / 2);
+        if (k % 2 == 0) {
+            if (auto r = (*ledger)->reserve(server, request); !r) {
+                throw std::runtime_error("history: " + r.error().message);
+            }
+        } else if (auto r = (*ledger)->release(Origin::slurm, request.task_id, server); !r) {
+            throw std::runtime_error("history: " + r.error().message);
+        }
+    }
+}
+
+void LoadResult::add(const LoadResult& slice) {
+    operations += slice.operations;
+    if (failures == 0 && slice.failures > 0) first_failure = slice.first_failure;
+    failures += slice.failures;
+    wall_seconds += slice.wall_seconds;
+    cpu_seconds += slice.cpu_seconds;
+    if (worker_ops.size() < slice.worker_ops.size()) worker_ops.resize(slice.worker_ops.size());
+    for (std::size_t i = 0; i < slice.worker_ops.size(); ++i)
+        worker_ops[i] += slice.worker_ops[i];
+    latency_us.insert(latency_us.end(), slice.latency_us.begin(), slice.latency_us.end());
 }
 
 }  // namespace gpuslots::bench

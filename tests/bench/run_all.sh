@@ -70,10 +70,11 @@ LOG=$WORK/log-$STAMP.txt
 : >"$RESULTS"
 
 if [ "$SMOKE" = 1 ]; then
-	SECONDS_PER_PHASE=0.2 PROCS=4 CLI_RUNS=2 SCALE_RUNS=1 LARGE=200 LARGE_RES=800 SEED_PAIRS=5
+	SECONDS_PER_PHASE=0.2 PROCS=4 CLI_RUNS=2 HISTORY=20 SCALE_RUNS=1 LARGE=200 LARGE_RES=800
+	SEED_PAIRS=5
 	GBENCH=(--benchmark_min_time=0.01)
 else
-	SECONDS_PER_PHASE=2 PROCS=16 CLI_RUNS=20 SCALE_RUNS=5 LARGE=10000 LARGE_RES=40000
+	SECONDS_PER_PHASE=2 PROCS=16 CLI_RUNS=20 HISTORY=1000 SCALE_RUNS=5 LARGE=10000 LARGE_RES=40000
 	SEED_PAIRS=100
 	GBENCH=(--benchmark_min_time=0.3 --benchmark_repetitions=3
 		--benchmark_enable_random_interleaving=true)
@@ -106,7 +107,7 @@ for round in $(seq 1 "$ROUNDS"); do
 	measure "$round" "$BENCH" contention --dir "$WORK/ledger" --seconds "$SECONDS_PER_PHASE" \
 		--processes "$PROCS" --round "$round" --seed-pairs "$SEED_PAIRS" "${SEED_ARGS[@]}"
 	measure "$round" "$BENCH" cli-pair --gpuslots "$CLI" --dir "$WORK/cli" --runs "$CLI_RUNS" \
-		"${SEED_ARGS[@]}"
+		--history "$HISTORY" "${SEED_ARGS[@]}"
 	measure "$round" "$BENCH" scale-cli --gpuslots "$CLI" --dir "$WORK/fleet" --large "$LARGE" \
 		--reservations "$LARGE_RES" --runs "$SCALE_RUNS"
 	if [ -x "$SCALE" ]; then

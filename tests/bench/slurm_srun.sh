@@ -4,10 +4,12 @@
 # of this design), with no plugin, and against `srun -N1 --gres=gpu:1 true` with Slurm's own
 # gres/gpu (fake device files), with PrologFlags unset and with PrologFlags=Alloc.
 #
-# For each PrologFlags setting it brings up five one-node clusters side by side with
+# For each PrologFlags setting it brings up six one-node clusters side by side with
 # tests/integration/cluster.sh (none, empty, gres, gpuslots with durability full (the default),
-# gpuslots with durability normal), on ports 18817 and up so that it does not collide with an
-# integration test run, and then alternates: one srun on each cluster in turn, RUNS times
+# gpuslots with durability normal, and gpuslots_aged: durability full, on a ledger that already
+# has GPUSLOTS_BENCH_HISTORY=1000 operations by short-lived processes behind it, like a node
+# that ran 500 jobs), on ports 18817 and up so that it does not collide with an integration
+# run, and then alternates: one srun on each cluster in turn, RUNS times
 # (default 30), after two warm-up passes. Alternating also leaves each cluster a few
 # hundred ms between its jobs, so no srun queues behind the previous job's epilog.
 # Prints medians and quartiles, and "@ KEY VALUE" lines for run_all.sh. The clusters are
@@ -43,7 +45,9 @@ fi
 # Slurm's socket paths must stay under 108 bytes: the clusters live under a short path.
 CLUSTERS=$(mktemp -d /tmp/gsbench.XXXXXX)
 chmod 0755 "$CLUSTERS"
-NAMES=(none empty gres gpuslots gpuslots_normal)
+NAMES=(none empty gres gpuslots gpuslots_normal gpuslots_aged)
+HISTORY=${GPUSLOTS_BENCH_HISTORY:-1000}
+BENCH=$BUILD/tests/bench/gpuslots_bench
 up_names=()
 teardown() {
 	local n
@@ -58,7 +62,7 @@ up() {
 	case $name in
 	empty) plugin=empty ;;
 	gres) gres=4 ;;
-	gpuslots | gpuslots_normal) plugin=gpuslots ;;
+	gpuslots*) plugin=gpuslots ;;
 	esac
 	up_names+=("$name")
 	NODES=1 GPUS=4 CPUS=8 PLUGIN=$plugin GRES=$gres PROLOG_FLAGS=$flags \
@@ -72,16 +76,21 @@ up() {
 	# cluster.sh writes durability: normal for speed; the product's default is full, and full
 	# is what a site runs. The plugin reads the file in every hook, so this needs no restart.
 	local yaml=$CLUSTERS/$name/etc/gpuslots.yaml
-	if [ "$name" = gpuslots ]; then
+	if [ "$name" = gpuslots ] || [ "$name" = gpuslots_aged ]; then
 		sed -i 's/^\(  durability:\).*/\1 full/' "$yaml"
 		grep -q '^  durability: full' "$yaml" || { echo "cannot set durability full in $yaml" >&2; exit 1; }
+	fi
+	# A node that has already run HISTORY/2 jobs: its ledger has that many operations by
+	# short-lived processes (prologs, epilogs) behind it.
+	if [ "$name" = gpuslots_aged ]; then
+		"$BENCH" history --config "$yaml" --server n1 --operations "$HISTORY"
 	fi
 }
 
 srun_args() {
 	case $1 in
 	gres) echo "-N1 --gres=gpu:1 true" ;;
-	gpuslots | gpuslots_normal) echo "-N1 --gpu-slots=1 true" ;;
+	gpuslots*) echo "-N1 --gpu-slots=1 true" ;;
 	*) echo "-N1 true" ;;
 	esac
 }
@@ -142,11 +151,12 @@ for flags in "" Alloc; do
 		printf '%-16s median %6.1f ms (quartiles %s..%s ms)\n' "$n" "$m" "$q1" "$q3"
 		echo "@ b4.$tag.${n}_ms $m"
 	done
-	awk -v g="${med[gpuslots]}" -v gn="${med[gpuslots_normal]}" -v e="${med[empty]}" \
-		-v z="${med[none]}" -v r="${med[gres]}" -v t="$tag" 'BEGIN {
-		printf "gpuslots - empty plugin: %+.1f ms (durability normal: %+.1f ms); empty - none: %+.1f ms; gpuslots / native gres: %.2f\n", g - e, gn - e, e - z, g / r
+	awk -v g="${med[gpuslots]}" -v gn="${med[gpuslots_normal]}" -v ga="${med[gpuslots_aged]}" \
+		-v e="${med[empty]}" -v z="${med[none]}" -v r="${med[gres]}" -v t="$tag" -v h="$HISTORY" 'BEGIN {
+		printf "gpuslots - empty plugin: %+.1f ms (durability normal: %+.1f ms; after %d operations: %+.1f ms); empty - none: %+.1f ms; gpuslots / native gres: %.2f\n", g - e, gn - e, h, ga - e, e - z, g / r
 		printf "@ b4.%s.gpuslots_minus_empty_ms %s\n", t, g - e
 		printf "@ b4.%s.gpuslots_normal_minus_empty_ms %s\n", t, gn - e
+		printf "@ b4.%s.gpuslots_aged_minus_empty_ms %s\n", t, ga - e
 		printf "@ b4.%s.empty_minus_none_ms %s\n", t, e - z
 		printf "@ b4.%s.gpuslots_over_gres %s\n", t, g / r
 		printf "@ b4.%s.gpuslots_over_empty %s\n", t, g / e }'

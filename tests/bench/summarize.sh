@@ -39,9 +39,20 @@ table='
 2|b2.queue_over_project|flock queue + project handler / project handler: ops/s|
 2|b2.queue.p99_ms|  flock queue: p99, ms|
 2|b2.queue.p999_ms|  flock queue: p99.9, ms|
+2|b2.queue.fairness|  flock queue: fewest / most per worker|
+2|b2.turnstile_over_project|turnstile + flock queue + project handler / project: ops/s|
+2|b2.turnstile.p99_ms|  turnstile queue: p99, ms|
+2|b2.turnstile.p999_ms|  turnstile queue: p99.9, ms|
+2|b2.turnstile.fairness|  turnstile queue: fewest / most per worker|
 3|b3.python_over_gpuslots|allocate+release as processes: seed_v01.py / gpuslots|>=20
+3|b3.history_python_over_gpuslots|  the same after 1,000 operations by short-lived processes|>=20
+3|b3.history_over_new|  gpuslots after those 1,000 operations / on a new ledger|
 4|b4.unset.gpuslots_minus_empty_ms|srun --gpu-slots=1 minus empty plugin, PrologFlags unset, ms|<=2
 4|b4.alloc.gpuslots_minus_empty_ms|srun --gpu-slots=1 minus empty plugin, PrologFlags=Alloc, ms|<=2
+4|b4.unset.gpuslots_aged_minus_empty_ms|  the same on a ledger after 1,000 operations, unset, ms|<=2
+4|b4.alloc.gpuslots_aged_minus_empty_ms|  the same on a ledger after 1,000 operations, Alloc, ms|<=2
+4|b4.unset.gpuslots_normal_minus_empty_ms|  the same with durability normal, unset, ms|
+4|b4.alloc.gpuslots_normal_minus_empty_ms|  the same with durability normal, Alloc, ms|
 4|b4.unset.gpuslots_over_gres|  srun --gpu-slots=1 / srun --gres=gpu:1 (native), unset|
 4|b4.alloc.gpuslots_over_gres|  srun --gpu-slots=1 / srun --gres=gpu:1 (native), Alloc|
 4|b4.unset.empty_minus_none_ms|  empty plugin minus no plugin, unset, ms|
@@ -67,19 +78,25 @@ b2.project.ops_per_s|16 processes, project handler: ops/s
 b2.project.cpu_us_per_op|16 processes, project handler: CPU us per op
 b2.sqlite.ops_per_s|16 processes, SQLite handler: ops/s
 b2.queue.ops_per_s|16 processes, flock queue: ops/s
+b2.turnstile.ops_per_s|16 processes, turnstile queue: ops/s
+b2.turnstile.cpu_us_per_op|16 processes, turnstile queue: CPU us per op
 b2.python_ops_per_s|seed_contention.py 16: ops/s
 b3.gpuslots_pair_ms|gpuslots allocate + release, ms
 b3.allocate_ms|  gpuslots allocate, ms
 b3.release_ms|  gpuslots release, ms
 b3.python_pair_ms|seed_v01.py allocate + release, ms
+b3.history_gpuslots_pair_ms|gpuslots allocate + release after 1,000 operations, ms
+b3.history_wal_kib|  size of the WAL file by then, KiB
 b3.true_ms|spawning /bin/true, ms
 b4.unset.none_ms|srun -N1 true, no plugin, PrologFlags unset, ms
 b4.unset.empty_ms|srun -N1 true, empty plugin, unset, ms
 b4.unset.gpuslots_ms|srun -N1 --gpu-slots=1 true, gpuslots, unset, ms
+b4.unset.gpuslots_aged_ms|srun -N1 --gpu-slots=1 true, ledger after 1,000 operations, unset, ms
 b4.unset.gres_ms|srun -N1 --gres=gpu:1 true, native gres, unset, ms
 b4.alloc.none_ms|srun -N1 true, no plugin, PrologFlags=Alloc, ms
 b4.alloc.empty_ms|srun -N1 true, empty plugin, Alloc, ms
 b4.alloc.gpuslots_ms|srun -N1 --gpu-slots=1 true, gpuslots, Alloc, ms
+b4.alloc.gpuslots_aged_ms|srun -N1 --gpu-slots=1 true, ledger after 1,000 operations, Alloc, ms
 b4.alloc.gres_ms|srun -N1 --gres=gpu:1 true, native gres, Alloc, ms
 b5.status_small_ms|status --json, 4 servers, ms
 b5.status_small_rss_mib|status --json, 4 servers, peak RSS MiB
