@@ -1,5 +1,7 @@
 #include "fleet_fixture.hpp"
 
+#include <sqlite3.h>
+
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
@@ -9,6 +11,30 @@
 #include "gpuslots/ledger.hpp"
 
 namespace gpuslots::bench {
+namespace {
+
+// Every run starts from the same file: the WAL checkpointed into the database and emptied.
+// (Each gpuslots process that writes leaves its frames in the WAL, and the next process reads
+// them all when it opens the ledger, so a fixture reused across runs would get slower with
+// every run; see README.md, "The WAL grows without bound". This is the harness resetting its
+// fixture, with SQLite directly, not something gpuslots does.)
+void truncate_wal(const std::string& ledger_path) {
+    sqlite3* db = nullptr;
+    int rc = sqlite3_open_v2(ledger_path.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr);
+    if (rc == SQLITE_OK) {
+        sqlite3_busy_timeout(db, 10'000);
+        rc = sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+    }
+    const std::string why = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    sqlite3_close_v2(db);
+    if (rc != SQLITE_OK) throw std::runtime_error("cannot checkpoint " + ledger_path + ": " + why);
+}
+
+void close(std::unique_ptr<Ledger> ledger) {
+    ledger.reset();
+}
+
+}  // namespace
 
 FleetFixture make_fleet_fixture(const std::string& dir, int servers, int reservations) {
     constexpr int kGpus = 8;
@@ -37,7 +63,11 @@ FleetFixture make_fleet_fixture(const std::string& dir, int servers, int reserva
     if (!ledger) throw std::runtime_error(ledger.error().message);
     auto existing = (*ledger)->reservations();
     if (!existing) throw std::runtime_error(existing.error().message);
-    if (static_cast<int>(existing->size()) == reservations) return f;
+    if (static_cast<int>(existing->size()) == reservations) {
+        close(std::move(*ledger));  // truncate_wal() needs the ledger to itself
+        truncate_wal(f.ledger_path);
+        return f;
+    }
     if (auto cleared = (*ledger)->reset(); !cleared)
         throw std::runtime_error(cleared.error().message);
     Request request;
@@ -49,6 +79,8 @@ FleetFixture make_fleet_fixture(const std::string& dir, int servers, int reserva
         auto r = (*ledger)->reserve(server_name(k % servers), request);
         if (!r) throw std::runtime_error("fleet fixture: " + r.error().message);
     }
+    close(std::move(*ledger));
+    truncate_wal(f.ledger_path);
     return f;
 }
 

@@ -45,10 +45,14 @@ fi
 # Slurm's socket paths must stay under 108 bytes: the clusters live under a short path.
 CLUSTERS=$(mktemp -d /tmp/gsbench.XXXXXX)
 chmod 0755 "$CLUSTERS"
-NAMES=(none empty gres gpuslots gpuslots_normal gpuslots_aged)
+# gpuslots_plain is `srun -N1 true` (no --gpu-slots) on the gpuslots cluster: the plugin is
+# loaded everywhere but its prolog has nothing to reserve. It is kept away from gpuslots in
+# the rotation, so that it never queues behind that cluster's previous epilog.
+NAMES=(none gpuslots empty gres gpuslots_plain gpuslots_normal gpuslots_aged)
 HISTORY=${GPUSLOTS_BENCH_HISTORY:-1000}
 BENCH=$BUILD/tests/bench/gpuslots_bench
 up_names=()
+cluster_of() { if [ "$1" = gpuslots_plain ]; then echo gpuslots; else echo "$1"; fi; }
 teardown() {
 	local n
 	for n in "${up_names[@]}"; do "$CLUSTER" down "$CLUSTERS/$n" >/dev/null 2>&1 || true; done
@@ -90,6 +94,7 @@ up() {
 srun_args() {
 	case $1 in
 	gres) echo "-N1 --gres=gpu:1 true" ;;
+	gpuslots_plain) echo "-N1 true" ;;
 	gpuslots*) echo "-N1 --gpu-slots=1 true" ;;
 	*) echo "-N1 true" ;;
 	esac
@@ -98,11 +103,12 @@ srun_args() {
 # time_srun NAME: one srun on that cluster; prints its wall time in ms (bash's own clock: no
 # extra process inside the interval).
 time_srun() {
-	local t0 t1 us args
+	local t0 t1 us args conf
 	args=$(srun_args "$1")
+	conf=$CLUSTERS/$(cluster_of "$1")/etc/slurm.conf
 	t0=$EPOCHREALTIME
 	# shellcheck disable=SC2086
-	if ! SLURM_CONF=$CLUSTERS/$1/etc/slurm.conf srun $args >/dev/null 2>>"$CLUSTERS/srun.err"; then
+	if ! SLURM_CONF=$conf srun $args >/dev/null 2>>"$CLUSTERS/srun.err"; then
 		echo "slurm_srun.sh: 'srun $args' failed on cluster $1:" >&2
 		tail -5 "$CLUSTERS/srun.err" >&2
 		return 1
@@ -124,6 +130,7 @@ for flags in "" Alloc; do
 	echo "== 4: srun -N1, PrologFlags=${flags:-(unset)}: ${NAMES[*]}, $RUNS alternating runs each =="
 	k=0
 	for n in "${NAMES[@]}"; do
+		[ "$(cluster_of "$n")" = "$n" ] || continue
 		up "$n" "$k" "$flags"
 		k=$((k + 1))
 	done
@@ -152,13 +159,15 @@ for flags in "" Alloc; do
 		echo "@ b4.$tag.${n}_ms $m"
 	done
 	awk -v g="${med[gpuslots]}" -v gn="${med[gpuslots_normal]}" -v ga="${med[gpuslots_aged]}" \
-		-v e="${med[empty]}" -v z="${med[none]}" -v r="${med[gres]}" -v t="$tag" -v h="$HISTORY" 'BEGIN {
-		printf "gpuslots - empty plugin: %+.1f ms (durability normal: %+.1f ms; after %d operations: %+.1f ms); empty - none: %+.1f ms; gpuslots / native gres: %.2f\n", g - e, gn - e, h, ga - e, e - z, g / r
+		-v e="${med[empty]}" -v z="${med[none]}" -v r="${med[gres]}" -v t="$tag" -v h="$HISTORY" \
+		-v p="${med[gpuslots_plain]}" 'BEGIN {
+		printf "gpuslots - empty plugin: %+.1f ms (durability normal: %+.1f ms; after %d operations: %+.1f ms; without --gpu-slots: %+.1f ms); empty - none: %+.1f ms; gpuslots / native gres: %.2f\n", g - e, gn - e, h, ga - e, p - e, e - z, g / r
 		printf "@ b4.%s.gpuslots_minus_empty_ms %s\n", t, g - e
 		printf "@ b4.%s.gpuslots_normal_minus_empty_ms %s\n", t, gn - e
 		printf "@ b4.%s.gpuslots_aged_minus_empty_ms %s\n", t, ga - e
 		printf "@ b4.%s.empty_minus_none_ms %s\n", t, e - z
 		printf "@ b4.%s.gpuslots_over_gres %s\n", t, g / r
+		printf "@ b4.%s.plain_minus_empty_ms %s\n", t, p - e
 		printf "@ b4.%s.gpuslots_over_empty %s\n", t, g / e }'
 	unset med
 	q=$(grep -c 'queued and waiting' "$CLUSTERS/srun.err" || true)

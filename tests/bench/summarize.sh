@@ -53,6 +53,8 @@ table='
 4|b4.alloc.gpuslots_aged_minus_empty_ms|  the same on a ledger after 1,000 operations, Alloc, ms|<=2
 4|b4.unset.gpuslots_normal_minus_empty_ms|  the same with durability normal, unset, ms|
 4|b4.alloc.gpuslots_normal_minus_empty_ms|  the same with durability normal, Alloc, ms|
+4|b4.unset.plain_minus_empty_ms|  srun without --gpu-slots on the gpuslots cluster minus empty, unset, ms|
+4|b4.alloc.plain_minus_empty_ms|  srun without --gpu-slots on the gpuslots cluster minus empty, Alloc, ms|
 4|b4.unset.gpuslots_over_gres|  srun --gpu-slots=1 / srun --gres=gpu:1 (native), unset|
 4|b4.alloc.gpuslots_over_gres|  srun --gpu-slots=1 / srun --gres=gpu:1 (native), Alloc|
 4|b4.unset.empty_minus_none_ms|  empty plugin minus no plugin, unset, ms|
