@@ -16,7 +16,10 @@ dirty=$(git -C "$REPO" status --porcelain -- lib tools 2>/dev/null | head -1)
 rounds=$(awk '{print $1}' "$RESULTS" | sort -u | wc -l)
 echo
 echo "== gpuslots benchmark summary =="
-echo "date $(date -u '+%Y-%m-%d %H:%M UTC'); host $(hostname); $(nproc) cores ($cpu);" \
+# The run's own time, from the results file's name (results-YYYYMMDDTHHMMSSZ.txt).
+stamp=$(basename "$RESULTS" | sed -n 's/^results-\([0-9]\{8\}\)T\([0-9]\{2\}\)\([0-9]\{2\}\).*/\1 \2:\3/p')
+when=$(date -u -d "$stamp" '+%Y-%m-%d %H:%M UTC' 2>/dev/null || date -u '+%Y-%m-%d %H:%M UTC')
+echo "date $when; host $(hostname); $(nproc) cores ($cpu);" \
 	"kernel $(uname -r)"
 echo "work dir $WORK on $fs; gpuslots $commit${dirty:+ (lib/ or tools/ modified)};" \
 	"SQLite $(sqlite3 --version 2>/dev/null | cut -d' ' -f1); rounds $rounds"
@@ -53,8 +56,8 @@ table='
 4|b4.alloc.gpuslots_aged_minus_empty_ms|  the same on a ledger after 1,000 operations, Alloc, ms|<=2
 4|b4.unset.gpuslots_normal_minus_empty_ms|  the same with durability normal, unset, ms|
 4|b4.alloc.gpuslots_normal_minus_empty_ms|  the same with durability normal, Alloc, ms|
-4|b4.unset.plain_minus_empty_ms|  srun without --gpu-slots on the gpuslots cluster minus empty, unset, ms|
-4|b4.alloc.plain_minus_empty_ms|  srun without --gpu-slots on the gpuslots cluster minus empty, Alloc, ms|
+4|b4.unset.plain_minus_empty_ms|  plugin loaded, nothing reserved (no --gpu-slots) - empty, unset, ms|
+4|b4.alloc.plain_minus_empty_ms|  plugin loaded, nothing reserved (no --gpu-slots) - empty, Alloc, ms|
 4|b4.unset.gpuslots_over_gres|  srun --gpu-slots=1 / srun --gres=gpu:1 (native), unset|
 4|b4.alloc.gpuslots_over_gres|  srun --gpu-slots=1 / srun --gres=gpu:1 (native), Alloc|
 4|b4.unset.empty_minus_none_ms|  empty plugin minus no plugin, unset, ms|
@@ -155,6 +158,6 @@ END {
 		if (k == 0) continue
 		printf "%-70s %8s  %s\n", f[2], fmt(med), fmt(lo) ".." fmt(hi)
 	}
-}' "$RESULTS"
+}' "$RESULTS" | sed 's/ *$//'
 echo
 echo "raw results: $RESULTS"
