@@ -1,5 +1,6 @@
 #include "sqlite_db.hpp"
 
+#include <sys/stat.h>
 #include <time.h>
 
 #include <algorithm>
@@ -68,10 +69,34 @@ Connection::Connection(const std::string& path, bool writable,
     }
     sqlite3_extended_result_codes(db_, 1);
     sqlite3_busy_handler(db_, &Connection::on_busy, this);
+    if (writable) {
+        // Most writers live for one transaction (a prolog, an epilog, one CLI call). Closing
+        // does not checkpoint (that would cost two more fsyncs per process); see the destructor.
+        sqlite3_db_config(db_, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+        wal_path_ = path + "-wal";
+    }
 }
 
+// With a persistent WAL and one transaction per process, SQLite never restarts the log: each
+// new process finds the shared-memory index gone, rebuilds it from the whole WAL and starts
+// counting from zero, so the WAL only ever grows (and every open reads all of it). Once it
+// passes 256 KiB, the closing writer checkpoints it and truncates it to zero bytes (the file
+// stays, as status readers without write access need it).
 Connection::~Connection() {
+    struct stat st {};
+    if (!wal_path_.empty() && ::stat(wal_path_.c_str(), &st) == 0 && st.st_size > 256 * 1024) {
+        sqlite3_busy_timeout(db_, 5);  // never wait long: the next writer will do it
+        sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+    }
+    begin_write_.reset();
+    begin_read_.reset();
+    commit_.reset();
     sqlite3_close_v2(db_);
+}
+
+void Connection::run_cached(std::unique_ptr<Statement>& slot, const char* sql) {
+    if (!slot) slot = std::make_unique<Statement>(db_, sql);
+    slot->run_with().done();
 }
 
 // SQLite's own busy_timeout sleeps in steps that grow to 100 ms, so a waiter can oversleep a
@@ -111,7 +136,11 @@ void Connection::raise(int rc) const {
 }
 
 Transaction::Transaction(Connection& connection, Kind kind) : connection_(connection) {
-    connection_.exec(kind == Kind::write ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED");
+    if (kind == Kind::write) {
+        connection_.begin_write();
+    } else {
+        connection_.begin_read();
+    }
 }
 
 Transaction::~Transaction() {
@@ -119,7 +148,7 @@ Transaction::~Transaction() {
 }
 
 void Transaction::commit() {
-    connection_.exec("COMMIT");
+    connection_.commit();
     open_ = false;
 }
 

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -19,7 +20,7 @@ struct Failure {
 };
 
 class Statement {
-public:
+  public:
     Statement(sqlite3* db, std::string_view sql);
     ~Statement();
     Statement(const Statement&) = delete;
@@ -46,7 +47,7 @@ public:
     std::int64_t integer(int column) const { return sqlite3_column_int64(stmt_, column); }
     std::string text(int column) const;
 
-private:
+  private:
     void bind(int index, std::int64_t value);
     void bind(int index, int value) { bind(index, static_cast<std::int64_t>(value)); }
     void bind(int index, std::uint32_t value) { bind(index, static_cast<std::int64_t>(value)); }
@@ -59,7 +60,7 @@ private:
 };
 
 class Connection {
-public:
+  public:
     // Opens an existing database file; never creates one (flags without SQLITE_OPEN_CREATE).
     Connection(const std::string& path, bool writable, std::chrono::milliseconds busy_timeout);
     ~Connection();
@@ -67,24 +68,31 @@ public:
     Connection& operator=(const Connection&) = delete;
 
     void exec(const char* sql);
+    // BEGIN IMMEDIATE / BEGIN DEFERRED / COMMIT, each prepared once per connection.
+    void begin_write() { run_cached(begin_write_, "BEGIN IMMEDIATE"); }
+    void begin_read() { run_cached(begin_read_, "BEGIN DEFERRED"); }
+    void commit() { run_cached(commit_, "COMMIT"); }
     std::int64_t pragma_integer(const char* pragma);
     sqlite3* handle() const { return db_; }
 
     // Throws Failure for `rc` with SQLite's message for this connection.
     [[noreturn]] void raise(int rc) const;
 
-private:
+  private:
     static int on_busy(void* self, int attempt);
+    void run_cached(std::unique_ptr<Statement>& slot, const char* sql);
 
     sqlite3* db_ = nullptr;
+    std::string wal_path_;  // writers only: checked when closing
     std::chrono::milliseconds busy_timeout_;
     std::chrono::steady_clock::time_point busy_since_;
+    std::unique_ptr<Statement> begin_write_, begin_read_, commit_;
 };
 
 // A write transaction (BEGIN IMMEDIATE: the write lock is taken up front, so two writers
 // never both read and then collide at commit) or a read snapshot (BEGIN DEFERRED).
 class Transaction {
-public:
+  public:
     enum class Kind { read, write };
     Transaction(Connection& connection, Kind kind);
     ~Transaction();
@@ -92,7 +100,7 @@ public:
     Transaction& operator=(const Transaction&) = delete;
     void commit();
 
-private:
+  private:
     Connection& connection_;
     bool open_ = true;
 };

@@ -6,11 +6,14 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <iterator>
 
 namespace gpuslots::sqlite {
 namespace {
 
-constexpr const char* kSchemaV1 = R"sql(
+// The current schema, for a new ledger. Every query the ledger runs is keyed by server first,
+// so one server's rows are found without reading the others'.
+constexpr const char* kSchema = R"sql(
 CREATE TABLE reservations (
     id        INTEGER PRIMARY KEY,
     origin    TEXT    NOT NULL CHECK (origin IN ('manual', 'slurm')),
@@ -20,18 +23,16 @@ CREATE TABLE reservations (
     gpu_count INTEGER NOT NULL CHECK (gpu_count >= 0),
     owner_uid INTEGER NOT NULL,
     created   INTEGER NOT NULL,
-    UNIQUE (origin, task_id, server)
+    UNIQUE (server, origin, task_id)
 );
 CREATE UNIQUE INDEX one_reservation_per_manual_task ON reservations (task_id)
     WHERE origin = 'manual';
-CREATE INDEX reservations_by_server ON reservations (server);
 CREATE TABLE gpu_holds (
     server      TEXT    NOT NULL,
     gpu         INTEGER NOT NULL CHECK (gpu >= 0),
     reservation INTEGER NOT NULL,
     PRIMARY KEY (server, gpu)
 ) WITHOUT ROWID;
-CREATE INDEX gpu_holds_by_reservation ON gpu_holds (reservation);
 CREATE TABLE refusals (
     task_id TEXT    NOT NULL,
     server  TEXT    NOT NULL,
@@ -40,6 +41,34 @@ CREATE TABLE refusals (
     PRIMARY KEY (task_id, server)
 ) WITHOUT ROWID;
 )sql";
+
+// Migrations: kMigrations[v - 1] takes a ledger from schema v to v + 1.
+// 1 -> 2: reservations keyed by (server, origin, task_id), which also serves the per-server
+// lookups, so the separate server index and the holds-by-reservation index go: two fewer
+// b-trees written by every reserve and release.
+constexpr const char* kMigrations[] = {
+    R"sql(
+CREATE TABLE reservations_2 (
+    id        INTEGER PRIMARY KEY,
+    origin    TEXT    NOT NULL CHECK (origin IN ('manual', 'slurm')),
+    task_id   TEXT    NOT NULL,
+    server    TEXT    NOT NULL,
+    cpus      INTEGER NOT NULL CHECK (cpus >= 0),
+    gpu_count INTEGER NOT NULL CHECK (gpu_count >= 0),
+    owner_uid INTEGER NOT NULL,
+    created   INTEGER NOT NULL,
+    UNIQUE (server, origin, task_id)
+);
+INSERT INTO reservations_2 (id, origin, task_id, server, cpus, gpu_count, owner_uid, created)
+    SELECT id, origin, task_id, server, cpus, gpu_count, owner_uid, created FROM reservations;
+DROP TABLE reservations;
+ALTER TABLE reservations_2 RENAME TO reservations;
+CREATE UNIQUE INDEX one_reservation_per_manual_task ON reservations (task_id)
+    WHERE origin = 'manual';
+DROP INDEX gpu_holds_by_reservation;
+)sql",
+};
+static_assert(std::size(kMigrations) == kSchemaVersion - 1, "one migration per schema step");
 
 }  // namespace
 
@@ -103,7 +132,7 @@ void create_ledger_file(const std::string& path) {
         std::string sql = fmt::format(
             "PRAGMA journal_mode=WAL; PRAGMA application_id={}; BEGIN; {} PRAGMA "
             "user_version={}; COMMIT;",
-            kApplicationId, kSchemaV1, kSchemaVersion);
+            kApplicationId, kSchema, kSchemaVersion);
         char* message = nullptr;
         if (rc == SQLITE_OK) rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message);
         std::string why = message != nullptr ? message : sqlite3_errstr(rc);
@@ -158,6 +187,23 @@ std::optional<std::string> header_problem(const std::string& path, off_t file_si
                            pages, page_size);
     }
     return std::nullopt;
+}
+
+void migrate(Connection& db, const std::string& path) {
+    Transaction txn(db, Transaction::Kind::write);
+    // Another process may have migrated while this one waited for the write lock.
+    std::int64_t version = db.pragma_integer("user_version");
+    if (version >= kSchemaVersion) return;
+    for (; version < kSchemaVersion; ++version) {
+        try {
+            db.exec(kMigrations[version - 1]);
+        } catch (const Failure& f) {
+            throw Failure{f.code, fmt::format("cannot migrate {} from schema version {} to {}: {}",
+                                              path, version, version + 1, f.message)};
+        }
+    }
+    db.exec(fmt::format("PRAGMA user_version = {}", kSchemaVersion).c_str());
+    txn.commit();
 }
 
 }  // namespace gpuslots::sqlite

@@ -14,7 +14,7 @@
 namespace gpuslots::sqlite {
 
 inline constexpr std::int64_t kApplicationId = 0x47505553;  // "GPUS"
-inline constexpr std::int64_t kSchemaVersion = 1;
+inline constexpr std::int64_t kSchemaVersion = 2;
 
 // Maps a SQLite failure to the error class and a sentence the admin can act on.
 Error to_error(const Failure& f, const std::string& path);
@@ -35,5 +35,9 @@ void create_ledger_file(const std::string& path);
 // merely smaller (and WAL recovery would then write into it), so a truncated ledger must be
 // caught here to be reported without being changed. nullopt when the header is sound.
 std::optional<std::string> header_problem(const std::string& path, off_t file_size);
+
+// Brings a ledger from an older schema version (>= 1) to kSchemaVersion, in one write
+// transaction: a crash leaves it at the old version, intact. Throws Failure.
+void migrate(Connection& db, const std::string& path);
 
 }  // namespace gpuslots::sqlite

@@ -495,3 +495,84 @@ BOOST_AUTO_TEST_CASE(a_ledger_path_that_is_a_link_or_a_directory_is_refused) {
     BOOST_TEST_REQUIRE(!ledger.ok());
     BOOST_TEST(ledger.error().message.find("is not a regular file") != std::string::npos);
 }
+
+BOOST_AUTO_TEST_CASE(the_wal_stays_small_when_every_process_makes_one_transaction) {
+    // The prolog, the epilog and every CLI call open the ledger, make one transaction and
+    // close it. Left alone, SQLite would never restart the WAL in that pattern.
+    TempDir dir;
+    const Config config = test::make_config(
+        dir, std::string(kTwoByFour) + "state:\n  path: state.db\n  durability: normal\n");
+    for (int i = 0; i < 400; ++i) {
+        auto ledger = open_rw(config);
+        const std::string id = "job" + std::to_string(i);
+        BOOST_TEST_REQUIRE(ledger->reserve("gpu-server-0", job(id, 2, 4)).ok());
+        auto again = open_rw(config);
+        BOOST_TEST_REQUIRE(again->release(Origin::slurm, id, std::nullopt)->size() == 1U);
+    }
+    const auto wal = std::filesystem::file_size(config.state.path + "-wal");
+    BOOST_TEST(wal <= 512U * 1024U, "WAL is " << wal << " bytes after 800 one-shot writers");
+    BOOST_TEST(open_rw(config)->reservations()->empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_schema_1_ledger_is_migrated_by_the_first_writer_and_read_as_is_before) {
+    TempDir dir;
+    const Config config = test::make_config(dir, kTwoByFour);
+    // A ledger as the first release of gpuslots wrote it (schema version 1).
+    exec_sql(config.state.path, R"sql(
+        PRAGMA journal_mode = WAL;
+        PRAGMA application_id = 1196447059;  -- "GPUS"
+        CREATE TABLE reservations (
+            id INTEGER PRIMARY KEY,
+            origin TEXT NOT NULL CHECK (origin IN ('manual', 'slurm')),
+            task_id TEXT NOT NULL, server TEXT NOT NULL,
+            cpus INTEGER NOT NULL CHECK (cpus >= 0),
+            gpu_count INTEGER NOT NULL CHECK (gpu_count >= 0),
+            owner_uid INTEGER NOT NULL, created INTEGER NOT NULL,
+            UNIQUE (origin, task_id, server));
+        CREATE UNIQUE INDEX one_reservation_per_manual_task ON reservations (task_id)
+            WHERE origin = 'manual';
+        CREATE INDEX reservations_by_server ON reservations (server);
+        CREATE TABLE gpu_holds (server TEXT NOT NULL, gpu INTEGER NOT NULL CHECK (gpu >= 0),
+            reservation INTEGER NOT NULL, PRIMARY KEY (server, gpu)) WITHOUT ROWID;
+        CREATE INDEX gpu_holds_by_reservation ON gpu_holds (reservation);
+        CREATE TABLE refusals (task_id TEXT NOT NULL, server TEXT NOT NULL,
+            reason TEXT NOT NULL, created INTEGER NOT NULL,
+            PRIMARY KEY (task_id, server)) WITHOUT ROWID;
+        INSERT INTO reservations VALUES (7, 'manual', 'old-task', 'gpu-server-1', 3, 2, 1000, 1);
+        INSERT INTO gpu_holds VALUES ('gpu-server-1', 0, 7), ('gpu-server-1', 2, 7);
+        PRAGMA user_version = 1;)sql");
+    const auto user_version = [&] {
+        sqlite3* db = nullptr;
+        sqlite3_open_v2(config.state.path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
+        sqlite3_stmt* st = nullptr;
+        sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, nullptr);
+        sqlite3_step(st);
+        const int v = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+        return v;
+    };
+
+    {  // A reader does not change it.
+        auto reader = open_ledger(config, Ledger::Access::read_only);
+        BOOST_TEST_REQUIRE(reader.ok(), (reader.ok() ? "" : reader.error().message));
+        auto all = (*reader)->reservations();
+        BOOST_TEST_REQUIRE(all->size() == 1U);
+        BOOST_TEST(all->front().gpus == (std::vector<int>{0, 2}), boost::test_tools::per_element());
+    }
+    BOOST_TEST(user_version() == 1);
+
+    auto ledger = open_rw(config);
+    BOOST_TEST(user_version() == 2);
+    BOOST_TEST(ledger->verify()->empty());
+    auto all = ledger->reservations();
+    BOOST_TEST_REQUIRE(all->size() == 1U);
+    BOOST_TEST(all->front().task_id == "old-task");
+    BOOST_TEST(all->front().owner_uid == 1000U);
+    // The migrated ledger keeps its invariants: the index is still taken, the id still unique.
+    BOOST_TEST(
+        ledger->reserve("gpu-server-1", manual("new", 2, 1))->gpus == (std::vector<int>{1, 3}),
+        boost::test_tools::per_element());
+    BOOST_TEST(!ledger->reserve("gpu-server-0", manual("old-task", 1, 1)).ok());
+    BOOST_TEST(ledger->release(Origin::manual, "old-task", std::nullopt)->size() == 1U);
+}
