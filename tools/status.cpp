@@ -1,6 +1,8 @@
 // gpuslots status [--json]: the original tool's table, or one JSON object for automation.
 // Reading needs no more than read access to the ledger (like squeue).
 #include <algorithm>
+#include <charconv>
+#include <ctime>
 #include <string>
 
 #include "cli.hpp"
@@ -62,17 +64,71 @@ void print_table(const FleetStatus& st) {
         percent_used(t.cpus_free, t.cpus_total), fmt::format("{}", t.tasks));
 }
 
+// The JSON is appended by hand into one buffer: no format-string parsing and no temporary
+// strings per task. At 10,000 servers and 40,000 reservations, fmt::format here cost more
+// than reading the ledger.
+void append_int(std::string& out, long long v) {
+    char buf[24];
+    const auto end = std::to_chars(buf, buf + sizeof buf, v).ptr;
+    out.append(buf, end);
+}
+
+void append_2digits(std::string& out, int v) {
+    out += static_cast<char>('0' + v / 10 % 10);
+    out += static_cast<char>('0' + v % 10);
+}
+
+void append_iso_time(std::string& out, std::int64_t unix_seconds) {
+    const std::time_t t = static_cast<std::time_t>(unix_seconds);
+    std::tm tm{};
+    ::gmtime_r(&t, &tm);
+    append_int(out, tm.tm_year + 1900);
+    out += '-';
+    append_2digits(out, tm.tm_mon + 1);
+    out += '-';
+    append_2digits(out, tm.tm_mday);
+    out += 'T';
+    append_2digits(out, tm.tm_hour);
+    out += ':';
+    append_2digits(out, tm.tm_min);
+    out += ':';
+    append_2digits(out, tm.tm_sec);
+    out += 'Z';
+}
+
 void append_task(std::string& out, const Reservation& r) {
-    out += fmt::format(
-        R"({{"id":{},"gpus":[{}],"cpus":{},"origin":"{}","owner":{},"owner_uid":{},"since":"{}"}})",
-        json_string(r.task_id), join_ints(r.gpus), r.cpus, origin_name(r.origin),
-        json_string(user_name(r.owner_uid)), r.owner_uid, iso_time(r.created_unix));
+    out += R"({"id":)";
+    out += json_string(r.task_id);
+    out += R"(,"gpus":[)";
+    for (std::size_t i = 0; i < r.gpus.size(); ++i) {
+        if (i > 0) out += ',';
+        append_int(out, r.gpus[i]);
+    }
+    out += R"(],"cpus":)";
+    append_int(out, r.cpus);
+    out += R"(,"origin":")";
+    out += origin_name(r.origin);
+    out += R"(","owner":)";
+    out += json_string(user_name(r.owner_uid));
+    out += R"(,"owner_uid":)";
+    append_int(out, r.owner_uid);
+    out += R"(,"since":")";
+    append_iso_time(out, r.created_unix);
+    out += R"("})";
 }
 
 void append_server(std::string& out, const ServerStatus& s) {
-    out += fmt::format(
-        R"({{"name":{},"gpus_total":{},"gpus_free":{},"cpus_total":{},"cpus_free":{},"tasks":[)",
-        json_string(s.name), s.gpus_total, s.gpus_free, s.cpus_total, s.cpus_free);
+    out += R"({"name":)";
+    out += json_string(s.name);
+    out += R"(,"gpus_total":)";
+    append_int(out, s.gpus_total);
+    out += R"(,"gpus_free":)";
+    append_int(out, s.gpus_free);
+    out += R"(,"cpus_total":)";
+    append_int(out, s.cpus_total);
+    out += R"(,"cpus_free":)";
+    append_int(out, s.cpus_free);
+    out += R"(,"tasks":[)";
     for (std::size_t i = 0; i < s.tasks.size(); ++i) {
         if (i > 0) out += ',';
         append_task(out, s.tasks[i]);

@@ -75,7 +75,7 @@ class Ledger {
     virtual Result<std::optional<Reservation>> find(Origin origin, std::string_view task_id,
                                                     std::string_view server) = 0;
 
-    // Every reservation, read in one consistent snapshot, ordered by server then age.
+    // Every reservation, read in one consistent snapshot, oldest first.
     virtual Result<std::vector<Reservation>> reservations() = 0;
 
     // Removes every reservation and refusal. Returns how many reservations there were.
