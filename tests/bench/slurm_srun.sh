@@ -62,14 +62,15 @@ trap 'teardown; rm -rf "$CLUSTERS"' EXIT
 
 # up NAME INDEX FLAGS: one single-node cluster of the given kind.
 up() {
-	local name=$1 k=$2 flags=$3 plugin=none gres=0
+	local name=$1 k=$2 flags=$3 plugin=none gres=0 durability=full
 	case $name in
+	gpuslots_normal) plugin=gpuslots durability=normal ;;
 	empty) plugin=empty ;;
 	gres) gres=4 ;;
 	gpuslots*) plugin=gpuslots ;;
 	esac
 	up_names+=("$name")
-	NODES=1 GPUS=4 CPUS=8 PLUGIN=$plugin GRES=$gres PROLOG_FLAGS=$flags \
+	NODES=1 GPUS=4 CPUS=8 PLUGIN=$plugin GRES=$gres PROLOG_FLAGS=$flags DURABILITY=$durability \
 		GPUSLOTS_SO=$GPUSLOTS_SO EMPTY_SO=$EMPTY_SO \
 		CTLD_PORT=$((BASE_PORT + 10 * k)) SLURMD_PORT=$((BASE_PORT + 10 * k + 1)) \
 		"$CLUSTER" up "$CLUSTERS/$name" >"$CLUSTERS/$name.up.log" 2>&1 || {
@@ -77,13 +78,7 @@ up() {
 		echo "slurm_srun.sh: cluster '$name' did not come up" >&2
 		exit 1
 	}
-	# cluster.sh writes durability: normal for speed; the product's default is full, and full
-	# is what a site runs. The plugin reads the file in every hook, so this needs no restart.
 	local yaml=$CLUSTERS/$name/etc/gpuslots.yaml
-	if [ "$name" = gpuslots ] || [ "$name" = gpuslots_aged ]; then
-		sed -i 's/^\(  durability:\).*/\1 full/' "$yaml"
-		grep -q '^  durability: full' "$yaml" || { echo "cannot set durability full in $yaml" >&2; exit 1; }
-	fi
 	# A node that has already run HISTORY/2 jobs: its ledger has that many operations by
 	# short-lived processes (prologs, epilogs) behind it.
 	if [ "$name" = gpuslots_aged ]; then

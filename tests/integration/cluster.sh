@@ -32,6 +32,8 @@
 #   GPUSLOTS_CLI       the built gpuslots tool (optional); copied to DIR/bin, which env.sh puts
 #                      on PATH
 #   PROLOG_WAIT=5      slurm.prolog_wait_seconds in the gpuslots config
+#   DURABILITY=full    state.durability in the gpuslots config (full, the product's default, or
+#                      normal)
 #   PLUGIN_ARGS        the plugin's plugstack.conf arguments (default config=DIR/etc/gpuslots.yaml)
 #   CTLD_PORT=16817    slurmctld's port
 #   SLURMD_PORT=16818  SlurmdPort; node i listens on SLURMD_PORT+i
@@ -299,7 +301,7 @@ write_gpuslots_conf() {
 		fi
 		echo "state:"
 		echo "  path: $DIR/state/ledger.db"
-		echo "  durability: normal"
+		echo "  durability: $DURABILITY"
 		echo "slurm:"
 		echo "  prolog_wait_seconds: $PROLOG_WAIT"
 	} >"$DIR"/etc/gpuslots.yaml
@@ -367,6 +369,7 @@ cmd_up() {
 	PROLOG_FLAGS=${PROLOG_FLAGS-Alloc}
 	PLUGIN=${PLUGIN:-gpuslots}
 	PROLOG_WAIT=${PROLOG_WAIT:-5}
+	DURABILITY=${DURABILITY:-full}
 	CTLD_PORT=${CTLD_PORT:-16817}
 	SLURMD_PORT=${SLURMD_PORT:-16818}
 	UTS=${UTS:-0}
@@ -403,6 +406,7 @@ cmd_up() {
 	ngpus=$(echo "$GPUS" | tr ',' '\n' | wc -l)
 	[ "$ngpus" = 1 ] || [ "$ngpus" = "$NODES" ] || die "GPUS=$GPUS: give one number, or one per node ($NODES)"
 	[[ "$PROLOG_WAIT" =~ ^[0-9]+$ ]] || die "PROLOG_WAIT=$PROLOG_WAIT: expected seconds"
+	[[ "$DURABILITY" =~ ^(full|normal)$ ]] || die "DURABILITY=$DURABILITY: expected full or normal"
 	[[ "$GRES" =~ ^[0-9]+$ ]] || die "GRES=$GRES: expected a number"
 	case "$PLUGIN" in
 	gpuslots) [ -f "${GPUSLOTS_SO:-}" ] || die "PLUGIN=gpuslots needs GPUSLOTS_SO=<built gpuslots.so> (got '${GPUSLOTS_SO:-}')" ;;
@@ -455,6 +459,7 @@ CPUS=$CPUS
 PROLOG_FLAGS=$PROLOG_FLAGS
 PLUGIN=$PLUGIN
 PROLOG_WAIT=$PROLOG_WAIT
+DURABILITY=$DURABILITY
 CTLD_PORT=$CTLD_PORT
 SLURMD_PORT=$SLURMD_PORT
 UTS=$UTS

@@ -102,6 +102,10 @@ scenario_refusal() {
 		fail "srun on n1 after the refusals failed: $(cat "$W"/after.err)"
 	expect_eq "$(gpu_count "$(field "$(reports "$W"/after.out)" cvd)")" "$n1_gpus" "GPUs of the next job on n1"
 	assert_no_drain
+	# srun returns when its step ends; the job's epilog may still be running.
+	j=$(field "$(reports "$W"/after.out)" job)
+	[ -n "$j" ] || fail "no job id in $W/after.out"
+	wait_ledger_clear "$j" 20
 	expect_eq "$(ledger_task_count)" 0 "reservations left"
 	ok "n1 serves the next job normally"
 }
