@@ -1,7 +1,10 @@
 #include "gpuslots/status.hpp"
 
 #include <algorithm>
+#include <charconv>
+#include <cstdint>
 #include <map>
+#include <string>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
@@ -99,6 +102,52 @@ FleetStatus summarize(const Fleet& fleet, std::vector<Reservation> reservations)
         status.removed.push_back(std::move(s));
     }
     return status;
+}
+
+namespace {
+
+void append_decimal(std::string& out, std::int64_t v) {
+    char buf[24];
+    const auto end = std::to_chars(buf, buf + sizeof buf, v).ptr;
+    out.append(buf, end);
+}
+
+void append_2digits(std::string& out, int v) {
+    out += static_cast<char>('0' + v / 10 % 10);
+    out += static_cast<char>('0' + v % 10);
+}
+
+}  // namespace
+
+// Days since 1970-01-01 to a proleptic Gregorian date by the usual 400-year-era arithmetic.
+void append_utc_iso8601(std::string& out, std::int64_t unix_seconds) {
+    std::int64_t days = unix_seconds / 86400;
+    std::int64_t secs = unix_seconds % 86400;
+    if (secs < 0) {
+        secs += 86400;
+        days -= 1;
+    }
+    const std::int64_t z = days + 719468;  // days since 0000-03-01
+    const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    const std::int64_t doe = z - era * 146097;                                   // [0, 146096]
+    const std::int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;  // [0, 399]
+    const std::int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);             // [0, 365]
+    const std::int64_t mp = (5 * doy + 2) / 153;                                  // [0, 11]
+    const int day = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
+    const int month = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
+    const std::int64_t year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+    append_decimal(out, year);
+    out += '-';
+    append_2digits(out, month);
+    out += '-';
+    append_2digits(out, day);
+    out += 'T';
+    append_2digits(out, static_cast<int>(secs / 3600));
+    out += ':';
+    append_2digits(out, static_cast<int>(secs / 60 % 60));
+    out += ':';
+    append_2digits(out, static_cast<int>(secs % 60));
+    out += 'Z';
 }
 
 }  // namespace gpuslots

@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <cstdlib>
-#include <ctime>
 #include <unordered_map>
 
 #include "gpuslots/request.hpp"
@@ -81,30 +80,23 @@ std::uint32_t requesting_uid() {
     return static_cast<std::uint32_t>(uid);
 }
 
-std::string user_name(std::uint32_t uid) {
+const std::string& user_name(std::uint32_t uid) {
     static std::unordered_map<std::uint32_t, std::string> cache;
     auto it = cache.find(uid);
     if (it != cache.end()) return it->second;
     std::string name = std::to_string(uid);
     if (const passwd* pw = ::getpwuid(static_cast<uid_t>(uid))) name = pw->pw_name;
-    cache.emplace(uid, name);
-    return name;
+    return cache.emplace(uid, std::move(name)).first->second;
 }
 
-std::string iso_time(std::int64_t unix_seconds) {
-    const std::time_t t = static_cast<std::time_t>(unix_seconds);
-    std::tm tm{};
-    ::gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
-
-std::string json_string(std::string_view s) {
-    std::string out;
-    out.reserve(s.size() + 2);
-    out.push_back('"');
-    for (char c : s) {
+void append_json_string(std::string& out, std::string_view s) {
+    out += '"';
+    std::size_t run = 0;  // start of the characters not yet appended
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        out.append(s.data() + run, i - run);
+        run = i + 1;
         switch (c) {
             case '"':
                 out += "\\\"";
@@ -122,14 +114,17 @@ std::string json_string(std::string_view s) {
                 out += "\\r";
                 break;
             default:
-                if (static_cast<unsigned char>(c) < 0x20) {
-                    out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
-                } else {
-                    out.push_back(c);
-                }
+                out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
         }
     }
-    out.push_back('"');
+    out.append(s.data() + run, s.size() - run);
+    out += '"';
+}
+
+std::string json_string(std::string_view s) {
+    std::string out;
+    out.reserve(s.size() + 2);
+    append_json_string(out, s);
     return out;
 }
 

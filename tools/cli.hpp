@@ -61,9 +61,10 @@ Result<std::unique_ptr<Ledger>> open_for_writing(const Config& config);
 // sudo when root runs the tool through sudo.
 std::uint32_t requesting_uid();
 
-std::string user_name(std::uint32_t uid);
-std::string iso_time(std::int64_t unix_seconds);
+const std::string& user_name(std::uint32_t uid);
 std::string json_string(std::string_view s);
+// Appends s to out as a JSON string literal (quotes included).
+void append_json_string(std::string& out, std::string_view s);
 std::string join_ints(const std::vector<int>& v, std::string_view separator = ",");
 
 void setup_status(CLI::App& app, const Globals& globals, Runner& runner);

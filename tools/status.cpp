@@ -2,7 +2,6 @@
 // Reading needs no more than read access to the ledger (like squeue).
 #include <algorithm>
 #include <charconv>
-#include <ctime>
 #include <string>
 
 #include "cli.hpp"
@@ -73,32 +72,9 @@ void append_int(std::string& out, long long v) {
     out.append(buf, end);
 }
 
-void append_2digits(std::string& out, int v) {
-    out += static_cast<char>('0' + v / 10 % 10);
-    out += static_cast<char>('0' + v % 10);
-}
-
-void append_iso_time(std::string& out, std::int64_t unix_seconds) {
-    const std::time_t t = static_cast<std::time_t>(unix_seconds);
-    std::tm tm{};
-    ::gmtime_r(&t, &tm);
-    append_int(out, tm.tm_year + 1900);
-    out += '-';
-    append_2digits(out, tm.tm_mon + 1);
-    out += '-';
-    append_2digits(out, tm.tm_mday);
-    out += 'T';
-    append_2digits(out, tm.tm_hour);
-    out += ':';
-    append_2digits(out, tm.tm_min);
-    out += ':';
-    append_2digits(out, tm.tm_sec);
-    out += 'Z';
-}
-
 void append_task(std::string& out, const Reservation& r) {
     out += R"({"id":)";
-    out += json_string(r.task_id);
+    append_json_string(out, r.task_id);
     out += R"(,"gpus":[)";
     for (std::size_t i = 0; i < r.gpus.size(); ++i) {
         if (i > 0) out += ',';
@@ -109,17 +85,17 @@ void append_task(std::string& out, const Reservation& r) {
     out += R"(,"origin":")";
     out += origin_name(r.origin);
     out += R"(","owner":)";
-    out += json_string(user_name(r.owner_uid));
+    append_json_string(out, user_name(r.owner_uid));
     out += R"(,"owner_uid":)";
     append_int(out, r.owner_uid);
     out += R"(,"since":")";
-    append_iso_time(out, r.created_unix);
+    append_utc_iso8601(out, r.created_unix);
     out += R"("})";
 }
 
 void append_server(std::string& out, const ServerStatus& s) {
     out += R"({"name":)";
-    out += json_string(s.name);
+    append_json_string(out, s.name);
     out += R"(,"gpus_total":)";
     append_int(out, s.gpus_total);
     out += R"(,"gpus_free":)";
@@ -156,7 +132,7 @@ void print_json(const FleetStatus& st, const Config& config) {
     out += R"(],"problems":[)";
     for (std::size_t i = 0; i < st.problems.size(); ++i) {
         if (i > 0) out += ',';
-        out += json_string(st.problems[i]);
+        append_json_string(out, st.problems[i]);
     }
     out += fmt::format(R"(],"config":{},"ledger":{}}})", json_string(config.source),
                        json_string(config.state.path));

@@ -2,6 +2,10 @@
 #define BOOST_TEST_MODULE status
 #include <boost/test/unit_test.hpp>
 
+#include <ctime>
+#include <random>
+#include <string>
+
 #include "gpuslots/status.hpp"
 
 using namespace gpuslots;
@@ -105,4 +109,42 @@ BOOST_AUTO_TEST_CASE(holding_more_than_the_config_has_is_a_problem_and_free_stay
     BOOST_TEST(st.servers[0].gpus_free == 0);
     BOOST_TEST(st.servers[0].cpus_free == 0);
     BOOST_TEST(st.problems.size() == 2U);  // GPU 2 beyond 2 GPUs; 6 CPUs > 4
+}
+
+namespace {
+
+std::string via_gmtime(std::int64_t unix_seconds) {
+    const auto t = static_cast<std::time_t>(unix_seconds);
+    std::tm tm{};
+    BOOST_TEST_REQUIRE(::gmtime_r(&t, &tm) != nullptr);
+    char buf[64];
+    BOOST_TEST_REQUIRE(std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm) > 0U);
+    return buf;
+}
+
+std::string via_arithmetic(std::int64_t unix_seconds) {
+    std::string out;
+    append_utc_iso8601(out, unix_seconds);
+    return out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(reservation_times_print_as_gmtime_would) {
+    BOOST_TEST(via_arithmetic(0) == "1970-01-01T00:00:00Z");
+    BOOST_TEST(via_arithmetic(1796007656) == "2026-11-30T03:00:56Z");
+    BOOST_TEST(via_arithmetic(951782400) == "2000-02-29T00:00:00Z");  // a 400-year leap day
+    BOOST_TEST(via_arithmetic(-1) == "1969-12-31T23:59:59Z");
+    // Every day boundary (and the second before it) from 1900 to 2200, then random instants
+    // up to year 9999: the same text as gmtime_r + strftime.
+    for (std::int64_t day = -25567; day <= 84006; ++day) {
+        BOOST_TEST_REQUIRE(via_arithmetic(day * 86400) == via_gmtime(day * 86400));
+        BOOST_TEST_REQUIRE(via_arithmetic(day * 86400 - 1) == via_gmtime(day * 86400 - 1));
+    }
+    std::mt19937_64 rng(20261130);
+    std::uniform_int_distribution<std::int64_t> any(-2208988800LL, 253402300799LL);
+    for (int i = 0; i < 100000; ++i) {
+        const std::int64_t t = any(rng);
+        BOOST_TEST_REQUIRE(via_arithmetic(t) == via_gmtime(t), "at " << t);
+    }
 }
