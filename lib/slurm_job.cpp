@@ -128,6 +128,10 @@ StepEnvironment step_environment(const PluginArgs& args, const SlurmJob& job) {
     if (!config) {
         env.error = true;
         env.message = config.error().message;
+        // Fail closed without the site's list: hide the GPUs under the default variables.
+        for (const auto& name : SlurmConfig{}.visible_devices_env) {
+            env.variables.emplace_back(name, "");
+        }
         return env;
     }
     const auto set_all = [&](const std::string& value) {

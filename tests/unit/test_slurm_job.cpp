@@ -206,6 +206,11 @@ BOOST_AUTO_TEST_CASE(an_unusable_config_or_ledger_is_a_node_fault) {
     BOOST_TEST(job_epilog(c.args, job("50", "n1", "1")).node_fault);
     const StepEnvironment env = step_environment(c.args, job("50", "n1", std::nullopt));
     BOOST_TEST(env.error);
+    // Fail closed without a config too: the default variables, set and empty.
+    for (const char* name : {"CUDA_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES", "ZE_AFFINITY_MASK",
+                             "GPU_DEVICE_ORDINAL"}) {
+        BOOST_TEST(env_value(env, name) == "", name);
+    }
 
     Cluster damaged;
     test::write_file(damaged.config.state.path,
