@@ -225,7 +225,7 @@ std::vector<Server> Parser::shorthand(const YAML::Node& root) {
 }
 
 void Parser::state(const YAML::Node& node, StateConfig& out) {
-    expect_map(node, "state", {"backend", "path", "durability", "busy_timeout_ms"});
+    expect_map(node, "state", {"backend", "path", "durability", "busy_timeout_ms", "write_queue"});
     if (node["backend"]) {
         out.backend = text(node["backend"], "state.backend");
         if (out.backend != "sqlite") {
@@ -264,6 +264,7 @@ void Parser::state(const YAML::Node& node, StateConfig& out) {
             std::chrono::milliseconds(integer(node["busy_timeout_ms"], "state.busy_timeout_ms", 1,
                                               3'600'000, "a time in milliseconds"));
     }
+    if (node["write_queue"]) out.write_queue = boolean(node["write_queue"], "state.write_queue");
 }
 
 Range Parser::range(const YAML::Node& node, const std::string& path, Range defaults,

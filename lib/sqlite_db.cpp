@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <random>
 
+#include <fmt/format.h>
+
 namespace gpuslots::sqlite {
 
 Statement::Statement(sqlite3* db, std::string_view sql) : db_(db) {
@@ -55,8 +57,8 @@ std::string Statement::text(int column) const {
 }
 
 Connection::Connection(const std::string& path, bool writable,
-                       std::chrono::milliseconds busy_timeout)
-    : busy_timeout_(busy_timeout) {
+                       std::chrono::milliseconds busy_timeout, bool write_queue)
+    : path_(path), busy_timeout_(busy_timeout), queue_opened_(!writable || !write_queue) {
     const int flags = (writable ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY) |
                       SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW;
     const int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
@@ -83,6 +85,7 @@ Connection::Connection(const std::string& path, bool writable,
 // passes 256 KiB, the closing writer checkpoints it and truncates it to zero bytes (the file
 // stays, as status readers without write access need it).
 Connection::~Connection() {
+    end_write();
     struct stat st {};
     if (!wal_path_.empty() && ::stat(wal_path_.c_str(), &st) == 0 && st.st_size > 256 * 1024) {
         sqlite3_busy_timeout(db_, 5);  // never wait long: the next writer will do it
@@ -92,6 +95,41 @@ Connection::~Connection() {
     begin_read_.reset();
     commit_.reset();
     sqlite3_close_v2(db_);
+}
+
+void Connection::begin_write() {
+    const auto deadline = std::chrono::steady_clock::now() + busy_timeout_;
+    if (!queue_opened_) {
+        queue_opened_ = true;  // WriteQueue::open does not throw: once is enough
+        // A ledger this process cannot write is left to SQLite, which says so at BEGIN.
+        if (sqlite3_db_readonly(db_, "main") == 0) queue_ = WriteQueue::open(path_, nullptr);
+    }
+    if (queue_) {
+        if (!queue_->enter(deadline)) {
+            throw Failure{SQLITE_BUSY,
+                          fmt::format("the writers' queue {} stayed taken past "
+                                      "state.busy_timeout_ms; try again, or look for a hung "
+                                      "gpuslots process (if none is running, remove {})",
+                                      queue_->path(), queue_->path()),
+                          true};
+        }
+        in_queue_ = true;
+    }
+    write_deadline_ = deadline;
+    try {
+        run_cached(begin_write_, "BEGIN IMMEDIATE");
+    } catch (...) {
+        end_write();
+        throw;
+    }
+}
+
+void Connection::end_write() {
+    write_deadline_.reset();
+    if (in_queue_) {
+        in_queue_ = false;
+        queue_->leave();
+    }
 }
 
 void Connection::run_cached(std::unique_ptr<Statement>& slot, const char* sql) {
@@ -108,6 +146,7 @@ int Connection::on_busy(void* self, int attempt) {
     const auto now = std::chrono::steady_clock::now();
     if (attempt == 0) c->busy_since_ = now;
     if (now - c->busy_since_ >= c->busy_timeout_) return 0;
+    if (c->write_deadline_ && now >= *c->write_deadline_) return 0;
     thread_local std::minstd_rand jitter(std::random_device{}());
     const long base_us = std::min(1000L, 20L << std::min(attempt, 6));
     const long nap_us = base_us / 2 + static_cast<long>(jitter() % static_cast<unsigned>(base_us));
@@ -135,7 +174,7 @@ void Connection::raise(int rc) const {
     throw Failure{rc, sqlite3_errmsg(db_)};
 }
 
-Transaction::Transaction(Connection& connection, Kind kind) : connection_(connection) {
+Transaction::Transaction(Connection& connection, Kind kind) : connection_(connection), kind_(kind) {
     if (kind == Kind::write) {
         connection_.begin_write();
     } else {
@@ -145,11 +184,13 @@ Transaction::Transaction(Connection& connection, Kind kind) : connection_(connec
 
 Transaction::~Transaction() {
     if (open_) sqlite3_exec(connection_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+    if (kind_ == Kind::write) connection_.end_write();
 }
 
 void Transaction::commit() {
     connection_.commit();
     open_ = false;
+    if (kind_ == Kind::write) connection_.end_write();
 }
 
 }  // namespace gpuslots::sqlite

@@ -9,14 +9,18 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+
+#include "write_queue.hpp"
 
 namespace gpuslots::sqlite {
 
 struct Failure {
     int code;  // SQLite extended result code
     std::string message;
+    bool whole_sentence = false;  // message says what to do; report it as it is
 };
 
 class Statement {
@@ -62,14 +66,19 @@ class Statement {
 class Connection {
   public:
     // Opens an existing database file; never creates one (flags without SQLITE_OPEN_CREATE).
-    Connection(const std::string& path, bool writable, std::chrono::milliseconds busy_timeout);
+    // `write_queue`: writers take turns through WriteQueue before BEGIN IMMEDIATE.
+    Connection(const std::string& path, bool writable, std::chrono::milliseconds busy_timeout,
+               bool write_queue = true);
     ~Connection();
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
 
     void exec(const char* sql);
-    // BEGIN IMMEDIATE / BEGIN DEFERRED / COMMIT, each prepared once per connection.
-    void begin_write() { run_cached(begin_write_, "BEGIN IMMEDIATE"); }
+    // BEGIN IMMEDIATE after this process's turn in the write queue (write_queue.hpp), both
+    // within state.busy_timeout_ms; end_write() gives the turn back after COMMIT/ROLLBACK.
+    void begin_write();
+    void end_write();
+    // BEGIN DEFERRED / COMMIT; these and BEGIN IMMEDIATE are prepared once per connection.
     void begin_read() { run_cached(begin_read_, "BEGIN DEFERRED"); }
     void commit() { run_cached(commit_, "COMMIT"); }
     std::int64_t pragma_integer(const char* pragma);
@@ -83,9 +92,15 @@ class Connection {
     void run_cached(std::unique_ptr<Statement>& slot, const char* sql);
 
     sqlite3* db_ = nullptr;
+    std::string path_;
     std::string wal_path_;  // writers only: checked when closing
     std::chrono::milliseconds busy_timeout_;
     std::chrono::steady_clock::time_point busy_since_;
+    // While a write transaction starts: the busy handler gives up here too.
+    std::optional<std::chrono::steady_clock::time_point> write_deadline_;
+    bool queue_opened_ = false;          // true once the queue was opened, or when there is none
+    std::unique_ptr<WriteQueue> queue_;  // null: read-only, or not creatable (see WriteQueue)
+    bool in_queue_ = false;
     std::unique_ptr<Statement> begin_write_, begin_read_, commit_;
 };
 
@@ -102,6 +117,7 @@ class Transaction {
 
   private:
     Connection& connection_;
+    Kind kind_;
     bool open_ = true;
 };
 

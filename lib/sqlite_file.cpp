@@ -73,6 +73,10 @@ static_assert(std::size(kMigrations) == kSchemaVersion - 1, "one migration per s
 }  // namespace
 
 Error to_error(const Failure& f, const std::string& path) {
+    if (f.whole_sentence) {
+        const bool busy = (f.code & 0xff) == SQLITE_BUSY;
+        return make_error(busy ? Errc::busy : Errc::ledger, "ledger {}: {}", path, f.message);
+    }
     switch (f.code & 0xff) {
         case SQLITE_BUSY:
         case SQLITE_LOCKED:

@@ -455,7 +455,8 @@ Result<void> SqliteLedger::open_unguarded() {
         throw sqlite::Failure{SQLITE_CORRUPT, *problem};
     }
     db_ = std::make_unique<sqlite::Connection>(path, access_ == Access::read_write,
-                                               config_.state.busy_timeout);
+                                               config_.state.busy_timeout,
+                                               config_.state.write_queue);
     const std::int64_t app = db_->pragma_integer("application_id");
     const std::int64_t version = db_->pragma_integer("user_version");
     if (app != kApplicationId) {

@@ -69,6 +69,9 @@ struct StateConfig {
     std::string path;  // absolute; a relative path in the file is resolved against the file's dir
     Durability durability = Durability::full;
     std::chrono::milliseconds busy_timeout{10'000};
+    // Writers take turns through "<path>-queue" before SQLite's write lock (fair, bounded
+    // waits); false leaves them to SQLite's lock alone.
+    bool write_queue = true;
 };
 
 struct SlurmConfig {

@@ -179,6 +179,11 @@ cmd_down() {
 		say "killing leftover slurmstepd $pid"
 		kill -KILL "$pid" 2>/dev/null
 	done
+	# The ledger's writers' queue lives in /dev/shm until a reboot; this cluster's is no use
+	# to anyone once it is down (lib/write_queue.hpp names it by user, device and inode).
+	if [ -f "$dir"/state/ledger.db ]; then
+		rm -f "/dev/shm/gpuslots-queue-$(id -u)-$(stat -c %d-%i "$dir"/state/ledger.db)"
+	fi
 	say "down ($dir)"
 }
 

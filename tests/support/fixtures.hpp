@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "gpuslots/config.hpp"
+#include "write_queue.hpp"
 
 namespace gpuslots::test {
 
@@ -31,6 +32,14 @@ class TempDir {
     }
     ~TempDir() {
         std::error_code ec;
+        // Ledgers written here have a writers' queue in /dev/shm (lib/write_queue.hpp), which
+        // would otherwise stay there until a reboot.
+        for (auto it = std::filesystem::recursive_directory_iterator(path_, ec);
+             !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+            if (!it->is_regular_file(ec)) continue;
+            const std::string queue = sqlite::WriteQueue::path_for(it->path().string());
+            if (!queue.empty()) ::unlink(queue.c_str());
+        }
         std::filesystem::remove_all(path_, ec);
     }
     TempDir(const TempDir&) = delete;

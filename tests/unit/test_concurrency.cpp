@@ -25,7 +25,7 @@ namespace {
 constexpr int kWorkers = 8;
 constexpr int kOpsPerWorker = 150;
 constexpr int kServers = 3;
-constexpr int kGpus = 4;
+constexpr int kGpus = 8;  // 24 GPUs for 8 workers holding up to 3 reservations of 1-3: often full, not always
 constexpr uid_t kNobody = 65534;
 
 struct Shared {
@@ -165,7 +165,7 @@ BOOST_AUTO_TEST_CASE(eight_processes_never_double_book_and_free_everything) {
     const Config config = test::make_config(dir, R"(
 servers:
   - name: node[0-2]
-    gpus: 4
+    gpus: 8
     cpus: 16
 )");
     {

@@ -193,6 +193,7 @@ BOOST_AUTO_TEST_CASE(defaults_of_state_and_slurm) {
     BOOST_TEST(c.state.path == "/var/lib/gpuslots/state.db");
     BOOST_TEST((c.state.durability == Durability::full));
     BOOST_TEST(c.state.busy_timeout.count() == 10'000);
+    BOOST_TEST(c.state.write_queue);
     // The prolog wait has no fixed number in the contract: the parser must leave the struct's
     // documented default alone, and that default must be a wait the parser itself would accept.
     BOOST_TEST(c.slurm.prolog_wait.count() == SlurmConfig{}.prolog_wait.count());
@@ -210,6 +211,7 @@ BOOST_AUTO_TEST_CASE(explicit_state_and_slurm_keys) {
   path: /srv/ledger.db
   durability: normal
   busy_timeout_ms: 250
+  write_queue: false
 slurm:
   prolog_wait_seconds: 0
   hide_gpus_without_reservation: false
@@ -218,6 +220,7 @@ slurm:
     BOOST_TEST(c.state.path == "/srv/ledger.db");
     BOOST_TEST((c.state.durability == Durability::normal));
     BOOST_TEST(c.state.busy_timeout.count() == 250);
+    BOOST_TEST(!c.state.write_queue);
     BOOST_TEST(c.slurm.prolog_wait.count() == 0);
     BOOST_TEST(!c.slurm.hide_gpus_without_reservation);
     const std::vector<std::string> env{"ROCR_VISIBLE_DEVICES", "MY_GPUS_2"};
@@ -502,6 +505,11 @@ BOOST_AUTO_TEST_CASE(errors_name_file_line_column_and_key) {
          6,
          9,
          {"state.path", "directory"}},
+        {"write queue not a boolean",
+         kOneServer + "state:\n  write_queue: sometimes\n",
+         6,
+         16,
+         {"state.write_queue", "true or false"}},
         {"busy timeout zero",
          kOneServer + "state:\n  busy_timeout_ms: 0\n",
          6,
