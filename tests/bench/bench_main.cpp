@@ -31,7 +31,8 @@ int run(int argc, char** argv) {
     c->add_option("--dir", contention.dir, "Work directory")->required();
     c->add_option("--processes", contention.processes, "Concurrent processes");
     c->add_option("--seconds", contention.seconds, "Seconds per phase");
-    c->add_option("--policies", contention.policies, "Busy policies: project sqlite queue")
+    c->add_option("--policies", contention.policies,
+                  "Write policies: project no-queue sqlite nap:MIN_US:MAX_US")
         ->delimiter(',');
     c->add_option("--round", contention.round, "Round number (rotates the policy order)");
     c->add_option("--seed-dir", contention.seed_dir, "Directory of seed_contention.py");

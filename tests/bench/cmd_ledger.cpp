@@ -16,6 +16,7 @@
 #include "fsync_rate.hpp"
 #include "ledger_load.hpp"
 #include "process_timing.hpp"
+#include "write_queue.hpp"
 
 namespace gpuslots::bench {
 namespace {
@@ -24,21 +25,27 @@ namespace {
 // gpuslots hold the same books.
 constexpr int kServers = 4;
 
-LoadSpec spec_for(const std::string& dir, const std::string& name, const char* durability) {
+LoadSpec spec_for(const std::string& dir, const std::string& name, const char* durability,
+                  bool write_queue = true) {
     LoadSpec spec;
     spec.dir = dir;
     const std::string ledger = fmt::format("{}/{}.db", dir, name);
-    for (const char* suffix : {"", "-wal", "-shm", "-queue", "-turnstile"})
+    // The old ledger's writers' queue (in /dev/shm until a reboot) first, while it has a name.
+    if (const std::string queue = sqlite::WriteQueue::path_for(ledger); !queue.empty())
+        std::filesystem::remove(queue);
+    for (const char* suffix : {"", "-wal", "-shm"})
         std::filesystem::remove(ledger + suffix);
-    spec.config_yaml = fleet_yaml(kServers, 8, 64, false) + state_yaml(ledger, durability);
+    spec.config_yaml = fleet_yaml(kServers, 8, 64, false) + state_yaml(ledger, durability) +
+                       (write_queue ? "" : "  write_queue: false\n");
     for (int i = 0; i < kServers; ++i)
         spec.servers.push_back(server_name(i));
     return spec;
 }
 
-// "nap:250:2000" -> "nap_250_2000": result keys and file names without colons.
+// "nap:250:2000" -> "nap_250_2000", "no-queue" -> "no_queue": plain result keys and file names.
 std::string key_of(std::string policy) {
     std::replace(policy.begin(), policy.end(), ':', '_');
+    std::replace(policy.begin(), policy.end(), '-', '_');
     return policy;
 }
 
@@ -143,14 +150,11 @@ void run_contention(const ContentionOptions& o) {
     std::vector<LoadSpec> specs;
     std::vector<LoadResult> results(o.policies.size());
     for (const auto& policy : o.policies) {
-        LoadSpec spec = spec_for(o.dir, "b2-" + key_of(policy), "full");
+        const bool queued = policy == "project";
+        LoadSpec spec = spec_for(o.dir, "b2-" + key_of(policy), "full", queued);
         spec.processes = o.processes;
         spec.seconds = slice;
-        const bool queued = policy == "queue" || policy == "turnstile";
-        spec.queue = policy == "queue"       ? LoadSpec::Queue::flock
-                     : policy == "turnstile" ? LoadSpec::Queue::turnstile
-                                             : LoadSpec::Queue::none;
-        spec.busy = parse_busy_policy(queued ? "project" : policy);
+        spec.busy = parse_busy_policy(queued || policy == "no-queue" ? "project" : policy);
         specs.push_back(spec);
     }
     FsyncTotal fsync;
@@ -182,11 +186,10 @@ void run_contention(const ContentionOptions& o) {
     const LoadResult* project = nullptr;
     for (std::size_t i = 0; i < o.policies.size(); ++i) {
         const std::string& policy = o.policies[i];
-        const std::string label = policy == "project"     ? "busy handler: project"
-                                  : policy == "sqlite"    ? "busy handler: SQLite's"
-                                  : policy == "queue"     ? "project + flock queue"
-                                  : policy == "turnstile" ? "project + turnstile queue"
-                                                          : "candidate " + policy;
+        const std::string label = policy == "project"    ? "write queue (lib/)"
+                                  : policy == "no-queue" ? "no queue, lib/ handler"
+                                  : policy == "sqlite"   ? "no queue, SQLite handler"
+                                                         : "no queue, candidate " + policy;
         report_load("b2." + key_of(policy), label, results[i], fsync_per_s);
         if (policy == "project") project = &results[i];
     }

@@ -23,7 +23,10 @@ struct ContentionOptions {
     double seconds = 2.0;
     // project, sqlite, nap:MIN_US:MAX_US (busy handlers); queue, turnstile (flock queues in
     // front of the project's handler): see busy_handlers.hpp and ledger_load.hpp.
-    std::vector<std::string> policies{"project", "sqlite", "queue", "turnstile"};
+    // project: lib/ as shipped (write queue + its busy handler); no-queue: state.write_queue
+    // false (SQLite's lock and lib/'s busy handler); sqlite: no queue and SQLite's own
+    // busy_timeout handler; nap:MIN_US:MAX_US: no queue and a candidate handler.
+    std::vector<std::string> policies{"project", "no-queue", "sqlite"};
     int round = 0;         // rotates the order of the policies between rounds
     std::string seed_dir;  // ../shared/baseline, optional
     std::string python = "python3";

@@ -1,7 +1,6 @@
 #include "ledger_load.hpp"
 
 #include <fcntl.h>
-#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -46,31 +45,6 @@ double own_cpu_seconds() {
            static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
-// Queues on the side locks around one write transaction (LoadSpec::queue). Both locks are
-// released by the kernel if the process dies, so a kill -9 cannot wedge the queue.
-class QueueLock {
-  public:
-    QueueLock(int lock_fd, int turnstile_fd) : lock_fd_(lock_fd) {
-        if (turnstile_fd >= 0) ::flock(turnstile_fd, LOCK_EX);
-        if (lock_fd_ >= 0) ::flock(lock_fd_, LOCK_EX);
-        if (turnstile_fd >= 0) ::flock(turnstile_fd, LOCK_UN);
-    }
-    ~QueueLock() {
-        if (lock_fd_ >= 0) ::flock(lock_fd_, LOCK_UN);
-    }
-    QueueLock(const QueueLock&) = delete;
-    QueueLock& operator=(const QueueLock&) = delete;
-
-  private:
-    int lock_fd_;
-};
-
-int open_side_file(const std::string& path) {
-    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
-    return fd;
-}
-
 [[noreturn]] void worker(const LoadSpec& spec, int index, int ready_fd, int go_fd,
                          const std::string& out_path) {
     WorkerSummary summary;
@@ -80,11 +54,6 @@ int open_side_file(const std::string& path) {
         const Config config = parse_or_throw(spec);
         auto ledger = open_ledger(config, Ledger::Access::read_write);
         if (!ledger) throw std::runtime_error(ledger.error().message);
-        const int lock_fd =
-            spec.queue != LoadSpec::Queue::none ? open_side_file(config.state.path + "-queue") : -1;
-        const int turnstile_fd = spec.queue == LoadSpec::Queue::turnstile
-                                     ? open_side_file(config.state.path + "-turnstile")
-                                     : -1;
         const std::string& server = spec.servers[index % spec.servers.size()];
         latencies.reserve(200'000);
         const char ready = 'r';
@@ -101,7 +70,6 @@ int open_side_file(const std::string& path) {
             auto t0 = Clock::now();
             bool reserved = false;
             {
-                QueueLock q(lock_fd, turnstile_fd);
                 auto r = ledger->get()->reserve(server, request);
                 reserved = r.ok();
                 if (!r.ok() && summary.failures++ == 0) {
@@ -114,7 +82,6 @@ int open_side_file(const std::string& path) {
             if (!reserved) continue;
             ++summary.operations;
             {
-                QueueLock q(lock_fd, turnstile_fd);
                 auto r = ledger->get()->release(Origin::slurm, request.task_id, server);
                 if (!r.ok() && summary.failures++ == 0) {
                     std::snprintf(summary.first_failure, sizeof summary.first_failure, "%s",

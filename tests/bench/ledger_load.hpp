@@ -18,14 +18,8 @@ struct LoadSpec {
     int gpus = 2;  // per reservation, as the Python baseline asks
     int cpus = 4;
     BusyPolicy busy;  // the project's handler unless told otherwise
-    // Emulates a proposed change to lib/: each write transaction first queues on blocking
-    // flock()s of side files, so waiters sleep in the kernel instead of polling SQLite's lock.
-    //   flock:     one lock around the transaction.
-    //   turnstile: first a turnstile lock, then the transaction lock, then the turnstile is let
-    //              go: only one process at a time waits for the transaction lock, so a process
-    //              that just committed cannot barge in ahead of it (near-FIFO handoff).
-    enum class Queue { none, flock, turnstile };
-    Queue queue = Queue::none;
+    // (Whether writers take turns through lib/'s write queue is state.write_queue in
+    // config_yaml.)
 };
 
 struct LoadResult {

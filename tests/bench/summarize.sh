@@ -35,18 +35,14 @@ table='
 2|b2.project_vs_python|16 processes: ops/s / seed_contention.py 16 (no fsync)|>=2
 2|b2.project.p999_ms|  p99.9, ms|
 2|b2.project.fairness|  fewest / most operations done by one worker|
-2|b2.sqlite_over_project|SQLite busy_timeout handler / project handler: ops/s|
+2|b2.no_queue_over_project|without the write queue (SQLite lock, lib/ handler) / with: ops/s|
+2|b2.no_queue.p99_ms|  without the write queue: p99, ms|
+2|b2.no_queue.p999_ms|  without the write queue: p99.9, ms|
+2|b2.no_queue.fairness|  without the write queue: fewest / most per worker|
+2|b2.sqlite_over_project|without the queue, SQLite busy_timeout handler / with: ops/s|
 2|b2.sqlite.p99_ms|  SQLite handler: p99, ms|
 2|b2.sqlite.p999_ms|  SQLite handler: p99.9, ms|
 2|b2.sqlite.fairness|  SQLite handler: fewest / most per worker|
-2|b2.queue_over_project|flock queue + project handler / project handler: ops/s|
-2|b2.queue.p99_ms|  flock queue: p99, ms|
-2|b2.queue.p999_ms|  flock queue: p99.9, ms|
-2|b2.queue.fairness|  flock queue: fewest / most per worker|
-2|b2.turnstile_over_project|turnstile + flock queue + project handler / project: ops/s|
-2|b2.turnstile.p99_ms|  turnstile queue: p99, ms|
-2|b2.turnstile.p999_ms|  turnstile queue: p99.9, ms|
-2|b2.turnstile.fairness|  turnstile queue: fewest / most per worker|
 3|b3.python_over_gpuslots|allocate+release as processes: seed_v01.py / gpuslots|>=20
 3|b3.history_python_over_gpuslots|  the same after 1,000 operations by short-lived processes|>=20
 3|b3.history_over_new|  gpuslots after those 1,000 operations / on a new ledger|
@@ -79,12 +75,11 @@ b1.full.ops_per_s|1 process, full: ops/s
 b1.full.cpu_us_per_op|1 process, full: CPU us per op
 b1.normal.ops_per_s|1 process, normal: ops/s
 b2.fsync_per_s|disk: 4 KiB write+fsync per s (benchmark 2)
-b2.project.ops_per_s|16 processes, project handler: ops/s
-b2.project.cpu_us_per_op|16 processes, project handler: CPU us per op
-b2.sqlite.ops_per_s|16 processes, SQLite handler: ops/s
-b2.queue.ops_per_s|16 processes, flock queue: ops/s
-b2.turnstile.ops_per_s|16 processes, turnstile queue: ops/s
-b2.turnstile.cpu_us_per_op|16 processes, turnstile queue: CPU us per op
+b2.project.ops_per_s|16 processes, write queue: ops/s
+b2.project.cpu_us_per_op|16 processes, write queue: CPU us per op
+b2.no_queue.ops_per_s|16 processes, no queue, lib/ handler: ops/s
+b2.no_queue.cpu_us_per_op|16 processes, no queue, lib/ handler: CPU us per op
+b2.sqlite.ops_per_s|16 processes, no queue, SQLite handler: ops/s
 b2.python_ops_per_s|seed_contention.py 16: ops/s
 b3.gpuslots_pair_ms|gpuslots allocate + release, ms
 b3.allocate_ms|  gpuslots allocate, ms
