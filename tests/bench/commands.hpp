@@ -15,14 +15,12 @@ struct DurableOptions {
 };
 void run_durable(const DurableOptions& o);
 
-// 2: the same with many processes, per busy-handler policy, against fsync/s and the Python
+// 2: the same with many processes, per way of waiting for the write lock, against fsync/s and the Python
 // baseline (seed_contention.py) when its directory is given.
 struct ContentionOptions {
     std::string dir;
     int processes = 16;
     double seconds = 2.0;
-    // project, sqlite, nap:MIN_US:MAX_US (busy handlers); queue, turnstile (flock queues in
-    // front of the project's handler): see busy_handlers.hpp and ledger_load.hpp.
     // project: lib/ as shipped (write queue + its busy handler); no-queue: state.write_queue
     // false (SQLite's lock and lib/'s busy handler); sqlite: no queue and SQLite's own
     // busy_timeout handler; nap:MIN_US:MAX_US: no queue and a candidate handler.
