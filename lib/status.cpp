@@ -106,18 +106,18 @@ FleetStatus summarize(const Fleet& fleet, std::vector<Reservation> reservations)
 
 namespace {
 
-void append_decimal(std::string& out, std::int64_t v) {
-    char buf[24];
-    const auto end = std::to_chars(buf, buf + sizeof buf, v).ptr;
-    out.append(buf, end);
-}
-
 void append_2digits(std::string& out, int v) {
     out += static_cast<char>('0' + v / 10 % 10);
     out += static_cast<char>('0' + v % 10);
 }
 
 }  // namespace
+
+void append_decimal(std::string& out, std::int64_t v) {
+    char buf[24];
+    const auto end = std::to_chars(buf, buf + sizeof buf, v).ptr;
+    out.append(buf, end);
+}
 
 // Days since 1970-01-01 to a proleptic Gregorian date by the usual 400-year-era arithmetic.
 void append_utc_iso8601(std::string& out, std::int64_t unix_seconds) {

@@ -1,7 +1,6 @@
 // gpuslots status [--json]: the original tool's table, or one JSON object for automation.
 // Reading needs no more than read access to the ledger (like squeue).
 #include <algorithm>
-#include <charconv>
 #include <string>
 
 #include "cli.hpp"
@@ -66,28 +65,22 @@ void print_table(const FleetStatus& st) {
 // The JSON is appended by hand into one buffer: no format-string parsing and no temporary
 // strings per task. At 10,000 servers and 40,000 reservations, fmt::format here cost more
 // than reading the ledger.
-void append_int(std::string& out, long long v) {
-    char buf[24];
-    const auto end = std::to_chars(buf, buf + sizeof buf, v).ptr;
-    out.append(buf, end);
-}
-
 void append_task(std::string& out, const Reservation& r) {
     out += R"({"id":)";
     append_json_string(out, r.task_id);
     out += R"(,"gpus":[)";
     for (std::size_t i = 0; i < r.gpus.size(); ++i) {
         if (i > 0) out += ',';
-        append_int(out, r.gpus[i]);
+        append_decimal(out, r.gpus[i]);
     }
     out += R"(],"cpus":)";
-    append_int(out, r.cpus);
+    append_decimal(out, r.cpus);
     out += R"(,"origin":")";
     out += origin_name(r.origin);
     out += R"(","owner":)";
     append_json_string(out, user_name(r.owner_uid));
     out += R"(,"owner_uid":)";
-    append_int(out, r.owner_uid);
+    append_decimal(out, r.owner_uid);
     out += R"(,"since":")";
     append_utc_iso8601(out, r.created_unix);
     out += R"("})";
@@ -97,13 +90,13 @@ void append_server(std::string& out, const ServerStatus& s) {
     out += R"({"name":)";
     append_json_string(out, s.name);
     out += R"(,"gpus_total":)";
-    append_int(out, s.gpus_total);
+    append_decimal(out, s.gpus_total);
     out += R"(,"gpus_free":)";
-    append_int(out, s.gpus_free);
+    append_decimal(out, s.gpus_free);
     out += R"(,"cpus_total":)";
-    append_int(out, s.cpus_total);
+    append_decimal(out, s.cpus_total);
     out += R"(,"cpus_free":)";
-    append_int(out, s.cpus_free);
+    append_decimal(out, s.cpus_free);
     out += R"(,"tasks":[)";
     for (std::size_t i = 0; i < s.tasks.size(); ++i) {
         if (i > 0) out += ',';

@@ -41,6 +41,9 @@ struct FleetStatus {
 // config shrank) shows 0 free and a problem.
 FleetStatus summarize(const Fleet& fleet, std::vector<Reservation> reservations);
 
+// Appends v in decimal (status output is appended by hand: no format strings per row).
+void append_decimal(std::string& out, std::int64_t v);
+
 // Appends a reservation time as ISO 8601 UTC, "2026-11-30T03:00:56Z", exactly as
 // gmtime_r + strftime("%Y-%m-%dT%H:%M:%SZ") would, but by arithmetic: no time-zone
 // machinery or lock per call (status prints one per reservation).
