@@ -63,6 +63,35 @@ auto in_snapshot(Store& store, F&& read) {
     return result;
 }
 
+// Each server of the fleet, in config order, with what `loads` says it holds.
+std::vector<ServerUsage> fleet_usage(const Fleet& fleet, const std::vector<ServerLoad>& loads) {
+    std::vector<ServerUsage> usage(fleet.size());
+    for (std::size_t i = 0; i < fleet.size(); ++i) {
+        usage[i].gpus_total = fleet.servers()[i].gpus;
+        usage[i].cpus_total = fleet.servers()[i].cpus;
+    }
+    for (const ServerLoad& load : loads) {
+        if (auto i = fleet.find(load.server)) {
+            usage[*i].gpus_used = load.gpus;
+            usage[*i].cpus_used = load.cpus;
+        }
+    }
+    return usage;
+}
+
+Error fits_nowhere(const std::vector<ServerUsage>& usage, const Request& request) {
+    int most_gpus = 0;
+    int most_cpus = 0;
+    for (const auto& u : usage) {
+        most_gpus = std::max(most_gpus, u.gpus_free());
+        most_cpus = std::max(most_cpus, u.cpus_free());
+    }
+    return make_error(Errc::no_fit,
+                      "no server has {} free (the most free on one server: {} GPUs, {} CPUs); "
+                      "try later or ask for less",
+                      slots_text(request.gpus, request.cpus), most_gpus, most_cpus);
+}
+
 std::vector<std::string> servers_of(const std::vector<Reservation>& reservations) {
     std::vector<std::string> names;
     for (const auto& r : reservations)
@@ -116,32 +145,11 @@ Result<Reservation> Ledger::allocate(const Request& request) {
         for (;;) {
             Transaction txn(*store_, Store::Transaction::write);
             if (auto held = held_elsewhere(request)) return *held;
-            const auto& servers = config_.fleet.servers();
-            std::vector<ServerUsage> usage(servers.size());
-            for (std::size_t i = 0; i < servers.size(); ++i) {
-                usage[i].gpus_total = servers[i].gpus;
-                usage[i].cpus_total = servers[i].cpus;
-            }
-            for (const ServerLoad& load : store_->loads()) {
-                if (auto i = config_.fleet.find(load.server)) {
-                    usage[*i].gpus_used = load.gpus;
-                    usage[*i].cpus_used = load.cpus;
-                }
-            }
+            const std::vector<ServerUsage> usage = fleet_usage(config_.fleet, store_->loads());
             auto chosen = best_fit(usage, request.gpus, request.cpus);
-            if (!chosen) {
-                int most_gpus = 0;
-                int most_cpus = 0;
-                for (const auto& u : usage) {
-                    most_gpus = std::max(most_gpus, u.gpus_free());
-                    most_cpus = std::max(most_cpus, u.cpus_free());
-                }
-                return make_error(Errc::no_fit,
-                                  "no server has {} free (the most free on one server: {} GPUs, "
-                                  "{} CPUs); try later or ask for less",
-                                  slots_text(request.gpus, request.cpus), most_gpus, most_cpus);
-            }
-            const Server& server = servers[*chosen];
+            if (!chosen) return fits_nowhere(usage, request);
+            const Server& server = config_.fleet.servers()[*chosen];
+            if (auto checked = check(server.name, request); !checked) return checked.error();
             store_->lock_servers({server.name});
             const ServerHoldings holdings = store_->holdings(server.name);
             auto result = place(server, request, holdings);

@@ -194,9 +194,9 @@ BOOST_FIXTURE_TEST_CASE(release_of_another_users_reservation_is_refused, Fixture
     BOOST_TEST(alice->size() == 1U);
 }
 
-BOOST_AUTO_TEST_CASE(allocate_uses_best_fit_with_ties_in_config_order) {
-    TempDir dir;
-    const Config config = config_for(dir, R"(
+namespace {
+
+const char* kThreeServers = R"(
 servers:
   - name: a
     gpus: 8
@@ -207,7 +207,13 @@ servers:
   - name: c
     gpus: 4
     cpus: 32
-)");
+)";
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(allocate_uses_best_fit_with_ties_in_config_order) {
+    TempDir dir;
+    const Config config = config_for(dir, kThreeServers);
     auto ledger = open_rw(config);
     // All empty: b and c leave 2 free, a leaves 6; b wins the tie by order.
     BOOST_TEST(ledger->allocate(manual("t1", 2, 2))->server == "b");
@@ -217,6 +223,9 @@ servers:
     BOOST_TEST(ledger->allocate(manual("t3", 2, 2))->server == "c");
     // Only a has room for 5.
     BOOST_TEST(ledger->allocate(manual("t4", 5, 2))->server == "a");
+    auto negative = ledger->allocate(manual("t5", -1, 2));
+    BOOST_TEST_REQUIRE(!negative.ok());
+    BOOST_TEST(has(negative.error(), Errc::bad_input, "can never fit"), negative.error().message);
     auto none = ledger->allocate(manual("t5", 4, 2));
     BOOST_TEST_REQUIRE(!none.ok());
     BOOST_TEST(has(none.error(), Errc::no_fit, "the most free on one server: 3 GPUs"),
@@ -228,20 +237,13 @@ servers:
 // purpose: the ledger must notice under the lock and choose again on fresh loads.
 BOOST_AUTO_TEST_CASE(allocate_chooses_again_when_the_chosen_server_filled_up_meanwhile) {
     TempDir dir;
-    const Config config = config_for(dir, R"(
-servers:
-  - name: a
-    gpus: 8
-    cpus: 64
-  - name: b
-    gpus: 4
-    cpus: 32
-)");
+    const Config config = config_for(dir, kThreeServers);
     struct StaleFirstLook : test::ForwardingStore {
         using ForwardingStore::ForwardingStore;
         int looks = 0;
         std::vector<ServerLoad> loads() override {
-            // The first look sees b as it was before another writer filled it: empty.
+            // The first look sees b as it was before another writer filled it: empty, and
+            // the first choice (b and c leave 2 GPUs free, b comes first).
             if (looks++ == 0) return {};
             return ForwardingStore::loads();
         }
@@ -257,7 +259,7 @@ servers:
     Ledger ledger(config, std::move(stale));
     auto r = ledger.allocate(manual("t", 2, 2));
     BOOST_TEST_REQUIRE(r.ok(), (r.ok() ? "" : r.error().message));
-    BOOST_TEST(r->server == "a");
+    BOOST_TEST(r->server == "c");  // on fresh loads: b is full, c is fuller than a
     BOOST_TEST(looks.looks == 2);
     BOOST_TEST(ledger.reservations()->size() == 2U);
 }
