@@ -50,6 +50,7 @@ class SqliteStore final : public Store {
             db_->begin_read();
         }
         open_ = kind;
+        found_.clear();
     }
 
     void commit() override {
@@ -131,6 +132,7 @@ class SqliteStore final : public Store {
         while (s->step()) {
             ids.push_back(s->integer(0));
             out.push_back(row_to_reservation(*s, 1));
+            found_.push_back(Found{origin, out.back().task_id, out.back().server, ids.back()});
         }
         auto& g = statement(gpus_of_reservation_, R"sql(
             SELECT gpu FROM gpu_holds WHERE server = ?1 AND reservation = ?2 ORDER BY gpu)sql");
@@ -197,22 +199,27 @@ class SqliteStore final : public Store {
     }
 
     void erase(const Reservation& r) override {
-        // By origin as literal SQL, as in find().
-        auto& del = erase_[r.origin == Origin::slurm ? 1 : 0];
-        if (!del) {
-            del = std::make_unique<Statement>(
-                db_->handle(), fmt::format("DELETE FROM reservations WHERE server = ?1 AND origin "
-                                           "= '{}' AND task_id = ?2 RETURNING id",
-                                           origin_name(r.origin)));
+        // By row id, as the Ledger erases only what it has just found in this transaction.
+        auto known = [&] {
+            return std::find_if(found_.begin(), found_.end(), [&](const Found& f) {
+                return f.origin == r.origin && f.task_id == r.task_id && f.server == r.server;
+            });
+        };
+        auto it = known();
+        if (it == found_.end()) {
+            find(r.origin, r.task_id, r.server);
+            it = known();
+            if (it == found_.end()) return;
         }
-        del->run_with(r.server, r.task_id);
-        std::optional<std::int64_t> id;
-        while (del->step())
-            id = del->integer(0);
-        if (!id) return;
+        const std::int64_t id = it->id;
+        found_.erase(it);
         statement(delete_holds_, R"sql(
             DELETE FROM gpu_holds WHERE server = ?1 AND reservation = ?2)sql")
-            .run_with(r.server, *id)
+            .run_with(r.server, id)
+            .done();
+        statement(delete_reservation_, R"sql(
+            DELETE FROM reservations WHERE id = ?1)sql")
+            .run_with(id)
             .done();
     }
 
@@ -294,11 +301,18 @@ class SqliteStore final : public Store {
     Access access_;
     std::unique_ptr<Connection> db_;  // null: read-only and no ledger yet
     std::optional<Transaction> open_;
-    std::unique_ptr<Statement> find_[4];   // by origin, and server or not
-    std::unique_ptr<Statement> erase_[2];  // by origin
+    // The row ids of the reservations find() read in this transaction, for erase().
+    struct Found {
+        Origin origin;
+        std::string task_id;
+        std::string server;
+        std::int64_t id;
+    };
+    std::vector<Found> found_;
+    std::unique_ptr<Statement> find_[4];  // by origin, and server or not
     std::unique_ptr<Statement> reservations_on_server_, holds_on_server_, loads_,
         gpus_of_reservation_, all_reservations_, all_holds_, find_refusal_, insert_reservation_,
-        insert_hold_, delete_holds_, insert_refusal_, delete_refusal_;
+        insert_hold_, delete_holds_, delete_reservation_, insert_refusal_, delete_refusal_;
 };
 
 // Errors that need no SQLite code are returned; SQLite's failures are thrown (open_store()
