@@ -105,13 +105,15 @@ class Store {
     virtual std::optional<std::string> refusal(std::string_view server,
                                                std::string_view task_id) = 0;
 
-    // Writes, in a write transaction. insert() and erase() run under the lock of r.server.
-    // Records `r`: its row and one hold per index in r.gpus. When a unique key refuses it,
-    // throw: a store whose reads can miss a concurrent writer's uncommitted rows (the
-    // fleet-wide check for a manual task id is not locked) makes that failure transient(),
+    // Writes, in a write transaction; insert() and erase() under the lock of r.server.
+    //
+    // insert(): records `r`, its row and one hold per index in r.gpus. When a unique key
+    // refuses it, throw: a store whose reads can miss a concurrent writer's rows (the
+    // fleet-wide check for a manual task id takes no lock) makes that failure transient(),
     // so that the operation is re-run and then sees the other reservation.
     virtual void insert(const Reservation& r) = 0;
-    // Removes the reservation keyed (r.origin, r.task_id, r.server) and its holds.
+    // Removes the reservation keyed (r.origin, r.task_id, r.server) and its holds; `r` is as
+    // find() returned it in this transaction (a store may keep its row id from there).
     virtual void erase(const Reservation& r) = 0;
     // Removes every reservation, hold and refusal; returns how many reservations there were.
     virtual std::size_t erase_all() = 0;
@@ -129,9 +131,10 @@ class Store {
     // True when `failure` may pass if the whole operation is re-run from begin(): a lock that
     // a recovering process holds, a deadlock, a lock wait time-out.
     virtual bool transient(const StoreFailure& failure) const = 0;
-    // `failure` as an error for the caller: the Errc (busy for locks held past the deadline,
-    // ledger for damage and everything unusable) and a sentence that names the ledger and
-    // says what to do.
+    // `failure` as an error for the caller: the Errc (busy: locks held past the deadline;
+    // conflict: a unique key that refused a write for good; ledger: damage and everything
+    // else that makes the ledger unusable) and a sentence that names the ledger and says
+    // what to do.
     virtual Error describe(const StoreFailure& failure) const = 0;
 };
 
