@@ -5,21 +5,18 @@
 #include <cstdlib>
 #include <vector>
 
+#include "contexts.hpp"
+
 namespace gpuslots::spank {
-namespace {
-
-int on_option(int val, const char* optarg, int remote);
-
-}  // namespace
 
 struct spank_option kOptions[] = {
     {const_cast<char*>(kGpuOption), const_cast<char*>("N"),
      const_cast<char*>("Reserve N GPU slots on each node of the job (gpuslots); the job sees "
                        "exactly those GPUs"),
-     1, kGpuSlotsIndex, on_option},
+     1, kGpuSlotsIndex, submit::on_option},
     {const_cast<char*>(kCpuOption), const_cast<char*>("N"),
      const_cast<char*>("Reserve N CPU slots on each node of the job (gpuslots)"), 1, kCpuSlotsIndex,
-     on_option},
+     submit::on_option},
     SPANK_OPTIONS_TABLE_END,
 };
 
@@ -30,29 +27,15 @@ Result<PluginArgs> args_of(int ac, char** av) {
     return parse_plugin_args(args);
 }
 
-namespace {
-
-PluginArgs g_submit_args;  // the plugstack arguments seen by slurm_spank_init on the submit side
-
-// Submit side (srun, sbatch, salloc): refuse a bad value before any job exists. In
-// slurmstepd (remote) the value is not trusted anyway: the prolog validates it again.
-int on_option(int val, const char* optarg, int remote) {
-    if (remote != 0) return 0;
-    try {
-        const std::string option = val == kGpuSlotsIndex ? kGpuOption : kCpuOption;
-        auto checked = check_option_value(g_submit_args, option, optarg ? optarg : "");
-        if (!checked) {
-            slurm_error("gpuslots: %s", checked.error().message.c_str());
-            return -1;
-        }
-        return 0;
-    } catch (const std::exception& e) {
-        slurm_error("gpuslots: option: internal error: %s", e.what());
-    } catch (...) {
-        slurm_error("gpuslots: option: internal error");
-    }
-    return -1;
+bool register_option(spank_t sp, OptionIndex index, const char* hook) {
+    const spank_err_t rc = spank_option_register(sp, &kOptions[index]);
+    if (rc == ESPANK_SUCCESS) return true;
+    log_error(hook,
+              std::string("cannot register --") + kOptions[index].name + ": " + spank_strerror(rc));
+    return false;
 }
+
+namespace {
 
 std::optional<std::string> option_value(spank_t sp, OptionIndex index) {
     char* value = nullptr;
@@ -71,10 +54,6 @@ std::string node_name() {
 }
 
 }  // namespace
-
-void remember_submit_args(const PluginArgs& args) {
-    g_submit_args = args;
-}
 
 Result<SlurmJob> job_of(spank_t sp) {
     SlurmJob job;
