@@ -25,6 +25,18 @@ namespace {
 // stepd's memory. Never derived from anything the job's user controls.
 std::optional<std::string> g_refusal;
 std::optional<std::string> g_lookup_error;
+std::optional<PluginArgs> g_args;
+std::optional<Reservation> g_held;  // the job's reservation on this node
+
+// A step of a hetjob carries one value per option for all its components (the last
+// component's: srun keeps one value per command), so its values say nothing about what each
+// component's job holds. Each component's reservation was made from its own job's values;
+// the step check is skipped. (Read from the job's environment, which the user could set: it
+// can only skip a refusal, never hand out other GPUs.)
+bool heterogeneous_step(spank_t sp) {
+    char value[32] = {};
+    return spank_getenv(sp, "SLURM_HET_SIZE", value, sizeof value) == ESPANK_SUCCESS;
+}
 
 void fail_closed(spank_t sp, const std::string& why) {
     spank::log_error("init_post_opt", why);
@@ -60,7 +72,9 @@ int init_post_opt(spank_t sp, int ac, char** av) {
         fail_closed(sp, job.error().message);
         return 0;
     }
+    g_args = *args;
     const StepEnvironment env = step_environment(*args, *job);
+    g_held = env.held;
     for (const auto& [name, value] : env.variables) {
         const spank_err_t rc = spank_setenv(sp, name.c_str(), value.c_str(), 1);
         if (rc != ESPANK_SUCCESS) {
@@ -82,11 +96,19 @@ int init_post_opt(spank_t sp, int ac, char** av) {
 
 int task_init_privileged(spank_t sp) {
     std::optional<std::string> reason = g_refusal;
-    if (!reason && g_lookup_error) {
-        // A job that asked for slots cannot run without knowing them; others run, GPU-less.
-        // (The option values can be read here, unlike in init_post_opt.)
-        auto job = spank::job_of(sp);
-        if (!job || job->asked_for_slots()) reason = g_lookup_error;
+    if (!reason) {
+        // The step's own option values can be read here, unlike in init_post_opt.
+        auto step = spank::job_of(sp);
+        if (g_lookup_error) {
+            // A job that asked for slots cannot run without knowing them; others run, GPU-less.
+            if (!step || step->asked_for_slots()) reason = g_lookup_error;
+        } else if (!step) {
+            reason = step.error().message;
+        } else if (g_args && !heterogeneous_step(sp)) {
+            reason = step_refusal(*g_args, *step, g_held);
+            if (reason)
+                spank::log_info("task_init_privileged", "job " + step->job_id + ": " + *reason);
+        }
     }
     if (!reason) return 0;
     std::uint32_t id = 0;

@@ -1,6 +1,7 @@
 // The submit side: srun (S_CTX_LOCAL), sbatch and salloc (S_CTX_ALLOCATOR), as the user.
-// Registers --gpu-slots / --cpu-slots, refuses a bad value before any job exists, and refuses a
-// hetjob component that Slurm would give another value than it asked for (gpuslots/hetjob.hpp).
+// Registers --gpu-slots / --cpu-slots, refuses a bad value before any job exists, a hetjob
+// component that Slurm would give another value than it asked for, and a step (srun inside an
+// allocation) that asks for other slots than its job (gpuslots/submit_side.hpp).
 // Nothing decided here is trusted later: the job_submit mapping and the prolog validate the
 // value again.
 #include <cstdlib>
@@ -9,8 +10,8 @@
 #include <string>
 
 #include "contexts.hpp"
-#include "gpuslots/hetjob.hpp"
 #include "gpuslots/slurm_job.hpp"
+#include "gpuslots/submit_side.hpp"
 #include "spank_values.hpp"
 
 namespace gpuslots::submit {
@@ -78,8 +79,16 @@ int on_option(int val, const char* optarg, int remote) {
 
 // Once per hetjob component (once for an ordinary job), after its options.
 int init_post_opt(spank_t /*sp*/, int /*ac*/, char** /*av*/) {
+    // srun inside an allocation starts a step of it (srun's own rule: SLURM_JOB_ID is set).
+    // In a hetjob allocation the job's variable holds one component's value only: no check.
+    const auto job_id = env_value("SLURM_JOB_ID");
+    const bool step = spank_context() == S_CTX_LOCAL && job_id && !env_value("SLURM_HET_SIZE");
     for (spank::OptionIndex i : {spank::kGpuSlotsIndex, spank::kCpuSlotsIndex}) {
-        auto ok = components(i).end_component(env_value(replay_variable(i)));
+        HetjobComponents& c = components(i);
+        auto ok = c.end_component(env_value(replay_variable(i)));
+        if (ok && step) {
+            ok = check_step_option(spank::kOptions[i].name, *job_id, c.env_at_start(), c.carried());
+        }
         if (!ok) {
             slurm_error("gpuslots: %s", ok.error().message.c_str());
             return -1;

@@ -72,5 +72,6 @@ void setup_allocate(CLI::App& app, const Globals& globals, Runner& runner);
 void setup_release(CLI::App& app, const Globals& globals, Runner& runner);
 void setup_reset(CLI::App& app, const Globals& globals, Runner& runner);
 void setup_check_config(CLI::App& app, const Globals& globals, Runner& runner);
+void setup_slurm_config(CLI::App& app, const Globals& globals, Runner& runner);
 
 }  // namespace gpuslots::cli

@@ -159,6 +159,7 @@ StepEnvironment step_environment(const PluginArgs& args, const SlurmJob& job) {
     }
     if (found->has_value()) {
         const Reservation& r = **found;
+        env.held = r;
         if (r.gpus.empty()) {
             hide();
         } else {
@@ -183,6 +184,31 @@ StepEnvironment step_environment(const PluginArgs& args, const SlurmJob& job) {
         env.message = fmt::format("job {} on {}: no reservation", job.job_id, job.node);
     }
     return env;
+}
+
+std::optional<std::string> step_refusal(const PluginArgs& args, const SlurmJob& step,
+                                        const std::optional<Reservation>& held) {
+    if (!step.asked_for_slots()) return std::nullopt;
+    auto config = config_for(args);
+    if (!config) {
+        return fmt::format("cannot check the step's slots: {}", config.error().message);
+    }
+    auto asked = requested_slots(*config, step);
+    if (!asked) return asked.error().message;
+    const int gpus = held ? held->gpu_count : 0;
+    const int cpus = held ? held->cpus : 0;
+    const bool same =
+        (!step.gpu_slots || asked->gpus == gpus) && (!step.cpu_slots || asked->cpus == cpus);
+    if (same) return std::nullopt;
+    std::string wanted;
+    if (step.gpu_slots) wanted = fmt::format("--gpu-slots={}", asked->gpus);
+    if (step.cpu_slots) {
+        wanted += fmt::format("{}--cpu-slots={}", wanted.empty() ? "" : " ", asked->cpus);
+    }
+    return fmt::format(
+        "this step asks for {}, but job {} holds {} on {}; a step runs on its job's slots: "
+        "leave --gpu-slots/--cpu-slots off the step, or give the job's values",
+        wanted, step.job_id, held ? slots_text(gpus, cpus) : std::string("no slots"), step.node);
 }
 
 }  // namespace gpuslots

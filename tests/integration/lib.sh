@@ -234,6 +234,20 @@ conf_set_prolog_wait() {
 	grep -q "prolog_wait_seconds: $1\$" "$GPUSLOTS_CONFIG" || fail "could not set prolog_wait_seconds"
 }
 
+# conf_unscheduled NODE FILE: a copy of the config in which Slurm does not schedule NODE
+# ('slurm: none'), for booking slots behind Slurm's back: with it, `gpuslots allocate` books
+# in the ledger only, as on a server Slurm does not manage.
+conf_unscheduled() {
+	python3 - "$GPUSLOTS_CONFIG" "$1" "$2" <<-'EOF' || fail "cannot write a config with $1 unscheduled"
+		import sys
+		text, node, out = open(sys.argv[1]).read(), sys.argv[2], sys.argv[3]
+		entry = "  - name: %s\n" % node
+		at = text.index(entry)  # cluster.sh writes one entry per node when their GPUs differ
+		end = text.index("slurm: slots", at)
+		open(out, "w").write(text[:end] + "slurm: none" + text[end + len("slurm: slots"):])
+	EOF
+}
+
 # ---- begin and end -------------------------------------------------------------------------
 
 # Leave the cluster as a scenario expects it. Anything found here is left over from an earlier

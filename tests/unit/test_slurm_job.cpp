@@ -241,3 +241,47 @@ BOOST_AUTO_TEST_CASE(submit_side_check_names_the_option_and_the_range) {
     BOOST_TEST(no_config.error().message.find("cannot check --gpu-slots: cannot read config") ==
                0U);
 }
+
+BOOST_AUTO_TEST_CASE(a_step_that_asks_for_other_slots_than_its_job_holds_is_refused) {
+    Cluster c;
+    BOOST_TEST_REQUIRE(!job_prolog(c.args, job("60", "n1", "2", "1"), c.fast).node_fault);
+    // init_post_opt cannot read the step's options: it finds the job's reservation...
+    const StepEnvironment env = step_environment(c.args, job("60", "n1", std::nullopt));
+    BOOST_TEST_REQUIRE(env.held.has_value());
+    BOOST_TEST(env_value(env, "CUDA_VISIBLE_DEVICES") == "0,1");
+    // ... and each task compares the step's own values with it.
+    struct Case {
+        std::optional<std::string> gpus, cpus;
+        const char* refusal;  // nullptr: the step runs on the job's GPUs
+    };
+    const std::vector<Case> cases = {
+        {std::nullopt, std::nullopt, nullptr},
+        {"2", std::nullopt, nullptr},
+        {"2", "1", nullptr},
+        {std::nullopt, "1", nullptr},
+        {"1", std::nullopt,
+         "this step asks for --gpu-slots=1, but job 60 holds 2 GPUs and 1 CPU on n1; a step "
+         "runs on its job's slots"},
+        {"2", "3", "this step asks for --gpu-slots=2 --cpu-slots=3, but job 60 holds"},
+        {"abc", std::nullopt, "--gpu-slots: 'abc' is not a whole number"},
+    };
+    for (const auto& k : cases) {
+        BOOST_TEST_CONTEXT(k.gpus.value_or("-") << " " << k.cpus.value_or("-")) {
+            auto refusal = step_refusal(c.args, job("60", "n1", k.gpus, k.cpus), env.held);
+            if (k.refusal == nullptr) {
+                BOOST_TEST(!refusal.has_value(), refusal.value_or(""));
+            } else {
+                BOOST_TEST_REQUIRE(refusal.has_value());
+                BOOST_TEST(refusal->find(k.refusal) != std::string::npos, *refusal);
+            }
+        }
+    }
+    // A job that holds nothing here: a step cannot reserve slots of its own.
+    const StepEnvironment none = step_environment(c.args, job("61", "n1", std::nullopt));
+    BOOST_TEST(!none.held.has_value());
+    auto refusal = step_refusal(c.args, job("61", "n1", "1"), none.held);
+    BOOST_TEST_REQUIRE(refusal.has_value());
+    BOOST_TEST(refusal->find("job 61 holds no slots on n1") != std::string::npos, *refusal);
+    // The job's reservation is untouched by a refused step.
+    BOOST_TEST((*c.ledger()->find(Origin::slurm, "60", "n1"))->gpus == std::vector<int>({0, 1}));
+}

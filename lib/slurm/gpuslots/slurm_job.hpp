@@ -75,9 +75,18 @@ struct StepEnvironment {
     std::vector<std::pair<std::string, std::string>> variables;  // to set in the job env
     // Set when the job must not run here: its tasks fail with this message.
     std::optional<std::string> refusal;
-    std::string message;  // for the log
-    bool error = false;   // the ledger could not be read (message says why)
+    std::string message;              // for the log
+    bool error = false;               // the ledger could not be read (message says why)
+    std::optional<Reservation> held;  // the job's reservation on this node, if any
 };
 StepEnvironment step_environment(const PluginArgs& args, const SlurmJob& job);
+
+// In each task of a step, before exec (task_init_privileged: in slurmstepd the step's own
+// option values can be read only there): a step runs on its job's slots, which the prolog
+// reserved from the job's values whatever a step asks. A step that asks for others (srun
+// --gpu-slots=N inside an allocation) is refused rather than silently given the job's.
+// `held`: StepEnvironment::held. Returns the reason to refuse, or nullopt.
+std::optional<std::string> step_refusal(const PluginArgs& args, const SlurmJob& step,
+                                        const std::optional<Reservation>& held);
 
 }  // namespace gpuslots

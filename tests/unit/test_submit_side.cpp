@@ -1,14 +1,14 @@
-// The submit side's hetjob check, against the option callbacks Slurm 22.05.8 was seen to make
-// for each command line (recorded with a probe plugin on the test cluster; see
-// lib/slurm/gpuslots/hetjob.hpp for what srun, salloc and sbatch do).
-#define BOOST_TEST_MODULE hetjob
+// The submit side's checks: hetjob components, against the option callbacks Slurm 22.05.8 was
+// seen to make for each command line (recorded with a probe plugin on the test cluster; see
+// lib/slurm/gpuslots/submit_side.hpp for what srun, salloc and sbatch do), and steps.
+#define BOOST_TEST_MODULE submit_side
 #include <boost/test/unit_test.hpp>
 
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "gpuslots/hetjob.hpp"
+#include "gpuslots/submit_side.hpp"
 
 using namespace gpuslots;
 
@@ -117,4 +117,35 @@ BOOST_AUTO_TEST_CASE(the_refusal_says_what_to_do_instead) {
                    "... : --cpu-slots=B ... job.sh), or the same value in every component") !=
                    std::string::npos,
                refused.error().message);
+}
+
+BOOST_AUTO_TEST_CASE(a_step_runs_on_its_jobs_slots) {
+    using V = std::optional<std::string>;
+    struct Case {
+        V job, step;
+        const char* refusal;  // nullptr: the step may start
+    };
+    const std::vector<Case> cases = {
+        {V("2"), V("2"), nullptr},  // srun read the job's value back from the environment
+        {V(), V(), nullptr},
+        {V("2"), V(), nullptr},
+        {V("2"), V("1"),
+         "this step asks for --gpu-slots=1, but job 7 was submitted with --gpu-slots=2; a step "
+         "runs on its job's slots: leave --gpu-slots off the step"},
+        {V(), V("1"),
+         "this step asks for --gpu-slots=1, but job 7 was submitted without "
+         "--gpu-slots"},
+    };
+    for (const auto& c : cases) {
+        BOOST_TEST_CONTEXT(c.job.value_or("-") << " " << c.step.value_or("-")) {
+            auto r = check_step_option("gpu-slots", "7", c.job, c.step);
+            if (c.refusal == nullptr) {
+                BOOST_TEST(r.ok());
+            } else {
+                BOOST_TEST_REQUIRE(!r.ok());
+                BOOST_TEST(r.error().message.find(c.refusal) != std::string::npos,
+                           r.error().message);
+            }
+        }
+    }
 }

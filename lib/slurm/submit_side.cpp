@@ -1,4 +1,4 @@
-#include "gpuslots/hetjob.hpp"
+#include "gpuslots/submit_side.hpp"
 
 #include <utility>
 
@@ -49,6 +49,24 @@ Result<void> HetjobComponents::end_component(const std::optional<std::string>& e
                       "in every component",
                       component, option_, *asked, option_, carried_ ? *carried_ : "(none)", option_,
                       option_);
+}
+
+Result<void> check_step_option(const std::string& option, const std::string& job_id,
+                               const std::optional<std::string>& job_value,
+                               const std::optional<std::string>& step_value) {
+    if (step_value == job_value) return {};
+    if (!step_value) return {};  // a step that says nothing runs on the job's slots
+    if (!job_value) {
+        return make_error(Errc::bad_input,
+                          "this step asks for --{}={}, but job {} was submitted without --{}; a "
+                          "step runs on its job's slots: leave --{} off the step, or submit a "
+                          "job that asks for them",
+                          option, *step_value, job_id, option, option);
+    }
+    return make_error(Errc::bad_input,
+                      "this step asks for --{}={}, but job {} was submitted with --{}={}; a step "
+                      "runs on its job's slots: leave --{} off the step",
+                      option, *step_value, job_id, option, *job_value, option);
 }
 
 }  // namespace gpuslots

@@ -1,6 +1,8 @@
-// What the submit side checks for heterogeneous jobs: each component must reserve what it
-// asked for, and where Slurm would carry another component's value into it, the submission is
-// refused instead of guessed.
+// What the submit side (srun, sbatch, salloc) checks beyond the values themselves, before any
+// job or step exists.
+//
+// 1. Heterogeneous jobs: each component must reserve what it asked for, and where Slurm would
+// carry another component's value into it, the submission is refused instead of guessed.
 //
 // Slurm 22.05.8 keeps one value per SPANK option for the whole command, not one per component
 // (measured with a probe plugin, srun/salloc/sbatch; the plugin's option callback and
@@ -40,8 +42,10 @@ class HetjobComponents {
     // value than it asked for; the message says which and what to do instead.
     Result<void> end_component(const std::optional<std::string>& env_now);
 
-    // The value the last completed component carries (for tests and messages).
+    // The value the last completed component carries.
     const std::optional<std::string>& carried() const { return carried_; }
+    // The option's SLURM_SPANK_ variable when the command started.
+    const std::optional<std::string>& env_at_start() const { return env_at_start_; }
 
   private:
     std::string option_;
@@ -50,5 +54,17 @@ class HetjobComponents {
     std::optional<std::string> carried_;
     int component_ = 0;
 };
+
+// 2. Steps. srun inside an allocation (SLURM_JOB_ID set) starts a step of that job, which runs
+// on the job's slots. Without PrologFlags=Alloc, a node's prolog runs when the job's first step
+// starts there, and it sees that step's values, not the job's: a step that asks for other slots
+// would size the job's reservation on those nodes differently from what Slurm counts. So such
+// a step is refused here (and again on the node, gpuslots/slurm_job.hpp: step_refusal).
+// `job_value`: what sbatch/salloc exported into the job's environment
+// (SLURM_SPANK__SLURM_SPANK_OPTION_gpuslots_<option>); `step_value`: what the step carries.
+// Returns the reason to refuse (bad_input), or success.
+Result<void> check_step_option(const std::string& option, const std::string& job_id,
+                               const std::optional<std::string>& job_value,
+                               const std::optional<std::string>& step_value);
 
 }  // namespace gpuslots
