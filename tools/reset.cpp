@@ -7,6 +7,7 @@
 
 #include "cli.hpp"
 #include "gpuslots/slurm_controller.hpp"
+#include "gpuslots/storage.hpp"
 
 namespace gpuslots::cli {
 namespace {
@@ -23,7 +24,7 @@ int run_reset(const ResetOptions& o, const Globals& globals) {
         return report(make_error(Errc::bad_input,
                                  "reset: not on a terminal; pass --yes to release every "
                                  "reservation in {}",
-                                 config->state.path));
+                                 ledger_location(config->state)));
     }
     auto ledger = open_for_writing(*config);
     if (!ledger) return report(ledger.error());
@@ -32,7 +33,7 @@ int run_reset(const ResetOptions& o, const Globals& globals) {
         if (!current) return report(current.error());
         fmt::print(stderr,
                    "Release all {} reservation(s) in {}? Type 'yes' to confirm: ", current->size(),
-                   config->state.path);
+                   ledger_location(config->state));
         std::fflush(stderr);
         std::string answer;
         if (!std::getline(std::cin, answer) || answer != "yes") {
@@ -41,7 +42,7 @@ int run_reset(const ResetOptions& o, const Globals& globals) {
     }
     auto count = (*ledger)->reset();
     if (!count) return report(count.error());
-    fmt::print("reset: released {} reservation(s) in {}\n", *count, config->state.path);
+    fmt::print("reset: released {} reservation(s) in {}\n", *count, ledger_location(config->state));
     // Manual bookings on servers Slurm schedules hold Slurm jobs (allocate.cpp): cancel them.
     bool scheduled = false;
     for (const auto& s : config->fleet.servers())
