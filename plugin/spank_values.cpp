@@ -53,6 +53,21 @@ std::string node_name() {
     return name.substr(0, name.find('.'));
 }
 
+// The GPUs Slurm's own gres/gpu gave the job here: in the prolog from this process's
+// environment (slurmd's), in slurmstepd from the step's (see SlurmJob::slurm_gpus).
+std::optional<std::string> slurm_gpus(spank_t sp) {
+    if (spank_context() == S_CTX_JOB_SCRIPT) {
+        const char* v = std::getenv("SLURM_JOB_GPUS");
+        return v != nullptr ? std::optional<std::string>(v) : std::nullopt;
+    }
+    char value[4096] = {};
+    for (const char* name : {"SLURM_STEP_GPUS", "SLURM_JOB_GPUS"}) {
+        if (spank_getenv(sp, name, value, sizeof value) == ESPANK_SUCCESS)
+            return std::string(value);
+    }
+    return std::nullopt;
+}
+
 }  // namespace
 
 Result<SlurmJob> job_of(spank_t sp) {
@@ -70,6 +85,7 @@ Result<SlurmJob> job_of(spank_t sp) {
     if (job.node.empty()) return make_error(Errc::internal, "cannot tell this node's name");
     job.gpu_slots = option_value(sp, kGpuSlotsIndex);
     job.cpu_slots = option_value(sp, kCpuSlotsIndex);
+    job.slurm_gpus = slurm_gpus(sp);
     return job;
 }
 

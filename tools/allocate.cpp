@@ -7,7 +7,9 @@
 // named "gpuslots-hold:TASK_ID", asking for the slot GRES), for as long as it lasts; `release`
 // cancels it. The holder comes before the ledger entry: once it runs, Slurm counts the slots
 // and no job can be scheduled into them between the two steps. If the ledger then refuses,
-// the holder is cancelled again. Servers Slurm does not schedule book in the ledger only.
+// the holder is cancelled again. On a server that follows Slurm's gres/gpu, the holder asks
+// for gres:gpu and the booking takes exactly the GPUs Slurm gave it. Servers Slurm does not
+// schedule book in the ledger only.
 #include <unistd.h>
 
 #include "cli.hpp"
@@ -117,17 +119,38 @@ int run_allocate(const AllocateOptions& o, const Globals& globals) {
                                  "holds a Slurm job, which only root may submit for it",
                                  name));
     }
-    if (server->slurm == SlurmMode::follow) {
-        return report(make_error(Errc::bad_input,
-                                 "{} follows Slurm's gres/gpu: book it with a Slurm job "
-                                 "(salloc --no-shell -w {} --gpu-slots={}) until gpuslots can "
-                                 "record the GPUs Slurm picks",
-                                 name, name, *gpus));
-    }
     const SlurmController slurm;
     auto holder = slurm.hold(HolderRequest{o.task_id, name, gres, std::chrono::seconds(*wait)});
     if (!holder) return report(holder.error());
-    auto r = (*ledger)->reserve(name, request);
+    Request booked = request;
+    if (server->slurm == SlurmMode::follow) {
+        // Slurm's gres/gpu chose the holder's GPUs: the booking is exactly those.
+        booked.exact_gpus = holder->gpus;
+        if (static_cast<int>(holder->gpus.size()) != *gpus) {
+            const std::string why = fmt::format(
+                "Slurm gave holder job {} GPUs [{}], not {} GPU(s): cannot tell which GPUs it "
+                "holds (see 'scontrol -d show job {}')",
+                holder->job_id, join_ints(holder->gpus), *gpus, holder->job_id);
+            if (auto cancelled = slurm.cancel({holder->job_id}); !cancelled) {
+                warn(fmt::format("could not cancel holder job {} ({}); cancel it with 'scancel {}'",
+                                 holder->job_id, cancelled.error().message, holder->job_id));
+            }
+            return report(make_error(Errc::config, "{}", why));
+        }
+        // With PrologFlags=Alloc the holder's own prolog has already recorded Slurm's GPUs
+        // under the holder's job id (as for any job gres/gpu gave GPUs); the booking it
+        // stands for takes them over. Slurm keeps them for the holder meanwhile, so no other
+        // job can be given them in between.
+        auto own = (*ledger)->release(Origin::slurm, holder->job_id, name);
+        if (!own) {
+            if (auto cancelled = slurm.cancel({holder->job_id}); !cancelled) {
+                warn(fmt::format("could not cancel holder job {} ({}); cancel it with 'scancel {}'",
+                                 holder->job_id, cancelled.error().message, holder->job_id));
+            }
+            return report(own.error());
+        }
+    }
+    auto r = (*ledger)->reserve(name, booked);
     if (!r) {
         if (auto cancelled = slurm.cancel({holder->job_id}); !cancelled) {
             warn(fmt::format("could not cancel holder job {} ({}); cancel it with 'scancel {}'",

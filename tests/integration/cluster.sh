@@ -47,6 +47,9 @@
 #                      the shipped module (GPUSLOTS_LUA, copied to DIR/lib/lua) in one line, as
 #                      a site's own job_submit.lua would; empty: no job_submit plugin
 #   GPUSLOTS_LUA       the module gpuslots_job_submit.lua (needed for JOB_SUBMIT=lua)
+#   FOLLOW=0           1 (needs GRES=GPUS): Slurm's own gres/gpu manages the GPUs and gpuslots
+#                      follows it: `slurm: follow` in the config, no gpuslots GRES (cpuslots
+#                      only), and job_submit.lua maps --gpu-slots to gres:gpu
 #   CTLD_DEBUG=info SLURMD_DEBUG=info
 #
 # Layout of DIR: etc/ (slurm.conf, plugstack.conf, gpuslots.yaml, gres.conf), env.sh (source
@@ -228,7 +231,9 @@ write_slurm_conf() {
 	if [ -n "$PROLOG_FLAGS" ]; then pfl="PrologFlags=$PROLOG_FLAGS"; else pfl="#PrologFlags unset"; fi
 	local gres_types=() gres_line="#GresTypes unset" js_line="#JobSubmitPlugins unset"
 	[ "$GRES" -gt 0 ] && gres_types+=(gpu)
-	[ "$SLOTS_GRES" = 1 ] && gres_types+=(gpuslots cpuslots)
+	if [ "$SLOTS_GRES" = 1 ]; then
+		if [ "$FOLLOW" = 1 ]; then gres_types+=(cpuslots); else gres_types+=(gpuslots cpuslots); fi
+	fi
 	[ ${#gres_types[@]} -gt 0 ] && gres_line="GresTypes=$(IFS=,; echo "${gres_types[*]}")"
 	[ "$JOB_SUBMIT" = lua ] && js_line="JobSubmitPlugins=lua"
 	cat >"$DIR"/etc/slurm.conf <<EOF
@@ -294,7 +299,10 @@ EOF
 	for i in $(seq 1 "$NODES"); do
 		gres=()
 		[ "$GRES" -gt 0 ] && gres+=("gpu:$GRES")
-		[ "$SLOTS_GRES" = 1 ] && gres+=("gpuslots:$(gpus_of "$i")" "cpuslots:$CPUS")
+		if [ "$SLOTS_GRES" = 1 ]; then
+			[ "$FOLLOW" = 1 ] || gres+=("gpuslots:$(gpus_of "$i")")
+			gres+=("cpuslots:$CPUS")
+		fi
 		if [ "$UTS" = 1 ]; then hn=n$i; else hn=$node_hostnames; fi
 		echo "NodeName=n$i NodeHostname=$hn NodeAddr=127.0.0.1 Port=$((SLURMD_PORT + i))" \
 			"CPUs=$CPUS RealMemory=$MEM${gres[*]:+ Gres=$(IFS=,; echo "${gres[*]}")} State=UNKNOWN"
@@ -310,7 +318,7 @@ EOF
 	if [ "$SLOTS_GRES" = 1 ]; then
 		# Count-only: no File=, so Slurm counts them and binds nothing.
 		for i in $(seq 1 "$NODES"); do
-			echo "NodeName=n$i Name=gpuslots Count=$(gpus_of "$i")"
+			[ "$FOLLOW" = 1 ] || echo "NodeName=n$i Name=gpuslots Count=$(gpus_of "$i")"
 			echo "NodeName=n$i Name=cpuslots Count=$CPUS"
 		done >>"$DIR"/etc/gres.conf
 	fi
@@ -323,6 +331,7 @@ EOF
 -- Written by tests/integration/cluster.sh, as a site's job_submit.lua would use gpuslots.
 package.path = "$DIR/lib/lua/?.lua;" .. package.path
 local gpuslots = require("gpuslots_job_submit")
+$([ "$FOLLOW" = 1 ] && echo 'gpuslots.settings.gpu_gres = "gpu"  -- Slurm'"'"'s gres/gpu picks the GPUs')
 
 function slurm_job_submit(job_desc, part_list, submit_uid)
 	return gpuslots.job_submit(job_desc, part_list, submit_uid)
@@ -344,6 +353,7 @@ write_gpuslots_conf() {
 		echo "servers:"
 		local mode=none
 		[ "$SLOTS_GRES" = 1 ] && mode=slots
+		[ "$FOLLOW" = 1 ] && mode=follow
 		if [[ "$GPUS" != *,* ]]; then
 			# One hostlist entry, as a site would write it.
 			printf '  - name: n[1-%s]\n    gpus: %s\n    cpus: %s\n    slurm: %s\n' "$NODES" "$GPUS" "$CPUS" "$mode"
@@ -431,6 +441,7 @@ cmd_up() {
 	local slots_default=0 js_default=""
 	[ "$PLUGIN" = gpuslots ] && slots_default=1 js_default=lua
 	SLOTS_GRES=${SLOTS_GRES:-$slots_default}
+	FOLLOW=${FOLLOW:-0}
 	JOB_SUBMIT=${JOB_SUBMIT-$js_default}
 	CTLD_DEBUG=${CTLD_DEBUG:-info}
 	SLURMD_DEBUG=${SLURMD_DEBUG:-info}
@@ -467,6 +478,10 @@ cmd_up() {
 	[[ "$DURABILITY" =~ ^(full|normal)$ ]] || die "DURABILITY=$DURABILITY: expected full or normal"
 	[[ "$GRES" =~ ^[0-9]+$ ]] || die "GRES=$GRES: expected a number"
 	[[ "$SLOTS_GRES" =~ ^[01]$ ]] || die "SLOTS_GRES=$SLOTS_GRES: expected 0 or 1"
+	[[ "$FOLLOW" =~ ^[01]$ ]] || die "FOLLOW=$FOLLOW: expected 0 or 1"
+	if [ "$FOLLOW" = 1 ] && { [ "$GRES" != "$GPUS" ] || [ "$SLOTS_GRES" != 1 ]; }; then
+		die "FOLLOW=1 needs GRES=GPUS (Slurm's gres/gpu manages the GPUs) and SLOTS_GRES=1"
+	fi
 	case "$JOB_SUBMIT" in
 	lua) [ -f "${GPUSLOTS_LUA:-}" ] || die "JOB_SUBMIT=lua needs GPUSLOTS_LUA=<gpuslots_job_submit.lua> (got '${GPUSLOTS_LUA:-}')" ;;
 	"") ;;
@@ -530,6 +545,7 @@ UTS=$UTS
 GRES=$GRES
 SLOTS_GRES=$SLOTS_GRES
 JOB_SUBMIT=$JOB_SUBMIT
+FOLLOW=$FOLLOW
 EOF
 	export SLURM_CONF=$DIR/etc/slurm.conf
 
