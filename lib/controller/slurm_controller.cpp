@@ -100,6 +100,13 @@ Result<CommandOutput> run_ok(const std::vector<std::string>& argv,
     return out;
 }
 
+// `scontrol -o show WHAT`, one record per line.
+Result<std::vector<SlurmRecord>> show(const char* what, std::chrono::milliseconds timeout) {
+    auto out = run_ok({"scontrol", "-o", "show", what}, timeout);
+    if (!out) return out.error();
+    return parse_scontrol_records(out->out);
+}
+
 bool live(std::string_view state) {
     return state == "PENDING" || state == "RUNNING" || state == "CONFIGURING" ||
            state == "SUSPENDED" || state == "REQUEUED" || state == "RESIZING";
@@ -215,10 +222,10 @@ std::vector<int> parse_gpu_indices(std::string_view detail, std::string_view nod
 }
 
 Result<std::vector<SlurmNodeInfo>> SlurmController::nodes() const {
-    auto out = run_ok({"scontrol", "-o", "show", "node"}, timeout_);
-    if (!out) return out.error();
+    auto records = show("node", timeout_);
+    if (!records) return records.error();
     std::vector<SlurmNodeInfo> nodes;
-    for (const auto& record : parse_scontrol_records(out->out)) {
+    for (const auto& record : *records) {
         auto name = field(record, "NodeName");
         if (!name) continue;
         SlurmNodeInfo node;
@@ -253,10 +260,10 @@ Result<SlurmSettings> SlurmController::settings() const {
 }
 
 Result<std::vector<SlurmJobInfo>> SlurmController::jobs() const {
-    auto out = run_ok({"scontrol", "-o", "show", "job"}, timeout_);
-    if (!out) return out.error();
+    auto records = show("job", timeout_);
+    if (!records) return records.error();
     std::vector<SlurmJobInfo> jobs;
-    for (const auto& record : parse_scontrol_records(out->out)) {
+    for (const auto& record : *records) {
         auto id = field(record, "JobId");
         if (!id) continue;  // "No jobs in the system"
         SlurmJobInfo job;

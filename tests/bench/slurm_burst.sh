@@ -8,12 +8,15 @@
 #   after   the product's setup: the count-only GRES gpuslots/cpuslots and the job_submit/lua
 #           mapping; the excess waits in Slurm's queue.
 # Both run the same gpuslots.so with the same config; each round submits the same random sizes
-# to both, the order alternating. Each job holds its GPUs for BURST_HOLD (0.3 s) and logs
-# them (tests/integration/burst_job); tests/integration/burst_report.py reads the logs.
+# to both, the order alternating. Each job holds its GPUs for BURST_HOLD seconds (default 3:
+# the burst then needs about 40 s of the cluster's GPUs, well beyond the prolog's 5 s wait, as
+# real jobs do) and logs them (tests/integration/burst_job); tests/integration/burst_report.py
+# reads the logs.
 # Per cluster and round: completed % (the rest FAILED in the prolog), GPU use (GPU-seconds
 # held by running jobs / (12 GPUs x the burst's span)), mean wait of the completed jobs
 # (submission to start of the job's script), span, GPU overlaps (must be 0). Prints
-# "@ KEY VALUE" lines, one per figure and round, and a summary of the medians.
+# "@ b7.<cluster>.<figure> VALUE" lines (run_all.sh collects them, one call per round) and,
+# over its own rounds, a summary of the medians.
 #
 # Ports GPUSLOTS_BENCH_PORT (default 18917) and up. Exit 77 when Slurm cannot run here.
 set -euo pipefail
@@ -21,6 +24,7 @@ BUILD=$(cd "${1:?usage: slurm_burst.sh BUILD_DIR WORK_DIR [ROUNDS] [JOBS]}" && p
 WORK=${2:?usage: slurm_burst.sh BUILD_DIR WORK_DIR [ROUNDS] [JOBS]}
 ROUNDS=${3:-3}
 JOBS=${4:-60}
+export BURST_HOLD=${BURST_HOLD:-3}  # sbatch passes the environment on to the jobs
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 CLUSTER=$REPO/tests/integration/cluster.sh
 BASE_PORT=${GPUSLOTS_BENCH_PORT:-18917}
@@ -97,13 +101,13 @@ burst() {
 		drained=$(sinfo -h -R -o '%N' | tr '\n' ' ')
 		python3 "$REPO"/tests/integration/burst_report.py 12 "$dir"/out/*.out >"$dir"/report.txt
 		f() { sed -n "s/^$1 //p" "$dir"/report.txt; }
-		echo "@ ${name}_completed_pct $((100 * completed / ${#ids[@]}))"
-		echo "@ ${name}_failed $failed"
-		echo "@ ${name}_gpu_use $(f gpu_use)"
-		echo "@ ${name}_mean_wait_s $(f mean_wait_s)"
-		echo "@ ${name}_span_s $(f span_s)"
-		echo "@ ${name}_overlaps $(f overlaps)"
-		echo "@ ${name}_drained_nodes $(wc -w <<<"$drained")"
+		echo "@ b7.${name}.completed_pct $((100 * completed / ${#ids[@]}))"
+		echo "@ b7.${name}.failed $failed"
+		echo "@ b7.${name}.gpu_use $(f gpu_use)"
+		echo "@ b7.${name}.mean_wait_s $(f mean_wait_s)"
+		echo "@ b7.${name}.span_s $(f span_s)"
+		echo "@ b7.${name}.overlaps $(f overlaps)"
+		echo "@ b7.${name}.drained_nodes $(wc -w <<<"$drained")"
 		# Leave the cluster as the next round expects it.
 		[ -z "${drained// /}" ] || scontrol update nodename=ALL state=resume
 	)
@@ -118,16 +122,18 @@ for round in $(seq 1 "$ROUNDS"); do
 	[ $((round % 2)) = 0 ] && order=(after before)
 	for name in "${order[@]}"; do
 		echo "round $round: $name: $JOBS jobs of 1..4 GPU slots" >&2
-		burst "$name" "$round" "${sizes[@]}" | sed "s/^@ /@ $round /" | tee -a "$results"
+		burst "$name" "$round" "${sizes[@]}" >"$WORK/last.txt"
+		cat "$WORK/last.txt"
+		sed -n 's/^@ //p' "$WORK/last.txt" >>"$results"
 	done
 done
 
 # Medians over rounds.
 echo
-echo "== benchmark 7: $JOBS-job burst of 1..4 GPU slots on 3 x 4 GPUs, $ROUNDS rounds, medians (min..max)"
+echo "== benchmark 7: $JOBS-job burst of 1..4 GPU slots held ${BURST_HOLD} s, on 3 x 4 GPUs, $ROUNDS rounds, medians (min..max)"
 for key in completed_pct failed gpu_use mean_wait_s span_s overlaps drained_nodes; do
 	for name in "${NAMES[@]}"; do
-		awk -v k="${name}_$key" '$3 == k { print $4 }' "$results" | sort -g |
+		awk -v k="b7.${name}.$key" '$1 == k { print $2 }' "$results" | sort -g |
 			awk -v label="$name $key" '{ v[NR] = $1 } END {
 				if (NR == 0) exit
 				m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2

@@ -248,6 +248,20 @@ conf_unscheduled() {
 	EOF
 }
 
+# book_n1_behind_slurm TASK: all of n1's GPUs booked by hand where Slurm cannot see it (with
+# a config in which Slurm does not schedule n1: the ledger only, no holder job).
+# release_behind_slurm TASK releases it the same way.
+book_n1_behind_slurm() {
+	[ -f "$W"/unscheduled.yaml ] || conf_unscheduled n1 "$W"/unscheduled.yaml
+	"$CLI" --config "$W"/unscheduled.yaml allocate "$1" "$(query gpus_total n1)" 0 --server n1 \
+		>"$W/allocate-$1.out" 2>&1 || fail "gpuslots allocate $1 failed: $(cat "$W/allocate-$1.out")"
+	[ -z "$(squeue -h -n "gpuslots-hold:$1" -o %i)" ] || fail "booking $1 behind Slurm's back started a holder job"
+}
+release_behind_slurm() {
+	"$CLI" --config "$W"/unscheduled.yaml release "$1" >"$W/release-$1.out" 2>&1 ||
+		fail "gpuslots release $1 failed: $(cat "$W/release-$1.out")"
+}
+
 # ---- begin and end -------------------------------------------------------------------------
 
 # Leave the cluster as a scenario expects it. Anything found here is left over from an earlier

@@ -116,19 +116,14 @@ scenario_safety_net() {
 	# the ledger only). Slurm starts the next job there; its prolog waits for the slots, and the
 	# job runs once they are released: the prolog's bounded wait is the safety net.
 	conf_set_prolog_wait 15
-	conf_unscheduled n1 "$W"/unscheduled.yaml
-	local j n1_gpus
-	n1_gpus=$(ledger_gpus_total n1)
-	"$CLI" --config "$W"/unscheduled.yaml allocate it-behind-slurm "$n1_gpus" 0 --server n1 >"$W"/allocate.out 2>&1 ||
-		fail "gpuslots allocate failed: $(cat "$W"/allocate.out)"
-	expect_eq "$(squeue -h -n gpuslots-hold:it-behind-slurm -o %i)" "" "holder jobs (none: Slurm must not know)"
+	local j
+	book_n1_behind_slurm it-behind-slurm
 	j=$(sbatch --parsable -w n1 --gpu-slots=1 -o "$W"/job.out --wrap "$W/report safety-net") || fail "sbatch failed"
 	wait_until 30 "Slurm to start job $j (it does not know n1 is booked)" eval '[ "$(job_state '"$j"')" != PENDING ]'
 	expect_eq "$(report_count "$W"/job.out)" 0 "lines of job $j's script while its prolog waits"
 	expect_eq "$(ledger_nodes "$j")" "" "reservations of job $j while n1 is booked"
 	note "job $j is $(job_state "$j") on n1, its prolog waiting; releasing the booking"
-	"$CLI" --config "$W"/unscheduled.yaml release it-behind-slurm >"$W"/release.out 2>&1 ||
-		fail "gpuslots release failed: $(cat "$W"/release.out)"
+	release_behind_slurm it-behind-slurm
 	wait_job_ended "$j" 40
 	expect_eq "$(job_state "$j")" COMPLETED "state of job $j"
 	expect_eq "$(report_count "$W"/job.out)" 1 "lines of job $j's script"

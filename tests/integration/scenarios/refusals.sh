@@ -60,11 +60,9 @@ scenario_refusal() {
 	# n1 (2 GPUs) is taken by hand where Slurm cannot see it (a config in which Slurm does not
 	# schedule n1): Slurm starts jobs there, which wait 1 s in the prolog, then fail.
 	conf_set_prolog_wait 1
-	conf_unscheduled n1 "$W"/unscheduled.yaml
 	local n1_gpus j
 	n1_gpus=$(ledger_gpus_total n1)
-	"$CLI" --config "$W"/unscheduled.yaml allocate it-by-hand "$n1_gpus" 0 --server n1 >"$W"/allocate.out 2>&1 ||
-		fail "gpuslots allocate failed: $(cat "$W"/allocate.out)"
+	book_n1_behind_slurm it-by-hand
 
 	srun -w n1 -J it-refused-srun --gpu-slots=1 "$W"/report srun >"$W"/srun.out 2>"$W"/srun.err
 	local rc=$?
@@ -88,7 +86,7 @@ scenario_refusal() {
 	assert_no_drain
 	ok "sbatch job $j refused: FAILED, the reason in its output file, node in service"
 
-	"$CLI" --config "$W"/unscheduled.yaml release it-by-hand >/dev/null || fail "gpuslots release failed"
+	release_behind_slurm it-by-hand
 	# More GPUs than n1 has at all (but within the allowed range): Slurm refuses it at
 	# submission, since n1 has fewer gpuslots; the job record it makes is FAILED at once
 	# (BadConstraints) and never starts.
