@@ -367,11 +367,12 @@ BOOST_AUTO_TEST_CASE(check_config_compares_with_slurm_where_slurm_schedules) {
                               {"PATH=/nonexistent"});
     BOOST_TEST(r.exit_code == kUnusable, r.err);
     BOOST_TEST(contains(site.portable(r.out), "config @DIR@/gpuslots.yaml: OK"), r.out);
-    BOOST_TEST(r.err == "gpuslots: slurm: cannot ask slurmctld: scontrol not found on PATH (is "
-                        "Slurm installed here?)\n");
-    const Run skipped = run_process(
-        {GPUSLOTS_CLI, "--config", site.config(), "check-config", "--no-slurm"}, "", -1,
-        {"PATH=/nonexistent"});
+    BOOST_TEST(r.err ==
+               "gpuslots: slurm: cannot ask slurmctld: scontrol not found on PATH (is "
+               "Slurm installed here?)\n");
+    const Run skipped =
+        run_process({GPUSLOTS_CLI, "--config", site.config(), "check-config", "--no-slurm"}, "", -1,
+                    {"PATH=/nonexistent"});
     BOOST_TEST(skipped.exit_code == kOk, skipped.err);
     BOOST_TEST(contains(skipped.out, "slurmctld: not compared (--no-slurm)"), skipped.out);
 }
@@ -383,16 +384,16 @@ BOOST_AUTO_TEST_CASE(a_booking_on_a_server_slurm_schedules_needs_slurm) {
     // n1 is scheduled by the slots: the booking must hold a Slurm job first, and there is no
     // Slurm here. Nothing is booked.
     const Run r = run_process(
-        {GPUSLOTS_CLI, "--config", site.config(), "allocate", "t", "2", "4", "--server", "n1"},
-        "", -1, {"PATH=/nonexistent"});
+        {GPUSLOTS_CLI, "--config", site.config(), "allocate", "t", "2", "4", "--server", "n1"}, "",
+        -1, {"PATH=/nonexistent"});
     expect_failure(r, kUnusable, {"salloc not found on PATH"});
     BOOST_TEST(site.snapshot() == before);
     // A user who owns the ledger but is not root cannot submit root's holder job.
     if (::geteuid() == 0) {
         std::filesystem::permissions(site.dir(), std::filesystem::perms::all);
         ::chown(site.ledger().c_str(), kNobodyUid, kNobodyUid);
-        expect_failure(site.cli({"allocate", "t", "1", "1", "--server", "n2"}, kNobodyUid),
-                       kDenied, {"n2 is scheduled by Slurm", "only root"});
+        expect_failure(site.cli({"allocate", "t", "1", "1", "--server", "n2"}, kNobodyUid), kDenied,
+                       {"n2 is scheduled by Slurm", "only root"});
         BOOST_TEST(site.snapshot() == before);
     }
     expect_failure(site.cli({"allocate", "t", "1", "1", "--server", "n1", "--wait", "0"}),
