@@ -16,6 +16,18 @@
 
 namespace gpuslots {
 
+const char* slurm_mode_name(SlurmMode mode) {
+    switch (mode) {
+        case SlurmMode::slots:
+            return "slots";
+        case SlurmMode::follow:
+            return "follow";
+        case SlurmMode::none:
+            break;
+    }
+    return "none";
+}
+
 Result<Fleet> Fleet::from(std::vector<Server> servers) {
     Fleet fleet;
     fleet.index_.reserve(servers.size());
@@ -178,13 +190,25 @@ std::vector<Server> Parser::servers(const YAML::Node& node) {
     for (std::size_t i = 0; i < node.size(); ++i) {
         const YAML::Node entry = node[i];
         const std::string path = fmt::format("servers[{}]", i);
-        expect_map(entry, path, {"name", "gpus", "cpus"});
+        expect_map(entry, path, {"name", "gpus", "cpus", "slurm"});
         for (const char* key : {"name", "gpus", "cpus"}) {
             if (!entry[key]) fail(entry.Mark(), "{}: missing key '{}'", path, key);
         }
         const std::string expr = text(entry["name"], path + ".name");
         const int gpus = positive(entry["gpus"], path + ".gpus", kMaxGpusPerServer);
         const int cpus = positive(entry["cpus"], path + ".cpus", kMaxCpusPerServer);
+        SlurmMode mode = SlurmMode::none;
+        if (entry["slurm"]) {
+            const std::string m = text(entry["slurm"], path + ".slurm");
+            if (m == "slots") {
+                mode = SlurmMode::slots;
+            } else if (m == "follow") {
+                mode = SlurmMode::follow;
+            } else if (m != "none") {
+                fail(mark_of(entry["slurm"]), "{}.slurm: expected slots, follow or none, got {}",
+                     path, in_quotes(m));
+            }
+        }
         auto names = expand_hostlist(expr);
         if (!names) fail(mark_of(entry["name"]), "{}.name: {}", path, names.error().message);
         if (out.size() + names->size() > kMaxHostlistNames) {
@@ -197,7 +221,7 @@ std::vector<Server> Parser::servers(const YAML::Node& node) {
                 fail(mark_of(entry["name"]), "{}.name: server '{}' is already defined at line {}",
                      path, name, it->second.line + 1);
             }
-            out.push_back(Server{std::move(name), gpus, cpus});
+            out.push_back(Server{std::move(name), gpus, cpus, mode});
         }
     }
     return out;

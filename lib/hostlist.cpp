@@ -3,6 +3,7 @@
 #include <cctype>
 #include <charconv>
 #include <cstdint>
+#include <optional>
 
 namespace gpuslots {
 namespace {
@@ -176,6 +177,91 @@ Result<std::vector<std::string>> expand_hostlist(std::string_view expression) {
             all.push_back(std::move(n));
     }
     return all;
+}
+
+namespace {
+
+// A name's trailing number: "gpu-08" -> prefix "gpu-", digits "08".
+struct Numbered {
+    std::string_view prefix;
+    std::string_view digits;
+};
+
+Numbered split_number(std::string_view name) {
+    std::size_t i = name.size();
+    while (i > 0 && std::isdigit(static_cast<unsigned char>(name[i - 1])) != 0)
+        --i;
+    // Very long digit runs are left as they are (a range of them could not be parsed back).
+    if (name.size() - i > 18) i = name.size();
+    return {name.substr(0, i), name.substr(i)};
+}
+
+// One group of names "prefix[ranges]". Zero-padded numbers keep their width (the lower bound's
+// width pads the whole range when it is read back), so a group is either padded to one width
+// or unpadded.
+struct Group {
+    std::string prefix;
+    std::size_t width = 0;  // 0: unpadded
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> ranges;
+
+    bool takes(const Numbered& n, std::uint64_t value) const {
+        if (n.prefix != prefix || ranges.empty()) return false;
+        const bool padded = n.digits.size() > 1 && n.digits[0] == '0';
+        const bool fits = width == 0 ? !padded : n.digits.size() == width;
+        return fits && value > ranges.back().second;  // ascending, as expand_hostlist reads it
+    }
+    std::string text() const {
+        if (ranges.size() == 1 && ranges[0].first == ranges[0].second) {
+            return prefix + pad(ranges[0].first, width);
+        }
+        std::string out = prefix + '[';
+        for (std::size_t i = 0; i < ranges.size(); ++i) {
+            if (i > 0) out += ',';
+            out += pad(ranges[i].first, width);
+            if (ranges[i].second != ranges[i].first) out += '-' + pad(ranges[i].second, width);
+        }
+        return out + ']';
+    }
+};
+
+}  // namespace
+
+std::string compress_hostlist(const std::vector<std::string>& names) {
+    std::vector<std::string> parts;
+    std::optional<Group> group;
+    const auto flush = [&] {
+        if (group) parts.push_back(group->text());
+        group.reset();
+    };
+    for (const auto& name : names) {
+        const Numbered n = split_number(name);
+        std::uint64_t value = 0;
+        if (n.digits.empty() ||
+            std::from_chars(n.digits.data(), n.digits.data() + n.digits.size(), value).ec !=
+                std::errc()) {
+            flush();
+            parts.push_back(name);
+            continue;
+        }
+        if (group && group->takes(n, value)) {
+            if (value == group->ranges.back().second + 1) {
+                group->ranges.back().second = value;
+            } else {
+                group->ranges.emplace_back(value, value);
+            }
+            continue;
+        }
+        flush();
+        const bool padded = n.digits.size() > 1 && n.digits[0] == '0';
+        group = Group{std::string(n.prefix), padded ? n.digits.size() : 0, {{value, value}}};
+    }
+    flush();
+    std::string out;
+    for (const auto& p : parts) {
+        if (!out.empty()) out += ',';
+        out += p;
+    }
+    return out;
 }
 
 }  // namespace gpuslots

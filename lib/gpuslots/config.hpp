@@ -23,10 +23,21 @@ inline constexpr const char* kConfigEnvVar = "GPUSLOTS_CONFIG";
 inline constexpr int kMaxGpusPerServer = 1024;
 inline constexpr int kMaxCpusPerServer = 1 << 20;
 
+// Whether Slurm's scheduler counts a server's slots, and how (README "Slurm schedules by the
+// slots"). The admin tool books a manual reservation on a scheduled server through a holder
+// job, so that Slurm counts it too; check-config compares these servers with slurmctld's view.
+enum class SlurmMode {
+    none,    // Slurm does not schedule this server's slots: manual bookings go to the ledger only
+    slots,   // the count-only GRES gpuslots / cpuslots carry the slots
+    follow,  // Slurm's own gres/gpu manages the GPUs (cpuslots the CPUs); gpuslots follows it
+};
+const char* slurm_mode_name(SlurmMode mode);
+
 struct Server {
     std::string name;  // the Slurm node name
     int gpus = 0;
     int cpus = 0;
+    SlurmMode slurm = SlurmMode::none;
 };
 
 // The servers of the configuration, in config order, with a name index.

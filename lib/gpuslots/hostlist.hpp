@@ -24,6 +24,12 @@ inline constexpr std::size_t kMaxHostlistNames = 1'000'000;
 // offending part. Does not check for duplicates across expressions; see Fleet for that.
 Result<std::vector<std::string>> expand_hostlist(std::string_view expression);
 
+// The reverse, for writing slurm.conf and gres.conf lines: consecutive names that differ only
+// in a trailing number become one range, in the order given ("n1 n2 n3 n7" -> "n[1-3,7]",
+// "gpu-08 gpu-09 gpu-10" -> "gpu-[08-10]"). expand_hostlist(compress_hostlist(names)) == names
+// for valid node names.
+std::string compress_hostlist(const std::vector<std::string>& names);
+
 // True for a valid plain (already expanded) node name: letters, digits, '-', '_', '.'.
 bool is_valid_node_name(std::string_view name);
 

@@ -183,3 +183,37 @@ BOOST_AUTO_TEST_CASE(node_name_validity) {
         }
     }
 }
+
+BOOST_AUTO_TEST_CASE(compressing_names_reads_back_as_the_same_names) {
+    struct Case {
+        std::vector<std::string> names;
+        std::string expression;
+    };
+    const std::vector<Case> cases = {
+        {{"n1", "n2", "n3", "n7"}, "n[1-3,7]"},
+        {{"n1"}, "n1"},
+        {{"gpu-08", "gpu-09", "gpu-10"}, "gpu-[08-10]"},
+        {{"n9", "n10", "n11"}, "n[9-11]"},
+        {{"n1", "n01"}, "n1,n01"},  // unpadded and padded do not mix
+        {{"login", "n1", "n2", "ws"}, "login,n[1-2],ws"},
+        {{"n3", "n1"}, "n3,n1"},  // the order given is kept
+        {{"r1g1", "r1g2", "r2g1"}, "r1g[1-2],r2g1"},
+        {{"a-0", "a-1", "b-2"}, "a-[0-1],b-2"},
+        {{}, ""},
+    };
+    for (const auto& c : cases) {
+        BOOST_TEST_CONTEXT(c.expression) {
+            const std::string e = gpuslots::compress_hostlist(c.names);
+            BOOST_TEST(e == c.expression);
+            if (!c.names.empty()) {
+                auto back = expand_hostlist(e);
+                BOOST_TEST_REQUIRE(back.ok());
+                BOOST_TEST(*back == c.names);
+            }
+        }
+    }
+    // A large padded fleet stays one range.
+    auto fleet = expand_hostlist("gpu-[0000-9999]");
+    BOOST_TEST_REQUIRE(fleet.ok());
+    BOOST_TEST(gpuslots::compress_hostlist(*fleet) == "gpu-[0000-9999]");
+}
