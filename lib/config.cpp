@@ -1,5 +1,6 @@
 #include "gpuslots/config.hpp"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <fcntl.h>
@@ -11,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 #include <set>
+#include <sstream>
 
 #include "gpuslots/hostlist.hpp"
 
@@ -48,6 +50,25 @@ struct ParseFailure {
     std::string message;
 };
 
+// Where a YAML document starts; yaml-cpp's parser events, with no nodes built.
+class DocumentStart final : public YAML::EventHandler {
+  public:
+    void OnDocumentStart(const YAML::Mark& at) override { mark = at; }
+    void OnDocumentEnd() override {}
+    void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+    void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  const std::string&) override {}
+    void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                         YAML::EmitterStyle::value) override {}
+    void OnSequenceEnd() override {}
+    void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                    YAML::EmitterStyle::value) override {}
+    void OnMapEnd() override {}
+
+    YAML::Mark mark;
+};
+
 class Parser {
   public:
     explicit Parser(std::string source) : source_(std::move(source)) {}
@@ -55,6 +76,8 @@ class Parser {
     Config parse(std::string_view text);
 
   private:
+    YAML::Node load_document(const std::string& text) const;
+
     template <typename... Args>
     [[noreturn]] void fail(const YAML::Mark& mark, fmt::format_string<Args...> format,
                            Args&&... args) const {
@@ -334,17 +357,41 @@ void Parser::slurm(const YAML::Node& node, SlurmConfig& out) {
     }
 }
 
-Config Parser::parse(std::string_view text) {
-    YAML::Node root;
+// The config is one YAML document, loaded with YAML::Load. Not with YAML::LoadAll: yaml-cpp 0.7
+// reads a ',' outside [ ] or { } as an empty document that it never consumes, so LoadAll
+// appends empty documents until memory runs out. YAML::Load alone would ignore whatever
+// follows the first document, so a first pass over the parser's events (no nodes built, about
+// half the cost of the load) finds out where a second document would start.
+YAML::Node Parser::load_document(const std::string& text) const {
     try {
-        std::vector<YAML::Node> documents = YAML::LoadAll(std::string(text));
-        if (documents.size() > 1) {
-            fail(documents[1].Mark(), "a second YAML document ('---'); the config is one document");
+        std::istringstream in(text);
+        YAML::Parser events(in);
+        DocumentStart first;
+        DocumentStart second;
+        if (events.HandleNextDocument(first) && events.HandleNextDocument(second)) {
+            const YAML::Mark& at = second.mark;
+            const std::string_view rest =
+                std::string_view(text).substr(std::min<std::size_t>(at.pos, text.size()));
+            if (rest.substr(0, 3) == "---") {
+                fail(at, "a second YAML document ('---'); the config is one document");
+            }
+            if (rest.substr(0, 1) == ",") {
+                fail(at,
+                     "not valid YAML: unexpected ','; commas separate items only inside [ ] or "
+                     "{{ }}");
+            }
+            fail(at,
+                 "not valid YAML: content after the end of the document; the config is one "
+                 "document");
         }
-        if (!documents.empty()) root = documents.front();
+        return YAML::Load(text);
     } catch (const YAML::Exception& e) {
         fail(e.mark, "not valid YAML: {}", e.msg);
     }
+}
+
+Config Parser::parse(std::string_view text) {
+    const YAML::Node root = load_document(std::string(text));
     if (root.IsNull()) {
         fail(YAML::Mark::null_mark(),
              "the file is empty; expected at least 'servers:' (see "

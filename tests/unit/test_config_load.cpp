@@ -1,0 +1,126 @@
+// Reading the config and loading its YAML document, against hostile input: stray characters
+// that once made the YAML loader allocate without end and more than one document. Every parse of
+// such input runs in a child process with a memory limit and a deadline (support/bounded.hpp), so a
+// regression fails the test instead of exhausting the machine.
+#define BOOST_TEST_MODULE config_load
+#include <boost/test/unit_test.hpp>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "gpuslots/config.hpp"
+#include "support/bounded.hpp"
+#include "support/fixtures.hpp"
+
+using namespace gpuslots;
+using gpuslots::test::Bounded;
+using gpuslots::test::run_bounded;
+using gpuslots::test::TempDir;
+using gpuslots::test::write_file;
+
+namespace {
+
+const std::string kSource = "/etc/gpuslots/gpuslots.yaml";
+
+const std::string kOneServer = "servers:\n  - name: a\n    gpus: 4\n    cpus: 32\n";
+
+// "ok" or "error: <message>", for a result computed in a child process.
+std::string outcome(const Result<Config>& r) {
+    if (r.ok()) return "ok";
+    if (r.error().code != Errc::config) return "wrong error class: " + r.error().message;
+    return "error: " + r.error().message;
+}
+
+Bounded parse_bounded(const std::string& text) {
+    return run_bounded([&] { return outcome(parse_config(text, kSource)); });
+}
+
+// A config error: the child finished in time, the error is one line, starts with `prefix`
+// and contains every one of `parts`.
+void expect_error(const Bounded& r, const std::string& prefix,
+                  const std::vector<std::string>& parts) {
+    BOOST_TEST_REQUIRE(r.status == 0, "the child ended with status "
+                                          << r.status << " (142: past the deadline; 3: out of "
+                                          << "memory); it said: " << r.output);
+    BOOST_TEST_REQUIRE(r.output.rfind("error: ", 0) == 0, r.output);
+    const std::string message = r.output.substr(7);
+    BOOST_TEST(message.find('\n') == std::string::npos, "not one line: " << message);
+    BOOST_TEST(message.rfind(prefix, 0) == 0, "'" << message << "' does not start with " << prefix);
+    for (const auto& part : parts) {
+        BOOST_TEST(message.find(part) != std::string::npos,
+                   "'" << message << "' lacks '" << part << "'");
+    }
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(one_document)
+
+// yaml-cpp's multi-document loader read each of these as an endless run of empty documents
+// (17 GB in 56 s before anything stopped it).
+BOOST_AUTO_TEST_CASE(stray_commas_are_one_line_errors) {
+    struct Case {
+        std::string yaml;
+        std::string prefix;
+    };
+    const std::vector<Case> cases = {
+        {",", kSource + ":1:1: "},
+        {",servers:", kSource + ":1:1: "},
+        {",\n" + kOneServer, kSource + ":1:1: "},
+        {"  ,  ", kSource + ":1:3: "},
+        {"# comment\n,,,", kSource + ":2:1: "},
+    };
+    for (const auto& c : cases) {
+        BOOST_TEST_CONTEXT("input " << in_quotes(c.yaml)) {
+            expect_error(parse_bounded(c.yaml), c.prefix,
+                         {"not valid YAML", "','", "only inside [ ] or { }"});
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(anything_after_the_first_document_is_an_error_where_it_starts) {
+    struct Case {
+        std::string name;
+        std::string yaml;
+        std::string prefix;
+        std::string says;
+    };
+    const std::vector<Case> cases = {
+        {"a second document", kOneServer + "---\nslurm: {}\n",
+         kSource + ":5:1: ", "a second YAML document ('---'); the config is one document"},
+        {"two documents, both marked", "---\n" + kOneServer + "---\n",
+         kSource + ":6:1: ", "a second YAML document ('---')"},
+        {"content after the end marker", kOneServer + "...\nstate: {}\n",
+         kSource + ":6:1: ", "content after the end of the document"},
+        {"a mapping after a top-level list", "- a\nservers: []\n",
+         kSource + ":2:1: ", "content after the end of the document"},
+    };
+    for (const auto& c : cases) {
+        BOOST_TEST_CONTEXT(c.name) {
+            expect_error(parse_bounded(c.yaml), c.prefix, {c.says});
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(one_document_with_markers_is_fine) {
+    for (const std::string& yaml :
+         {"---\n" + kOneServer, kOneServer + "...\n", "---\n" + kOneServer + "...\n# end\n",
+          "%YAML 1.2\n---\n" + kOneServer}) {
+        BOOST_TEST_CONTEXT("input " << in_quotes(yaml)) {
+            const Bounded r = parse_bounded(yaml);
+            BOOST_TEST(r.status == 0);
+            BOOST_TEST(r.output == "ok");
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(empty_documents_are_still_called_empty) {
+    for (const std::string yaml : {"", "\n\n", "# nothing\n", "---\n", "---\n...\n"}) {
+        BOOST_TEST_CONTEXT("input " << in_quotes(yaml)) {
+            expect_error(parse_bounded(yaml), kSource + ": ", {"the file is empty"});
+        }
+    }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
