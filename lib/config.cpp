@@ -4,6 +4,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <algorithm>
 #include <cerrno>
@@ -432,9 +433,30 @@ Config Parser::parse(std::string_view text) {
     return config;
 }
 
+// Why a file or text of `size` bytes is refused, for both entry points.
+std::string too_large(std::size_t size) {
+    return fmt::format(
+        "is {} bytes, more than the limit of {} (1 MiB); write large fleets as hostlist ranges "
+        "(gpu-[0000-1999]), not one entry per server",
+        size, kMaxConfigBytes);
+}
+
+// What a file that is not a regular file is, for the message that refuses it.
+const char* file_kind(mode_t mode) {
+    if (S_ISDIR(mode)) return "a directory";
+    if (S_ISCHR(mode)) return "a character device";
+    if (S_ISBLK(mode)) return "a block device";
+    if (S_ISFIFO(mode)) return "a FIFO";
+    if (S_ISSOCK(mode)) return "a socket";
+    return "not a plain file";
+}
+
 }  // namespace
 
 Result<Config> parse_config(std::string_view text, const std::string& source) {
+    if (text.size() > kMaxConfigBytes) {
+        return make_error(Errc::config, "{}: the config {}", source, too_large(text.size()));
+    }
     try {
         return Parser(source).parse(text);
     } catch (const ParseFailure& failure) {
@@ -445,8 +467,12 @@ Result<Config> parse_config(std::string_view text, const std::string& source) {
     }
 }
 
+// Only a regular file is read: a device (/dev/zero never ends), a FIFO (blocks until a writer
+// comes, or forever) or a terminal could stall or exhaust every prolog on the node. O_NONBLOCK
+// keeps the open itself from waiting on a FIFO; it changes nothing for a regular file. At most
+// kMaxConfigBytes + 1 bytes are read, whatever fstat said, in case the file grows meanwhile.
 Result<Config> load_config(const std::string& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         const int err = errno;
         return make_error(Errc::config, "cannot read config {}: {}{}", path, std::strerror(err),
@@ -454,10 +480,29 @@ Result<Config> load_config(const std::string& path) {
                                           "point --config or $GPUSLOTS_CONFIG at one)"
                                         : "");
     }
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) {
+        const int err = errno;
+        ::close(fd);
+        return make_error(Errc::config, "cannot read config {}: {}", path, std::strerror(err));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        ::close(fd);
+        return make_error(Errc::config,
+                          "config {} is {}, not a regular file; point --config or "
+                          "$GPUSLOTS_CONFIG at a YAML file",
+                          path, file_kind(st.st_mode));
+    }
+    if (static_cast<std::uintmax_t>(st.st_size) > kMaxConfigBytes) {
+        ::close(fd);
+        return make_error(Errc::config, "config {} {}", path,
+                          too_large(static_cast<std::size_t>(st.st_size)));
+    }
     std::string text;
     char buffer[16384];
-    for (;;) {
-        const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    while (text.size() <= kMaxConfigBytes) {
+        const std::size_t want = std::min(sizeof buffer, kMaxConfigBytes + 1 - text.size());
+        const ssize_t n = ::read(fd, buffer, want);
         if (n < 0 && errno == EINTR) continue;
         if (n < 0) {
             const int err = errno;
@@ -468,6 +513,9 @@ Result<Config> load_config(const std::string& path) {
         text.append(buffer, static_cast<std::size_t>(n));
     }
     ::close(fd);
+    if (text.size() > kMaxConfigBytes) {
+        return make_error(Errc::config, "config {} {}", path, too_large(text.size()));
+    }
     return parse_config(text, path);
 }
 

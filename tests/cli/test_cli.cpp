@@ -504,8 +504,8 @@ BOOST_AUTO_TEST_CASE(missing_or_invalid_config_is_4) {
 }
 
 // Input that once made the tool allocate until the machine ran out of memory: a stray comma
-// (yaml-cpp's multi-document loader looped on it). Run under a memory limit and a deadline so
-// that a regression fails here instead of taking the machine down.
+// (yaml-cpp's multi-document loader looped on it) and an endless file. Run under a memory limit and
+// a deadline so that a regression fails here instead of taking the machine down.
 BOOST_AUTO_TEST_CASE(hostile_config_files_are_4_in_one_line) {
     TempDir dir;
     const std::string comma = dir.file("comma.yaml");
@@ -519,6 +519,7 @@ BOOST_AUTO_TEST_CASE(hostile_config_files_are_4_in_one_line) {
     const std::vector<Case> cases = {
         {comma, {comma + ":1:1: not valid YAML", "','"}},
         {comma_key, {comma_key + ":1:1: not valid YAML", "','"}},
+        {"/dev/zero", {"/dev/zero is a character device", "not a regular file"}},
     };
     for (const auto& c : cases) {
         for (const char* command : {"check-config", "status"}) {

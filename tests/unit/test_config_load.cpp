@@ -1,9 +1,12 @@
 // Reading the config and loading its YAML document, against hostile input: stray characters
-// that once made the YAML loader allocate without end and more than one document. Every parse of
-// such input runs in a child process with a memory limit and a deadline (support/bounded.hpp), so a
+// that once made the YAML loader allocate without end, more than one document, files that are
+// not regular files (/dev/zero, a FIFO), and files over the size limit. Every parse of such
+// input runs in a child process with a memory limit and a deadline (support/bounded.hpp), so a
 // regression fails the test instead of exhausting the machine.
 #define BOOST_TEST_MODULE config_load
 #include <boost/test/unit_test.hpp>
+
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <string>
@@ -25,6 +28,9 @@ const std::string kSource = "/etc/gpuslots/gpuslots.yaml";
 
 const std::string kOneServer = "servers:\n  - name: a\n    gpus: 4\n    cpus: 32\n";
 
+// The documented size limit of a config file (README, Configuration).
+constexpr std::size_t kLimit = 1024 * 1024;
+
 // "ok" or "error: <message>", for a result computed in a child process.
 std::string outcome(const Result<Config>& r) {
     if (r.ok()) return "ok";
@@ -34,6 +40,10 @@ std::string outcome(const Result<Config>& r) {
 
 Bounded parse_bounded(const std::string& text) {
     return run_bounded([&] { return outcome(parse_config(text, kSource)); });
+}
+
+Bounded load_bounded(const std::string& path) {
+    return run_bounded([&] { return outcome(load_config(path)); });
 }
 
 // A config error: the child finished in time, the error is one line, starts with `prefix`
@@ -121,6 +131,74 @@ BOOST_AUTO_TEST_CASE(empty_documents_are_still_called_empty) {
             expect_error(parse_bounded(yaml), kSource + ": ", {"the file is empty"});
         }
     }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(reading_the_file)
+
+// /dev/zero never ends: it was read until memory ran out.
+BOOST_AUTO_TEST_CASE(files_that_are_not_regular_files_are_refused) {
+    TempDir dir;
+    const std::string fifo = dir.file("fifo.yaml");
+    BOOST_TEST_REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    const std::string link = dir.file("zero.yaml");
+    std::filesystem::create_symlink("/dev/zero", link);
+    struct Case {
+        std::string path;
+        std::string kind;
+    };
+    // A FIFO without a writer would block the open itself; a directory reads as an error.
+    const std::vector<Case> cases = {
+        {"/dev/zero", "a character device"},  {"/dev/null", "a character device"},
+        {link, "a character device"},         {fifo, "a FIFO"},
+        {dir.path().string(), "a directory"},
+    };
+    for (const auto& c : cases) {
+        BOOST_TEST_CONTEXT(c.path) {
+            expect_error(load_bounded(c.path), "config " + c.path + " is " + c.kind,
+                         {"not a regular file", "--config"});
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_symlink_to_a_regular_file_is_read) {
+    TempDir dir;
+    write_file(dir.file("real.yaml"), kOneServer);
+    std::filesystem::create_symlink(dir.file("real.yaml"), dir.file("link.yaml"));
+    const Bounded r = load_bounded(dir.file("link.yaml"));
+    BOOST_TEST(r.status == 0);
+    BOOST_TEST(r.output == "ok");
+}
+
+// The limit is twice the largest sensible file (10,000 servers written one entry each, about
+// 0.5 MB); larger fleets are written as hostlist ranges.
+BOOST_AUTO_TEST_CASE(size_limit) {
+    TempDir dir;
+    // A valid config padded with comment lines to exactly `size` bytes.
+    auto padded = [](std::size_t size) {
+        std::string text = kOneServer;
+        while (text.size() + 80 < size)
+            text += "# " + std::string(77, 'x') + "\n";
+        text += "#" + std::string(size - text.size() - 2, 'y') + "\n";
+        BOOST_TEST_REQUIRE(text.size() == size);
+        return text;
+    };
+    const std::string at_limit = dir.file("at.yaml");
+    write_file(at_limit, padded(kLimit));
+    const Bounded fits = load_bounded(at_limit);
+    BOOST_TEST(fits.status == 0);
+    BOOST_TEST(fits.output == "ok");
+
+    const std::string over = dir.file("over.yaml");
+    write_file(over, padded(kLimit + 1));
+    expect_error(load_bounded(over), "config " + over + " is 1048577 bytes",
+                 {"more than the limit of 1048576", "hostlist ranges"});
+
+    // The same limit holds for text handed to the parser directly.
+    expect_error(parse_bounded(padded(kLimit + 1)), kSource + ": ",
+                 {"1048577 bytes", "more than the limit of 1048576"});
+    BOOST_TEST(parse_bounded(padded(kLimit)).output == "ok");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
