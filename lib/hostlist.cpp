@@ -72,6 +72,32 @@ Result<std::vector<std::string>> expand_ranges(std::string_view expr, std::strin
             return make_error(Errc::bad_input, "hostlist '{}': range '{}' runs backwards", expr,
                               item);
         }
+        // The lower bound's zero padding sets the width, as in Slurm. Stricter than Slurm, bounds
+        // that disagree about it are errors, since the names meant are a guess: Slurm reads
+        // n[01-1] as n01 (a truncated n[01-10]?) and n[1-01] as n1.
+        const bool lo_padded = lo_text.size() > 1 && lo_text[0] == '0';
+        const bool hi_padded = hi_text.size() > 1 && hi_text[0] == '0';
+        if (lo_padded && hi_text.size() < lo_text.size()) {
+            return make_error(Errc::bad_input,
+                              "hostlist '{}': range '{}': the upper bound '{}' is shorter than the "
+                              "zero-padded lower bound '{}'; write it as '{}-{}' if that is what "
+                              "is meant",
+                              expr, item, hi_text, lo_text, lo_text, pad(hi, lo_text.size()));
+        }
+        if (hi_padded && !lo_padded) {
+            return make_error(Errc::bad_input,
+                              "hostlist '{}': range '{}': the upper bound '{}' is zero-padded but "
+                              "the lower bound '{}' is not; write both with the same number of "
+                              "digits",
+                              expr, item, hi_text, lo_text);
+        }
+        if (hi_padded && hi_text.size() != lo_text.size()) {
+            return make_error(Errc::bad_input,
+                              "hostlist '{}': range '{}': the upper bound '{}' is zero-padded to "
+                              "{} digits but the lower bound '{}' to {}; write both with the same "
+                              "number of digits",
+                              expr, item, hi_text, hi_text.size(), lo_text, lo_text.size());
+        }
         if (hi - lo >= kMaxHostlistNames || out.size() + (hi - lo + 1) > kMaxHostlistNames) {
             return make_error(Errc::bad_input, "hostlist '{}': more than {} names", expr,
                               kMaxHostlistNames);

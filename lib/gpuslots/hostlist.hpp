@@ -3,8 +3,9 @@
 //   "n[1-3,7]"     -> n1 n2 n3 n7
 //   "r[1-2]g[1-2]" -> r1g1 r1g2 r2g1 r2g2 (several bracket groups multiply out)
 //   "a,b[1-2]"     -> a b1 b2
-// Whitespace, empty elements, nested or unbalanced brackets and descending ranges are errors:
-// a name in the fleet must never be a guess.
+// Whitespace, empty elements, nested or unbalanced brackets, descending ranges and bounds whose
+// zero padding disagrees ("n[01-1]", "n[1-01]", where Slurm guesses; "n[08-100]" is fine) are
+// errors: a name in the fleet must never be a guess.
 #pragma once
 
 #include <cstddef>

@@ -46,7 +46,6 @@ BOOST_AUTO_TEST_CASE(valid_expressions_expand_in_written_order) {
         {"n[0-2]", {"n0", "n1", "n2"}},  // a lone "0" is not padding
         {"gpu-[00-15]", numbered("gpu-", 0, 15, 2)},
         {"n[08-10]", {"n08", "n09", "n10"}},
-        {"n[001-3]", {"n001", "n002", "n003"}},
         {"n[9-11]", {"n9", "n10", "n11"}},
         {"n[1-3,7]", {"n1", "n2", "n3", "n7"}},
         {"n[7,1-2]", {"n7", "n1", "n2"}},
@@ -183,3 +182,72 @@ BOOST_AUTO_TEST_CASE(node_name_validity) {
         }
     }
 }
+
+// The zero padding comes from the lower bound, as in Slurm; bounds whose widths contradict each
+// other are errors, because the names they were meant to give are a guess. Slurm itself reads
+// n[01-1] as n01 (a truncated n[01-10]?), n[001-3] as n001..n003 and n[1-01] as n1.
+BOOST_AUTO_TEST_SUITE(widths)
+
+BOOST_AUTO_TEST_CASE(bounds_of_consistent_width) {
+    struct Case {
+        std::string expr;
+        Names expected;
+    };
+    const std::vector<Case> cases = {
+        {"n[01-10]", numbered("n", 1, 10, 2)},
+        {"n[0-9]", numbered("n", 0, 9)},
+        {"n[00-09]", numbered("n", 0, 9, 2)},
+        {"n[098-101]", {"n098", "n099", "n100", "n101"}},
+        {"n[98-101]", {"n98", "n99", "n100", "n101"}},
+        {"n[08-100]", numbered("n", 8, 100, 2)},  // padded to two digits until 100 needs three
+        {"n[007]", {"n007"}},
+        {"n[0]", {"n0"}},
+        {"n[00]", {"n00"}},
+        {"n[0-0]", {"n0"}},
+        {"n[00-00]", {"n00"}},
+        {"n[000-001]", {"n000", "n001"}},
+    };
+    for (const auto& c : cases) {
+        BOOST_TEST_CONTEXT("expression '" << c.expr << "'") {
+            auto names = expand_hostlist(c.expr);
+            BOOST_TEST_REQUIRE(names.ok(), (names.ok() ? "" : names.error().message));
+            BOOST_TEST(*names == c.expected, boost::test_tools::per_element());
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(bounds_whose_widths_contradict_each_other) {
+    struct Case {
+        std::string expr;
+        std::vector<std::string> message_contains;
+    };
+    const std::vector<Case> cases = {
+        {"n[01-1]",
+         {"'01-1'", "upper bound '1' is shorter than the zero-padded lower bound '01'",
+          "write it as '01-01' if that is what is meant"}},
+        {"n[001-3]", {"'001-3'", "shorter", "'001-003'"}},
+        {"n[09-9]", {"'09-9'", "shorter than the zero-padded lower bound"}},
+        {"n[001-10]", {"'001-10'", "shorter than the zero-padded lower bound '001'"}},
+        {"n[00-0]", {"'00-0'", "shorter"}},
+        {"n[1-01]", {"'1-01'", "upper bound '01' is zero-padded but the lower bound '1' is not"}},
+        {"n[0-05]", {"'0-05'", "zero-padded but the lower bound '0' is not"}},
+        {"n[01-001]", {"'01-001'", "zero-padded to 3 digits but the lower bound '01' to 2"}},
+        {"n[1-3,01-1]", {"'01-1'", "shorter"}},
+        {"a,n[01-1]", {"'01-1'"}},
+    };
+    for (const auto& c : cases) {
+        BOOST_TEST_CONTEXT("expression '" << c.expr << "'") {
+            auto names = expand_hostlist(c.expr);
+            BOOST_TEST_REQUIRE(!names.ok(), "accepted as " << (names.ok() ? names->front() : ""));
+            BOOST_TEST((names.error().code == Errc::bad_input));
+            BOOST_TEST(names.error().message.find("hostlist " + gpuslots::in_quotes(c.expr)) == 0u,
+                       names.error().message);
+            for (const auto& part : c.message_contains) {
+                BOOST_TEST(names.error().message.find(part) != std::string::npos,
+                           "message '" << names.error().message << "' lacks '" << part << "'");
+            }
+        }
+    }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
