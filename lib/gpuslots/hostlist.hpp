@@ -21,11 +21,17 @@ namespace gpuslots {
 // fast with a clear message instead of exhausting memory.
 inline constexpr std::size_t kMaxHostlistNames = 1'000'000;
 
+// The longest node name (a DNS name has at most 253 characters). Together with
+// kMaxHostlistNames it bounds what one expression can cost to expand, whatever its length.
+inline constexpr std::size_t kMaxNodeNameLength = 255;
+
 // Expands `expression` into names, in the order written. Errors (Errc::bad_input) name the
-// offending part. Does not check for duplicates across expressions; see Fleet for that.
+// offending part and quote the expression (its first 60 characters when it is longer). Does not
+// check for duplicates across expressions; see Fleet for that.
 Result<std::vector<std::string>> expand_hostlist(std::string_view expression);
 
-// True for a valid plain (already expanded) node name: letters, digits, '-', '_', '.'.
+// True for a valid plain (already expanded) node name: 1 to kMaxNodeNameLength letters, digits,
+// '-', '_', '.'.
 bool is_valid_node_name(std::string_view name);
 
 }  // namespace gpuslots

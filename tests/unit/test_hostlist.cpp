@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "gpuslots/hostlist.hpp"
+#include "support/bounded.hpp"
 
 using gpuslots::Errc;
 using gpuslots::expand_hostlist;
@@ -118,7 +119,7 @@ BOOST_AUTO_TEST_CASE(invalid_expressions_are_bad_input_naming_the_problem) {
         {"n[1-]", {"'1-'", "not a number"}},
         {"n[1-2-3]", {"'1-2-3'", "not a number"}},
         {"n[ 1-2]", {"character ' ' is not allowed"}},
-        {"n[1234567890123456789]", {"not a number"}},
+        {"n[1234567890123456789]", {"more than 18 digits"}},
         {"gpu 1", {"' '", "not allowed"}},
         {"gpu\t1", {"not allowed"}},
         {" gpu1", {"not allowed"}},
@@ -175,6 +176,8 @@ BOOST_AUTO_TEST_CASE(node_name_validity) {
         {"a\nb", false},
         {"caf\xc3\xa9", false},  // "café": node names are ASCII
         {std::string("a\0b", 3), false},
+        {std::string(255, 'n'), true},
+        {std::string(256, 'n'), false},
     };
     for (const auto& c : cases) {
         BOOST_TEST_CONTEXT("name '" << c.name << "'") {
@@ -246,6 +249,78 @@ BOOST_AUTO_TEST_CASE(bounds_whose_widths_contradict_each_other) {
                 BOOST_TEST(names.error().message.find(part) != std::string::npos,
                            "message '" << names.error().message << "' lacks '" << part << "'");
             }
+        }
+    }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// What an expression may produce is bounded in count and in length, so that no expression in a
+// config of bounded size can take more than a bounded amount of memory and time to expand.
+BOOST_AUTO_TEST_SUITE(limits)
+
+// The documented longest node name (README, Configuration; a DNS name has at most 253).
+constexpr std::size_t kLongestName = 255;
+
+BOOST_AUTO_TEST_CASE(names_up_to_the_longest_are_accepted) {
+    const std::string longest(kLongestName, 'n');
+    for (const std::string& expr : {longest, longest.substr(2) + "[10-99]",
+                                    "[0-9]" + longest.substr(1), longest.substr(3) + "[1-2]x[3]"}) {
+        BOOST_TEST_CONTEXT("expression of " << expr.size() << " characters") {
+            auto names = expand_hostlist(expr);
+            BOOST_TEST_REQUIRE(names.ok(), (names.ok() ? "" : names.error().message));
+            for (const auto& name : *names)
+                BOOST_TEST(name.size() <= kLongestName);
+            BOOST_TEST(names->front().size() == kLongestName);
+        }
+    }
+}
+
+// "[0-999999]" followed by 100,000 letters stood for a million names of 100,000 characters
+// each: 10^11 characters built one at a time. Each case runs in a bounded child process.
+BOOST_AUTO_TEST_CASE(longer_names_are_refused_before_they_are_built) {
+    const std::string longer(kLongestName + 1, 'n');
+    struct Case {
+        std::string expr;
+        std::string says;
+    };
+    const std::vector<Case> cases = {
+        {longer, "'" + longer.substr(0, 20)},
+        {longer.substr(3) + "[100-999]", "(262 bytes)"},
+        {"[0-9]" + longer.substr(1), "[0-9]"},
+        {"a,b," + longer, "a,b,"},
+        {"n[0-999999]" + std::string(100'000, 'x'), "n[0-999999]"},
+        {std::string(100'000, 'x') + "[0-999999]", "xxxx"},
+        {"r[0-999]" + std::string(300, 'y') + "[0-999]", "r[0-999]"},
+    };
+    for (const auto& c : cases) {
+        BOOST_TEST_CONTEXT("expression " << c.expr.substr(0, 40) << "... of " << c.expr.size()
+                                         << " characters") {
+            const auto r = gpuslots::test::run_bounded([&] {
+                auto names = expand_hostlist(c.expr);
+                if (names.ok()) return std::string("ok");
+                return (names.error().code == Errc::bad_input ? "error: " : "wrong class: ") +
+                       names.error().message;
+            });
+            BOOST_TEST_REQUIRE(r.status == 0, "child ended with " << r.status << " (142: timed "
+                                                                  << "out): " << r.output);
+            BOOST_TEST(r.output.rfind("error: hostlist ", 0) == 0u, r.output.substr(0, 200));
+            BOOST_TEST(r.output.find("a name longer than 255 characters") != std::string::npos,
+                       r.output.substr(0, 300));
+            BOOST_TEST(r.output.find(c.says) != std::string::npos, r.output.substr(0, 300));
+            // The message quotes a long expression shortened, so that it stays readable.
+            BOOST_TEST(r.output.size() < 400u, r.output.substr(0, 300));
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(numbers_of_more_than_18_digits_say_so) {
+    for (const std::string expr : {"n[1234567890123456789]", "n[1-0000000000000000001]"}) {
+        BOOST_TEST_CONTEXT(expr) {
+            auto names = expand_hostlist(expr);
+            BOOST_TEST_REQUIRE(!names.ok());
+            BOOST_TEST(names.error().message.find("more than 18 digits") != std::string::npos,
+                       names.error().message);
         }
     }
 }
