@@ -51,6 +51,24 @@ struct ParseFailure {
     std::string message;
 };
 
+// yaml-cpp's message as one printable line: some quote bytes of the input ("unknown escape
+// character: " and the byte, a key for a failed lookup), which are escaped here, and a key can
+// be long.
+std::string yaml_message(const YAML::Exception& e) {
+    constexpr std::size_t kLongest = 200;
+    std::string out;
+    for (char c : std::string_view(e.msg).substr(0, kLongest)) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u < 0x20 || u >= 0x7f) {
+            out += fmt::format("\\x{:02x}", u);
+        } else {
+            out.push_back(c);
+        }
+    }
+    if (e.msg.size() > kLongest) out += "...";
+    return out;
+}
+
 // Where a YAML document starts; yaml-cpp's parser events, with no nodes built.
 class DocumentStart final : public YAML::EventHandler {
   public:
@@ -387,7 +405,7 @@ YAML::Node Parser::load_document(const std::string& text) const {
         }
         return YAML::Load(text);
     } catch (const YAML::Exception& e) {
-        fail(e.mark, "not valid YAML: {}", e.msg);
+        fail(e.mark, "not valid YAML: {}", yaml_message(e));
     }
 }
 
@@ -463,7 +481,7 @@ Result<Config> parse_config(std::string_view text, const std::string& source) {
         return Error{Errc::config, failure.message};
     } catch (const YAML::Exception& e) {
         return make_error(Errc::config, "{}:{}:{}: {}", source, e.mark.line + 1, e.mark.column + 1,
-                          e.msg);
+                          yaml_message(e));
     }
 }
 

@@ -202,3 +202,33 @@ BOOST_AUTO_TEST_CASE(size_limit) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(yaml_errors)
+
+// yaml-cpp's own messages can carry bytes of the input ("unknown escape character: " and the
+// byte): they are shown escaped, so that the error stays one printable line.
+BOOST_AUTO_TEST_CASE(bytes_of_the_input_in_yaml_messages_are_escaped) {
+    struct Case {
+        std::string yaml;
+        std::string says;
+    };
+    const std::vector<Case> cases = {
+        {std::string("a: \"\\\0\"\n", 8), "unknown escape character: \\x00"},
+        {"a: \"\\\n\"\nb: \"\\\x01\"\n", "unknown escape character: \\x01"},
+        {"a: \"\\\xff\"\n", "unknown escape character: \\xff"},
+    };
+    for (const auto& c : cases) {
+        BOOST_TEST_CONTEXT("input " << in_quotes(c.yaml)) {
+            expect_error(parse_bounded(c.yaml), kSource + ":", {"not valid YAML", c.says});
+            const std::string message = parse_bounded(c.yaml).output;
+            BOOST_TEST(std::all_of(message.begin(), message.end(),
+                                   [](char ch) {
+                                       const auto u = static_cast<unsigned char>(ch);
+                                       return u >= 0x20 && u < 0x7f;
+                                   }),
+                       in_quotes(message));
+        }
+    }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
