@@ -95,6 +95,7 @@ class Parser {
     Config parse(std::string_view text);
 
   private:
+    void check_text(std::string_view text) const;
     YAML::Node load_document(const std::string& text) const;
 
     template <typename... Args>
@@ -376,12 +377,42 @@ void Parser::slurm(const YAML::Node& node, SlurmConfig& out) {
     }
 }
 
+// The config is UTF-8 text with no control character but tab, LF and CR (as YAML allows).
+// Checked before yaml-cpp sees it: yaml-cpp reads input that starts like UTF-16 or UTF-32 (a
+// byte-order mark, or a NUL among the first bytes) in that encoding, and its line:column then
+// no longer point at bytes of the file.
+void Parser::check_text(std::string_view text) const {
+    YAML::Mark at;
+    if (text.substr(0, 2) == "\xff\xfe" || text.substr(0, 2) == "\xfe\xff") {
+        fail(at,
+             "the config is UTF-16 or UTF-32 text (it starts with a byte-order mark); save it "
+             "as UTF-8");
+    }
+    for (char c : text) {
+        const auto u = static_cast<unsigned char>(c);
+        if ((u < 0x20 && c != '\t' && c != '\n' && c != '\r') || u == 0x7f) {
+            fail(at,
+                 "not valid YAML: control character 0x{:02x}; the config is UTF-8 text with no "
+                 "control characters but tabs and line breaks",
+                 u);
+        }
+        ++at.pos;
+        if (c == '\n') {
+            ++at.line;
+            at.column = 0;
+        } else {
+            ++at.column;
+        }
+    }
+}
+
 // The config is one YAML document, loaded with YAML::Load. Not with YAML::LoadAll: yaml-cpp 0.7
 // reads a ',' outside [ ] or { } as an empty document that it never consumes, so LoadAll
 // appends empty documents until memory runs out. YAML::Load alone would ignore whatever
 // follows the first document, so a first pass over the parser's events (no nodes built, about
 // half the cost of the load) finds out where a second document would start.
 YAML::Node Parser::load_document(const std::string& text) const {
+    check_text(text);
     try {
         std::istringstream in(text);
         YAML::Parser events(in);
