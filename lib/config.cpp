@@ -118,6 +118,13 @@ class Parser {
         return node.Mark();
     }
 
+    // Every value a config message quotes comes from the file and can be long (a key of
+    // 100,000 characters): inside the parser, in_quotes shows the first 60 and the length.
+    static std::string in_quotes(std::string_view text) {
+        return gpuslots::in_quotes(text, kQuotedLength);
+    }
+    static constexpr std::size_t kQuotedLength = 60;
+
     static std::string describe(const YAML::Node& node) {
         switch (node.Type()) {
             case YAML::NodeType::Null:

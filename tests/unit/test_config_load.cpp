@@ -175,6 +175,36 @@ BOOST_AUTO_TEST_CASE(control_characters_and_other_encodings_are_refused) {
     }
 }
 
+// A value quoted in a message is shown by its first 60 characters and its length, so that a
+// long key or value from the file cannot make the message unreadable.
+BOOST_AUTO_TEST_CASE(long_values_are_quoted_shortened) {
+    const std::string long_text(100'000, 'k');
+    struct Case {
+        std::string name;
+        std::string yaml;
+        std::string says;
+    };
+    const std::vector<Case> cases = {
+        {"unknown key", kOneServer + "? " + long_text + "\n: 1\n", "unknown key 'kkkk"},
+        {"not an integer", "servers:\n  - {name: a, gpus: " + long_text + ", cpus: 1}\n",
+         "expected a positive integer, got 'kkkk"},
+        {"a long scalar where a mapping belongs", "servers:\n  - " + long_text + "\n",
+         "expected a mapping"},
+        {"a long hostlist", "servers:\n  - {name: 'a b" + long_text + "', gpus: 1, cpus: 1}\n",
+         "hostlist 'a bkkk"},
+        {"a long durability", kOneServer + "state:\n  durability: " + long_text + "\n",
+         "state.durability"},
+    };
+    for (const auto& c : cases) {
+        BOOST_TEST_CONTEXT(c.name) {
+            const Bounded r = parse_bounded(c.yaml);
+            expect_error(r, kSource + ":", {c.says});
+            BOOST_TEST(r.output.size() < 400u, r.output.substr(0, 500));
+            BOOST_TEST(r.output.find("'... (1000") != std::string::npos, r.output.substr(0, 500));
+        }
+    }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(reading_the_file)
