@@ -129,7 +129,7 @@ Result<std::vector<std::string>> expand_element(const std::string& expr, std::st
     if (element.empty()) {
         return make_error(Errc::bad_input, "hostlist {}: empty name between commas", expr);
     }
-    // Checked before each name grows, so that no name longer than kMaxNodeNameLength is ever
+    // Checked before the names grow, so that no name longer than kMaxNodeNameLength is ever
     // built: "[0-999999]" and then 100,000 letters would stand for 10^11 characters.
     auto too_long = [&] {
         return make_error(Errc::bad_input, "hostlist {}: a name longer than {} characters", expr,
@@ -171,10 +171,18 @@ Result<std::vector<std::string>> expand_element(const std::string& expr, std::st
         } else if (c == ']') {
             return make_error(Errc::bad_input, "hostlist {}: ']' without '['", expr);
         } else if (is_name_char(c)) {
-            if (++longest > kMaxNodeNameLength) return too_long();
+            // The whole run of plain characters up to the next bracket, measured before any name
+            // grows by it: a million names must not be lengthened one character at a time only
+            // to find out at the 256th.
+            std::size_t end = i;
+            while (end < element.size() && is_name_char(element[end]))
+                ++end;
+            const std::string_view run = element.substr(i, end - i);
+            if (longest + run.size() > kMaxNodeNameLength) return too_long();
+            longest += run.size();
             for (auto& name : names)
-                name.push_back(c);
-            ++i;
+                name.append(run);
+            i = end;
         } else {
             return make_error(Errc::bad_input,
                               "hostlist {}: character '{}' is not allowed in a node name", expr, c);
