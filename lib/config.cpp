@@ -46,6 +46,16 @@ const Server* Fleet::server(std::string_view name) const {
 
 namespace {
 
+// The config file's path as messages show it: as it is, so that editors and terminals can
+// follow FILE:LINE:COL, unless it holds a byte outside printable ASCII (a newline would split
+// the message): then quoted and escaped.
+std::string shown_path(const std::string& path) {
+    const bool plain = std::all_of(path.begin(), path.end(), [](char c) {
+        return static_cast<unsigned char>(c) >= 0x20 && static_cast<unsigned char>(c) < 0x7f;
+    });
+    return plain ? path : in_quotes(path);
+}
+
 // Thrown inside the parser only; parse_config turns it into an Error.
 struct ParseFailure {
     std::string message;
@@ -101,7 +111,7 @@ class Parser {
     template <typename... Args>
     [[noreturn]] void fail(const YAML::Mark& mark, fmt::format_string<Args...> format,
                            Args&&... args) const {
-        std::string where = source_;
+        std::string where = shown_path(source_);
         if (!mark.is_null()) where += fmt::format(":{}:{}", mark.line + 1, mark.column + 1);
         throw ParseFailure{
             fmt::format("{}: {}", where, fmt::format(format, std::forward<Args>(args)...))};
@@ -511,15 +521,16 @@ const char* file_kind(mode_t mode) {
 
 Result<Config> parse_config(std::string_view text, const std::string& source) {
     if (text.size() > kMaxConfigBytes) {
-        return make_error(Errc::config, "{}: the config {}", source, too_large(text.size()));
+        return make_error(Errc::config, "{}: the config {}", shown_path(source),
+                          too_large(text.size()));
     }
     try {
         return Parser(source).parse(text);
     } catch (const ParseFailure& failure) {
         return Error{Errc::config, failure.message};
     } catch (const YAML::Exception& e) {
-        return make_error(Errc::config, "{}:{}:{}: {}", source, e.mark.line + 1, e.mark.column + 1,
-                          yaml_message(e));
+        return make_error(Errc::config, "{}:{}:{}: {}", shown_path(source), e.mark.line + 1,
+                          e.mark.column + 1, yaml_message(e));
     }
 }
 
@@ -528,10 +539,11 @@ Result<Config> parse_config(std::string_view text, const std::string& source) {
 // keeps the open itself from waiting on a FIFO; it changes nothing for a regular file. At most
 // kMaxConfigBytes + 1 bytes are read, whatever fstat said, in case the file grows meanwhile.
 Result<Config> load_config(const std::string& path) {
+    const std::string shown = shown_path(path);
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         const int err = errno;
-        return make_error(Errc::config, "cannot read config {}: {}{}", path, std::strerror(err),
+        return make_error(Errc::config, "cannot read config {}: {}{}", shown, std::strerror(err),
                           err == ENOENT ? " (create it from the example etc/gpuslots.yaml, or "
                                           "point --config or $GPUSLOTS_CONFIG at one)"
                                         : "");
@@ -540,18 +552,18 @@ Result<Config> load_config(const std::string& path) {
     if (::fstat(fd, &st) != 0) {
         const int err = errno;
         ::close(fd);
-        return make_error(Errc::config, "cannot read config {}: {}", path, std::strerror(err));
+        return make_error(Errc::config, "cannot read config {}: {}", shown, std::strerror(err));
     }
     if (!S_ISREG(st.st_mode)) {
         ::close(fd);
         return make_error(Errc::config,
                           "config {} is {}, not a regular file; point --config or "
                           "$GPUSLOTS_CONFIG at a YAML file",
-                          path, file_kind(st.st_mode));
+                          shown, file_kind(st.st_mode));
     }
     if (static_cast<std::uintmax_t>(st.st_size) > kMaxConfigBytes) {
         ::close(fd);
-        return make_error(Errc::config, "config {} {}", path,
+        return make_error(Errc::config, "config {} {}", shown,
                           too_large(static_cast<std::size_t>(st.st_size)));
     }
     std::string text;
@@ -563,14 +575,14 @@ Result<Config> load_config(const std::string& path) {
         if (n < 0) {
             const int err = errno;
             ::close(fd);
-            return make_error(Errc::config, "cannot read config {}: {}", path, std::strerror(err));
+            return make_error(Errc::config, "cannot read config {}: {}", shown, std::strerror(err));
         }
         if (n == 0) break;
         text.append(buffer, static_cast<std::size_t>(n));
     }
     ::close(fd);
     if (text.size() > kMaxConfigBytes) {
-        return make_error(Errc::config, "config {} {}", path, too_large(text.size()));
+        return make_error(Errc::config, "config {} {}", shown, too_large(text.size()));
     }
     return parse_config(text, path);
 }

@@ -234,6 +234,26 @@ BOOST_AUTO_TEST_CASE(files_that_are_not_regular_files_are_refused) {
     }
 }
 
+// --config takes any path: one with a newline or another control character is shown escaped,
+// so that every message about the file stays one line.
+BOOST_AUTO_TEST_CASE(paths_with_control_characters_are_shown_escaped) {
+    TempDir dir;
+    const std::string odd = dir.file("a\nb\x1b.yaml");
+    const std::string shown = in_quotes(odd);
+    expect_error(load_bounded(odd), "cannot read config " + shown + ": ", {"No such file"});
+    write_file(odd, "servers:\n  - {name: a, gpus: four, cpus: 1}\n");
+    expect_error(load_bounded(odd), shown + ":2:21: ", {"servers[0].gpus"});
+    write_file(odd, "");
+    expect_error(load_bounded(odd), shown + ": ", {"the file is empty"});
+    const std::string odd_dir = dir.file("d\ne");
+    std::filesystem::create_directory(odd_dir);
+    expect_error(load_bounded(odd_dir), "config " + in_quotes(odd_dir) + " is a directory", {});
+    // A plain path is shown as it is, so that editors and terminals can follow FILE:LINE:COL.
+    const std::string plain = dir.file("plain.yaml");
+    write_file(plain, "servers:\n  - {name: a, gpus: four, cpus: 1}\n");
+    expect_error(load_bounded(plain), plain + ":2:21: ", {"servers[0].gpus"});
+}
+
 BOOST_AUTO_TEST_CASE(a_symlink_to_a_regular_file_is_read) {
     TempDir dir;
     write_file(dir.file("real.yaml"), kOneServer);
