@@ -218,6 +218,7 @@ class Parser {
     std::vector<Server> servers(const YAML::Node& node);
     std::vector<Server> shorthand(const YAML::Node& root);
     void state(const YAML::Node& node, StateConfig& out);
+    void sqlite_state(const YAML::Node& node, SqliteOptions& out);
     Range range(const YAML::Node& node, const std::string& path, Range defaults, int min_allowed,
                 int limit);
     void requests(const YAML::Node& node, Config& out);
@@ -285,6 +286,8 @@ std::vector<Server> Parser::shorthand(const YAML::Node& root) {
 }
 
 void Parser::state(const YAML::Node& node, StateConfig& out) {
+    // The SQLite store's keys sit directly under state: (users have written them so since the
+    // first release); every other backend gets a section of its own.
     expect_map(node, "state", {"backend", "path", "durability", "busy_timeout_ms", "write_queue"});
     if (node["backend"]) {
         out.backend = text(node["backend"], "state.backend");
@@ -294,6 +297,15 @@ void Parser::state(const YAML::Node& node, StateConfig& out) {
                  in_quotes(out.backend));
         }
     }
+    if (node["busy_timeout_ms"]) {
+        out.busy_timeout =
+            std::chrono::milliseconds(integer(node["busy_timeout_ms"], "state.busy_timeout_ms", 1,
+                                              3'600'000, "a time in milliseconds"));
+    }
+    sqlite_state(node, out.sqlite);
+}
+
+void Parser::sqlite_state(const YAML::Node& node, SqliteOptions& out) {
     if (node["path"]) {
         const std::string given = text(node["path"], "state.path");
         std::filesystem::path p = given;
@@ -318,11 +330,6 @@ void Parser::state(const YAML::Node& node, StateConfig& out) {
             fail(mark_of(node["durability"]), "state.durability: expected full or normal, got {}",
                  in_quotes(d));
         }
-    }
-    if (node["busy_timeout_ms"]) {
-        out.busy_timeout =
-            std::chrono::milliseconds(integer(node["busy_timeout_ms"], "state.busy_timeout_ms", 1,
-                                              3'600'000, "a time in milliseconds"));
     }
     if (node["write_queue"]) out.write_queue = boolean(node["write_queue"], "state.write_queue");
 }
@@ -492,7 +499,6 @@ Config Parser::parse(std::string_view text) {
     config.gpus_per_request = Range{1, config.fleet.max_gpus()};
     config.cpus_per_request = Range{0, config.fleet.max_cpus()};
 
-    config.state.path = "/var/lib/gpuslots/state.db";
     if (root["state"]) state(root["state"], config.state);
     if (root["requests"]) requests(root["requests"], config);
     if (root["slurm"]) slurm(root["slurm"], config.slurm);

@@ -73,7 +73,7 @@ HookOutcome job_prolog(const PluginArgs& args, const SlurmJob& job, PrologTiming
                                   "add it or submit elsewhere",
                                   job.node, config->source));
     }
-    const Request request{Origin::slurm, job.job_id, slots->gpus, slots->cpus, job.uid};
+    const Request request{Origin::slurm, job.job_id, slots->gpus, slots->cpus, job.uid, {}};
     const auto deadline = std::chrono::steady_clock::now() + config->slurm.prolog_wait;
     auto poll = timing.first_poll;
     for (;;) {

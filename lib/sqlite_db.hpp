@@ -1,7 +1,7 @@
 // Thin RAII over the SQLite C API for the SQLite ledger: a connection, cached prepared
 // statements, and transactions that roll back unless committed. Internal to lib/.
-// Failures are thrown as sqlite::Failure and turned into gpuslots::Error at the Ledger's
-// public boundary, so the ledger code reads as a sequence of statements.
+// Failures are thrown as sqlite::Failure (a StoreFailure) and turned into gpuslots::Error at the
+// Ledger's public boundary, so the store code reads as a sequence of statements.
 #pragma once
 
 #include <sqlite3.h>
@@ -13,15 +13,13 @@
 #include <string>
 #include <string_view>
 
+#include "gpuslots/store.hpp"
 #include "write_queue.hpp"
 
 namespace gpuslots::sqlite {
 
-struct Failure {
-    int code;  // SQLite extended result code
-    std::string message;
-    bool whole_sentence = false;  // message says what to do; report it as it is
-};
+// What the SQLite store throws (store.hpp); `code` is an SQLite extended result code.
+using Failure = StoreFailure;
 
 class Statement {
   public:

@@ -1,12 +1,16 @@
 #include "sqlite_file.hpp"
 
 #include <fcntl.h>
+#include <pwd.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <iterator>
+
+#include "sqlite_store.hpp"
 
 namespace gpuslots::sqlite {
 namespace {
@@ -69,6 +73,50 @@ DROP INDEX gpu_holds_by_reservation;
 )sql",
 };
 static_assert(std::size(kMigrations) == kSchemaVersion - 1, "one migration per schema step");
+
+// The uid that owns the ledger file, or before it exists the nearest existing directory
+// above it (whoever owns that would own the file). Errc::ledger when there is none.
+Result<std::uint32_t> file_owner(const std::string& path) {
+    FileProbe file = probe(path);
+    if (file.exists) return static_cast<std::uint32_t>(file.st.st_uid);
+    std::filesystem::path dir = std::filesystem::path(path).parent_path();
+    while (!dir.empty()) {
+        FileProbe d = probe(dir.string());
+        if (d.exists) return static_cast<std::uint32_t>(d.st.st_uid);
+        if (dir == dir.root_path()) break;
+        dir = dir.parent_path();
+    }
+    return make_error(Errc::ledger, "ledger {}: no existing directory above it", path);
+}
+
+// The name of the network or cluster filesystem that holds `path` (or the nearest existing
+// directory above it): "nfs", "cifs", "lustre", ... nullopt for local filesystems.
+std::optional<std::string> network_filesystem(const std::string& path) {
+    // Magic numbers from statfs(2) / linux/magic.h.
+    struct Kind {
+        unsigned long magic;
+        const char* name;
+    };
+    static constexpr Kind kNetwork[] = {
+        {0x6969, "nfs"},        {0xFF534D42, "cifs"}, {0xFE534D42, "smb2"},   {0x517B, "smb"},
+        {0x0BD00BD0, "lustre"}, {0x47504653, "gpfs"}, {0x19830326, "beegfs"}, {0x00C36400, "ceph"},
+        {0x65735546, "fuse"},   {0x5346414F, "afs"},  {0x013111A8, "ibrix"},  {0x7461636f, "ocfs2"},
+        {0x01161970, "gfs2"},
+    };
+    std::filesystem::path p(path);
+    struct statfs st {};
+    while (!p.empty()) {
+        if (::statfs(p.c_str(), &st) == 0) {
+            for (const auto& k : kNetwork) {
+                if (static_cast<unsigned long>(st.f_type) == k.magic) return std::string(k.name);
+            }
+            return std::nullopt;
+        }
+        if (p == p.root_path() || !p.has_parent_path()) break;
+        p = p.parent_path();
+    }
+    return std::nullopt;
+}
 
 }  // namespace
 
@@ -208,6 +256,30 @@ void migrate(Connection& db, const std::string& path) {
     }
     db.exec(fmt::format("PRAGMA user_version = {}", kSchemaVersion).c_str());
     txn.commit();
+}
+
+Result<void> check_write_access(const Config& config, std::uint32_t euid) {
+    if (euid == 0) return {};
+    const std::string& path = config.state.sqlite.path;
+    auto owner = file_owner(path);
+    if (!owner) return owner.error();
+    if (*owner == euid) return {};
+    const passwd* pw = ::getpwuid(static_cast<uid_t>(*owner));
+    return make_error(Errc::permission,
+                      "permission denied: only root or the ledger's owner ({}) may change the "
+                      "ledger {}; 'gpuslots status' works for everyone",
+                      pw != nullptr ? std::string(pw->pw_name) : std::to_string(*owner), path);
+}
+
+std::vector<std::string> warnings(const SqliteOptions& options) {
+    std::vector<std::string> out;
+    if (auto fs = network_filesystem(options.path)) {
+        out.push_back(
+            fmt::format("ledger {} is on a network filesystem ({}); SQLite locking is not "
+                        "reliable there: keep the ledger on a local disk",
+                        options.path, *fs));
+    }
+    return out;
 }
 
 }  // namespace gpuslots::sqlite

@@ -1,5 +1,7 @@
 // The SQLite ledger's file: its schema, how it is created and checked before SQLite opens it,
-// and what its failures mean to the admin. Internal to lib/ (used by sqlite_ledger.cpp).
+// and what its failures mean to the admin. Internal to lib/ (used by sqlite_store.cpp; the
+// file's owner and filesystem, sqlite_store.hpp's check_write_access() and warnings(), are
+// implemented in sqlite_file.cpp too).
 #pragma once
 
 #include <sys/stat.h>

@@ -28,7 +28,7 @@ int run_allocate(const AllocateOptions& o, const Globals& globals) {
     }
     auto ledger = open_for_writing(*config);
     if (!ledger) return report(ledger.error());
-    const Request request{Origin::manual, o.task_id, *gpus, *cpus, requesting_uid()};
+    const Request request{Origin::manual, o.task_id, *gpus, *cpus, requesting_uid(), {}};
     auto r =
         o.server.empty() ? (*ledger)->allocate(request) : (*ledger)->reserve(o.server, request);
     if (!r) return report(r.error());

@@ -25,14 +25,11 @@ int run_check_config(const Globals& globals) {
                config->slurm.prolog_wait.count(),
                config->slurm.hide_gpus_without_reservation ? "see no" : "see all",
                fmt::join(config->slurm.visible_devices_env, " "));
-    fmt::print("  ledger: {} ({}, durability {})\n", config->state.path, config->state.backend,
-               config->state.durability == Durability::full ? "full" : "normal");
+    fmt::print("  ledger: {}\n", describe_storage(config->state));
 
     int rc = kOk;
-    if (auto fs = network_filesystem(config->state.path)) {
-        warn(fmt::format("ledger {} is on a network filesystem ({}); keep it on a local disk",
-                         config->state.path, *fs));
-    }
+    for (const auto& warning : storage_warnings(*config))
+        warn(warning);
     auto ledger = open_ledger(*config, Ledger::Access::read_only);
     if (!ledger) return report(ledger.error());
     auto problems = (*ledger)->verify();

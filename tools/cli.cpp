@@ -45,21 +45,9 @@ Result<Config> load(const Globals& globals) {
 }
 
 Result<void> require_write_access(const Config& config) {
-    if (auto fs = network_filesystem(config.state.path)) {
-        warn(
-            fmt::format("ledger {} is on a network filesystem ({}); SQLite locking is not "
-                        "reliable there: keep the ledger on a local disk",
-                        config.state.path, *fs));
-    }
-    const uid_t me = ::geteuid();
-    if (me == 0) return {};
-    auto owner = ledger_owner(config);
-    if (!owner) return owner.error();
-    if (*owner == me) return {};
-    return make_error(Errc::permission,
-                      "permission denied: only root or the ledger's owner ({}) may change the "
-                      "ledger {}; 'gpuslots status' works for everyone",
-                      user_name(*owner), config.state.path);
+    for (const auto& warning : storage_warnings(config))
+        warn(warning);
+    return check_write_access(config, static_cast<std::uint32_t>(::geteuid()));
 }
 
 Result<std::unique_ptr<Ledger>> open_for_writing(const Config& config) {

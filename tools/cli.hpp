@@ -50,8 +50,8 @@ using Runner = std::function<int()>;
 
 Result<Config> load(const Globals& globals);
 
-// Errc::permission unless the caller is root or owns the ledger. Also warns when the ledger
-// sits on a network filesystem.
+// Errc::permission unless the caller may change the ledger (check_write_access, storage.hpp).
+// Also prints the store's warnings (a ledger file on a network filesystem).
 Result<void> require_write_access(const Config& config);
 
 // Opens the ledger after checking the caller may write it.

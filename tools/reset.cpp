@@ -6,6 +6,7 @@
 #include <string>
 
 #include "cli.hpp"
+#include "gpuslots/storage.hpp"
 
 namespace gpuslots::cli {
 namespace {
@@ -22,7 +23,7 @@ int run_reset(const ResetOptions& o, const Globals& globals) {
         return report(make_error(Errc::bad_input,
                                  "reset: not on a terminal; pass --yes to release every "
                                  "reservation in {}",
-                                 config->state.path));
+                                 ledger_location(config->state)));
     }
     auto ledger = open_for_writing(*config);
     if (!ledger) return report(ledger.error());
@@ -31,7 +32,7 @@ int run_reset(const ResetOptions& o, const Globals& globals) {
         if (!current) return report(current.error());
         fmt::print(stderr,
                    "Release all {} reservation(s) in {}? Type 'yes' to confirm: ", current->size(),
-                   config->state.path);
+                   ledger_location(config->state));
         std::fflush(stderr);
         std::string answer;
         if (!std::getline(std::cin, answer) || answer != "yes") {
@@ -40,7 +41,7 @@ int run_reset(const ResetOptions& o, const Globals& globals) {
     }
     auto count = (*ledger)->reset();
     if (!count) return report(count.error());
-    fmt::print("reset: released {} reservation(s) in {}\n", *count, config->state.path);
+    fmt::print("reset: released {} reservation(s) in {}\n", *count, ledger_location(config->state));
     return kOk;
 }
 

@@ -5,6 +5,7 @@
 
 #include "cli.hpp"
 #include "gpuslots/status.hpp"
+#include "gpuslots/storage.hpp"
 
 namespace gpuslots::cli {
 namespace {
@@ -128,7 +129,7 @@ void print_json(const FleetStatus& st, const Config& config) {
         append_json_string(out, st.problems[i]);
     }
     out += fmt::format(R"(],"config":{},"ledger":{}}})", json_string(config.source),
-                       json_string(config.state.path));
+                       json_string(ledger_location(config.state)));
     out += '\n';
     std::fwrite(out.data(), 1, out.size(), stdout);
 }

@@ -70,14 +70,25 @@ enum class Durability {
     normal,  // commits survive a crash of the process, the last few may be lost on power loss
 };
 
-struct StateConfig {
-    std::string backend = "sqlite";
-    std::string path;  // absolute; a relative path in the file is resolved against the file's dir
+// The embedded SQLite store (state.backend: sqlite). YAML: state.path, state.durability,
+// state.write_queue.
+struct SqliteOptions {
+    // Absolute; a relative path in the file is resolved against the file's directory.
+    std::string path = "/var/lib/gpuslots/state.db";
     Durability durability = Durability::full;
-    std::chrono::milliseconds busy_timeout{10'000};
-    // Writers take turns through "<path>-queue" before SQLite's write lock (fair, bounded
-    // waits); false leaves them to SQLite's lock alone.
+    // Writers take turns through a queue in /dev/shm before SQLite's write lock (fair,
+    // bounded waits); false leaves them to SQLite's lock alone.
     bool write_queue = true;
+};
+
+// Where the ledger is kept: the backend, what every backend shares, and each backend's own
+// options (a backend reads only its own; the others keep their defaults).
+struct StateConfig {
+    std::string backend = "sqlite";  // the store: "sqlite" (the only one so far)
+    // How long one operation may wait for others (locks, turns, transient failures) before
+    // it gives up with Errc::busy. YAML: state.busy_timeout_ms.
+    std::chrono::milliseconds busy_timeout{10'000};
+    SqliteOptions sqlite;
 };
 
 struct SlurmConfig {

@@ -1,14 +1,16 @@
-// The ledger: who holds which GPU indices and how many CPUs, on which server. One abstract
-// interface, so that the embedded SQLite store and a database-server store are interchangeable;
-// every operation is one transaction that touches only the rows of the server it concerns.
+// The ledger: who holds which GPU indices and how many CPUs, on which server. Ledger holds the
+// rules (what may be reserved, by whom, with which message) and the retry policy, once, over a
+// Store (store.hpp) that keeps the rows of one backend. Every operation is one transaction
+// that locks only the servers it concerns.
 //
-// Invariants every implementation keeps (and check_invariants() verifies from the outside):
+// Invariants the rules keep on every store (and check_invariants() verifies from the outside):
 //   - a GPU index of a server is held by at most one reservation;
 //   - free + reserved = total for every server and resource (never more reserved than exist);
 //   - a manual task id holds at most one reservation; a Slurm job at most one per node;
 //   - release frees exactly the indices and CPUs that the reservation took.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -18,94 +20,86 @@
 
 #include "gpuslots/config.hpp"
 #include "gpuslots/error.hpp"
+#include "gpuslots/reservation.hpp"
+#include "gpuslots/store.hpp"
 
 namespace gpuslots {
 
-// Who made a reservation: a person with the admin tool, or the SPANK plugin for a Slurm job
-// (task id = job id). The two name spaces are separate: task "42" and job 42 do not collide.
-enum class Origin { manual, slurm };
-const char* origin_name(Origin origin);
-
-struct Request {
-    Origin origin = Origin::manual;
-    std::string task_id;
-    int gpus = 0;
-    int cpus = 0;
-    std::uint32_t owner_uid = 0;
-};
-
-struct Reservation {
-    Origin origin = Origin::manual;
-    std::string task_id;
-    std::string server;
-    std::vector<int> gpus;  // concrete indices, ascending
-    int gpu_count = 0;      // what was reserved; equals gpus.size() unless the ledger is damaged
-    int cpus = 0;
-    std::uint32_t owner_uid = 0;
-    std::int64_t created_unix = 0;
-};
-
 class Ledger {
   public:
-    enum class Access { read_only, read_write };
+    using Access = gpuslots::Access;
 
-    virtual ~Ledger() = default;
-    Ledger() = default;
+    // The rules over `store`, for the fleet and limits of `config` (which must outlive it).
+    Ledger(const Config& config, std::unique_ptr<Store> store);
+    ~Ledger();
     Ledger(const Ledger&) = delete;
     Ledger& operator=(const Ledger&) = delete;
 
-    // Reserves request.gpus indices (lowest free first) and request.cpus on `server`.
-    // A Slurm job that already holds the same amount there gets that reservation back (a rerun
-    // prolog is not an error). Errors: bad_input (unknown server, more than the server has),
-    // no_fit (not free now), conflict (the id already holds a reservation), busy, ledger.
-    virtual Result<Reservation> reserve(std::string_view server, const Request& request) = 0;
+    // Reserves request.gpus indices (the lowest free ones, or exactly request.exact_gpus) and
+    // request.cpus on `server`. A Slurm job that already holds the same there (count, CPUs,
+    // and the indices when exact ones are asked for) gets that reservation back: a rerun
+    // prolog is not an error. Errors: bad_input (unknown server, more than the server has,
+    // exact indices that are not one distinct index of the server per GPU), no_fit (not free
+    // now; for exact indices the message names the holder), conflict (the id already holds a
+    // different reservation), busy, ledger.
+    Result<Reservation> reserve(std::string_view server, const Request& request);
 
-    // Like reserve(), on the server best_fit() picks. no_fit when it fits on no server.
-    virtual Result<Reservation> allocate(const Request& request) = 0;
+    // Like reserve(), on the server best_fit() picks: the choice is made on the unlocked
+    // loads of every server, then checked under the chosen server's lock, and made again
+    // when another writer filled it meanwhile. no_fit when it fits on no server; bad_input
+    // for exact indices (they mean something only on a named server).
+    Result<Reservation> allocate(const Request& request);
 
     // Releases the reservations of `task_id` (only the one on `server` when given) and, for a
     // Slurm job, any refusal recorded there. Returns what was released; empty when there was
     // nothing, which the caller may or may not treat as an error. With `required_owner`, a
     // reservation of another uid is not touched: Errc::permission.
-    virtual Result<std::vector<Reservation>> release(
+    Result<std::vector<Reservation>> release(
         Origin origin, std::string_view task_id, const std::optional<std::string>& server,
-        std::optional<std::uint32_t> required_owner = std::nullopt) = 0;
+        std::optional<std::uint32_t> required_owner = std::nullopt);
 
     // The reservation of `task_id` on `server`, if any.
-    virtual Result<std::optional<Reservation>> find(Origin origin, std::string_view task_id,
-                                                    std::string_view server) = 0;
+    Result<std::optional<Reservation>> find(Origin origin, std::string_view task_id,
+                                            std::string_view server);
 
     // Every reservation, read in one consistent snapshot, oldest first.
-    virtual Result<std::vector<Reservation>> reservations() = 0;
+    Result<std::vector<Reservation>> reservations();
 
     // Removes every reservation and refusal. Returns how many reservations there were.
-    virtual Result<std::size_t> reset() = 0;
+    Result<std::size_t> reset();
 
     // Slurm: the prolog could not reserve for job `task_id` on `server`; the step hooks read
     // the reason to fail the job with it. release() clears it.
-    virtual Result<void> record_refusal(std::string_view server, std::string_view task_id,
-                                        std::string_view reason) = 0;
-    virtual Result<std::optional<std::string>> refusal(std::string_view server,
-                                                       std::string_view task_id) = 0;
+    Result<void> record_refusal(std::string_view server, std::string_view task_id,
+                                std::string_view reason);
+    Result<std::optional<std::string>> refusal(std::string_view server, std::string_view task_id);
 
     // A full consistency check of the store itself (beyond check_invariants): storage
     // integrity and rows that do not add up. Empty when all is well.
-    virtual Result<std::vector<std::string>> verify() = 0;
+    Result<std::vector<std::string>> verify();
 
     // Where the ledger lives, for messages ("/var/lib/gpuslots/state.db").
-    virtual const std::string& location() const = 0;
+    const std::string& location() const { return location_; }
+
+  private:
+    template <typename Body>
+    auto run(Body&& body) -> decltype(body());
+    Result<const Server*> check(std::string_view server, const Request& request) const;
+    std::optional<Error> held_elsewhere(const Request& request);
+    Result<Reservation> place(const Server& server, const Request& request,
+                              const ServerHoldings& holdings);
+
+    const Config& config_;
+    std::unique_ptr<Store> store_;
+    std::string location_;
 };
 
-// Opens the store that config.state names. `config` must outlive the ledger.
-// read_only never creates or changes anything: a ledger that does not exist yet reads as empty.
-// read_write creates the ledger (and its directory) when it does not exist yet.
-// Errors: ledger (unreadable, damaged, not a gpuslots ledger, from a newer schema),
-// permission (the caller may not write it), busy.
+// Opens the ledger that config.state names, on the store of its backend (lib/storage.cpp).
+// `config` must outlive the ledger. read_only never creates or changes anything: a ledger
+// that does not exist yet reads as empty. read_write creates the ledger when it does not
+// exist yet. Errors: config (a backend this build lacks), ledger (unreadable, damaged, not a
+// gpuslots ledger, from a newer schema), permission (the caller may not write it), busy.
 Result<std::unique_ptr<Ledger>> open_ledger(const Config& config, Ledger::Access access);
-
-// The uid that may change the ledger besides root (the owner of the ledger file, or of the
-// directory it will be created in). Errc::ledger when neither exists.
-Result<std::uint32_t> ledger_owner(const Config& config);
 
 // Problems an outside observer can see in a snapshot: an index held twice, more reserved than
 // a server has (after a server shrank in the config), a reservation whose GPU count does not

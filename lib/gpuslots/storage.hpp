@@ -1,14 +1,36 @@
-// Facts about where the ledger is stored that the admin must hear about.
+// The store factory, and what the front-ends ask about where the ledger is kept, answered by
+// the store of config.state.backend, so that the tool never looks at one backend's options
+// itself. open_ledger() (ledger.hpp) is implemented here too.
 #pragma once
 
-#include <optional>
+#include <cstdint>
+#include <memory>
 #include <string>
+#include <vector>
+
+#include "gpuslots/config.hpp"
+#include "gpuslots/error.hpp"
+#include "gpuslots/store.hpp"
 
 namespace gpuslots {
 
-// The name of the network or cluster filesystem that holds `path` (or the nearest existing
-// directory above it): "nfs", "cifs", "lustre", ... SQLite's file locking is not reliable on
-// these, so a ledger must not live there. nullopt for local filesystems.
-std::optional<std::string> network_filesystem(const std::string& path);
+// The store of config.state.backend, opened as open_ledger() opens it (same errors); for a
+// Ledger built by hand over it (tests, tools that wrap a store).
+Result<std::unique_ptr<Store>> open_store(const Config& config, Access access);
+
+// Where the ledger lives, for messages: "/var/lib/gpuslots/state.db".
+std::string ledger_location(const StateConfig& state);
+
+// One line for check-config: "/var/lib/gpuslots/state.db (sqlite, durability full)".
+std::string describe_storage(const StateConfig& state);
+
+// Whether the process with effective uid `euid` may change the ledger. SQLite: root and the
+// owner of the ledger file. Errors: permission (the message says who may), ledger (the
+// question cannot be answered: e.g. no directory above the ledger file).
+Result<void> check_write_access(const Config& config, std::uint32_t euid);
+
+// What an admin must hear before changing the ledger (a ledger file on NFS). Each is one
+// line that says what to do; none stops the operation.
+std::vector<std::string> storage_warnings(const Config& config);
 
 }  // namespace gpuslots

@@ -176,7 +176,7 @@ LoadResult run_load(const LoadSpec& spec) {
 }
 
 void short_lived_history(Config config, const std::string& server, int operations) {
-    config.state.durability = Durability::normal;
+    config.state.sqlite.durability = Durability::normal;
     Request request;
     request.origin = Origin::slurm;
     request.gpus = 1;

@@ -69,7 +69,7 @@ state:
     BOOST_TEST(describe(c.fleet) == "gpu-server-0:4/32 gpu-server-1:4/32");
     BOOST_TEST(c.fleet.max_gpus() == 4);
     BOOST_TEST(c.fleet.max_cpus() == 32);
-    BOOST_TEST(c.state.path == "/var/lib/gpuslots/state.db");
+    BOOST_TEST(c.state.sqlite.path == "/var/lib/gpuslots/state.db");
     BOOST_TEST(c.gpus_per_request.min == 1);
     BOOST_TEST(c.gpus_per_request.max == 4);
     BOOST_TEST(c.cpus_per_request.min == 0);
@@ -181,8 +181,8 @@ BOOST_AUTO_TEST_CASE(state_path_resolution) {
         BOOST_TEST_CONTEXT("source " << c.source << ", path " << c.path) {
             const Config config =
                 parse_ok(kOneServer + "state:\n  path: " + c.path + "\n", c.source);
-            BOOST_TEST(config.state.path == c.expected);
-            BOOST_TEST(std::filesystem::path(config.state.path).is_absolute());
+            BOOST_TEST(config.state.sqlite.path == c.expected);
+            BOOST_TEST(std::filesystem::path(config.state.sqlite.path).is_absolute());
         }
     }
 }
@@ -190,10 +190,10 @@ BOOST_AUTO_TEST_CASE(state_path_resolution) {
 BOOST_AUTO_TEST_CASE(defaults_of_state_and_slurm) {
     const Config c = parse_ok(kOneServer);
     BOOST_TEST(c.state.backend == "sqlite");
-    BOOST_TEST(c.state.path == "/var/lib/gpuslots/state.db");
-    BOOST_TEST((c.state.durability == Durability::full));
+    BOOST_TEST(c.state.sqlite.path == "/var/lib/gpuslots/state.db");
+    BOOST_TEST((c.state.sqlite.durability == Durability::full));
     BOOST_TEST(c.state.busy_timeout.count() == 10'000);
-    BOOST_TEST(c.state.write_queue);
+    BOOST_TEST(c.state.sqlite.write_queue);
     // The prolog wait has no fixed number in the contract: the parser must leave the struct's
     // documented default alone, and that default must be a wait the parser itself would accept.
     BOOST_TEST(c.slurm.prolog_wait.count() == SlurmConfig{}.prolog_wait.count());
@@ -217,10 +217,10 @@ slurm:
   hide_gpus_without_reservation: false
   visible_devices_env: [ROCR_VISIBLE_DEVICES, MY_GPUS_2]
 )");
-    BOOST_TEST(c.state.path == "/srv/ledger.db");
-    BOOST_TEST((c.state.durability == Durability::normal));
+    BOOST_TEST(c.state.sqlite.path == "/srv/ledger.db");
+    BOOST_TEST((c.state.sqlite.durability == Durability::normal));
     BOOST_TEST(c.state.busy_timeout.count() == 250);
-    BOOST_TEST(!c.state.write_queue);
+    BOOST_TEST(!c.state.sqlite.write_queue);
     BOOST_TEST(c.slurm.prolog_wait.count() == 0);
     BOOST_TEST(!c.slurm.hide_gpus_without_reservation);
     const std::vector<std::string> env{"ROCR_VISIBLE_DEVICES", "MY_GPUS_2"};
@@ -682,7 +682,7 @@ BOOST_AUTO_TEST_CASE(state_path_naming_a_directory_is_refused) {
         BOOST_TEST_CONTEXT("state.path " << path) {
             auto config = parse_config(kOneServer + "state:\n  path: '" + path + "'\n", kSource);
             BOOST_TEST(!config.ok(), "accepted; ledger path would be "
-                                         << (config.ok() ? config->state.path : ""));
+                                         << (config.ok() ? config->state.sqlite.path : ""));
             if (!config.ok()) {
                 BOOST_TEST(config.error().message.rfind(kSource + ":6:9: state.path", 0) == 0,
                            config.error().message);
@@ -713,7 +713,7 @@ BOOST_AUTO_TEST_CASE(load_config_reads_a_file_and_anchors_relative_paths_there) 
     auto config = load_config(path);
     BOOST_TEST_REQUIRE(config.ok(), why(config));
     BOOST_TEST(config->source == path);
-    BOOST_TEST(config->state.path == (dir.path() / "ledger/state.db").string());
+    BOOST_TEST(config->state.sqlite.path == (dir.path() / "ledger/state.db").string());
     BOOST_TEST(describe(config->fleet) == "a:4/32");
 }
 
@@ -808,12 +808,12 @@ BOOST_AUTO_TEST_CASE(example_config_in_the_repository_parses) {
     BOOST_TEST(example->fleet.size() > 0u);
     for (const auto& s : example->fleet.servers())
         BOOST_TEST(is_valid_node_name(s.name));
-    BOOST_TEST(std::filesystem::path(example->state.path).is_absolute());
+    BOOST_TEST(std::filesystem::path(example->state.sqlite.path).is_absolute());
     // The example spells out every default; a file without those keys must mean the same.
     const Config defaults = parse_ok(kOneServer);
     BOOST_TEST(example->state.backend == defaults.state.backend);
-    BOOST_TEST(example->state.path == defaults.state.path);
-    BOOST_TEST((example->state.durability == defaults.state.durability));
+    BOOST_TEST(example->state.sqlite.path == defaults.state.sqlite.path);
+    BOOST_TEST((example->state.sqlite.durability == defaults.state.sqlite.durability));
     BOOST_TEST(example->state.busy_timeout.count() == defaults.state.busy_timeout.count());
     BOOST_TEST(example->slurm.prolog_wait.count() == defaults.slurm.prolog_wait.count(),
                path << " sets prolog_wait_seconds " << example->slurm.prolog_wait.count()

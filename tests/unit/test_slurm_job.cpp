@@ -76,7 +76,7 @@ BOOST_AUTO_TEST_CASE(a_job_without_options_touches_nothing_and_sees_no_gpu) {
     Cluster c;
     const HookOutcome out = job_prolog(c.args, job("11", "n1", std::nullopt), c.fast);
     BOOST_TEST(!out.node_fault);
-    BOOST_TEST(!std::filesystem::exists(c.config.state.path));  // not even opened
+    BOOST_TEST(!std::filesystem::exists(c.config.state.sqlite.path));  // not even opened
 
     const StepEnvironment env = step_environment(c.args, job("11", "n1", std::nullopt));
     BOOST_TEST(!env.error);
@@ -213,7 +213,7 @@ BOOST_AUTO_TEST_CASE(an_unusable_config_or_ledger_is_a_node_fault) {
     }
 
     Cluster damaged;
-    test::write_file(damaged.config.state.path,
+    test::write_file(damaged.config.state.sqlite.path,
                      "this is not a ledger, but long enough to "
                      "look like a file someone wrote by mistake");
     BOOST_TEST(job_prolog(damaged.args, job("51", "n1", "1"), damaged.fast).node_fault);

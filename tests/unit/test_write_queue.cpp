@@ -44,7 +44,7 @@ struct Fixture {
                                    "state:\n  path: state.db\n" +
                                        state_extra);
         BOOST_TEST_REQUIRE(open_ledger(config, Ledger::Access::read_write).ok());
-        queue = sqlite::WriteQueue::path_for(config.state.path);
+        queue = sqlite::WriteQueue::path_for(config.state.sqlite.path);
         BOOST_TEST_REQUIRE(!queue.empty());
         ::unlink(queue.c_str());  // an earlier ledger with the same inode may have left one
     }
@@ -74,7 +74,7 @@ struct Fixture {
         BOOST_TEST_REQUIRE(pid >= 0);
         if (pid == 0) {
             ::close(ready[0]);
-            auto q = sqlite::WriteQueue::open(config.state.path, nullptr);
+            auto q = sqlite::WriteQueue::open(config.state.sqlite.path, nullptr);
             if (!q || !q->enter(std::chrono::steady_clock::now() + 5s)) ::_exit(1);
             const char byte = 'x';
             if (::write(ready[1], &byte, 1) != 1) ::_exit(1);
@@ -94,7 +94,7 @@ struct Fixture {
         const pid_t pid = ::fork();
         BOOST_TEST_REQUIRE(pid >= 0);
         if (pid == 0) {
-            auto q = sqlite::WriteQueue::open(config.state.path, nullptr);
+            auto q = sqlite::WriteQueue::open(config.state.sqlite.path, nullptr);
             ::_exit(q && q->enter(std::chrono::steady_clock::now() + within) ? 0 : 1);
         }
         int status = 0;
@@ -161,7 +161,7 @@ BOOST_AUTO_TEST_CASE(a_live_holder_makes_writers_give_up_at_busy_timeout_and_rea
                      *utf::precondition(shm_is_tmpfs)) {
     Fixture f("  busy_timeout_ms: 300\n");
     BOOST_TEST_REQUIRE(f.reserve("1").ok());
-    const std::string before = test::read_file(f.config.state.path);
+    const std::string before = test::read_file(f.config.state.sqlite.path);
     const pid_t pid = f.holder();
     const auto start = std::chrono::steady_clock::now();
     auto r = f.reserve("2");
@@ -179,7 +179,7 @@ BOOST_AUTO_TEST_CASE(a_live_holder_makes_writers_give_up_at_busy_timeout_and_rea
     BOOST_TEST_REQUIRE(all.ok());
     BOOST_TEST(all->size() == 1U);
     kill_and_reap(pid);
-    BOOST_TEST(test::read_file(f.config.state.path) == before);
+    BOOST_TEST(test::read_file(f.config.state.sqlite.path) == before);
     BOOST_TEST(f.reserve("3").ok());
 }
 
@@ -237,7 +237,7 @@ BOOST_AUTO_TEST_CASE(an_object_that_is_not_usable_is_left_alone_and_writes_go_on
             const std::string bytes = S_ISLNK(before.st_mode) ? "" : test::read_file(f.queue);
 
             std::string why;
-            BOOST_TEST(!sqlite::WriteQueue::open(f.config.state.path, &why));
+            BOOST_TEST(!sqlite::WriteQueue::open(f.config.state.sqlite.path, &why));
             BOOST_TEST(why.find(c.reason) != std::string::npos, why);
             auto r = f.reserve("1");
             BOOST_TEST(r.ok(), (r.ok() ? "" : r.error().message));

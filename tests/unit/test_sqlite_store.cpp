@@ -1,0 +1,367 @@
+// What only the SQLite store has: its file (creation, modes, damage, links), its WAL, its
+// schema migrations, its transient failures and who may write it. The rules are tested on
+// every store by test_ledger.cpp.
+#define BOOST_TEST_MODULE sqlite_store
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include <boost/test/unit_test.hpp>
+
+#include "gpuslots/ledger.hpp"
+#include "gpuslots/status.hpp"
+#include "gpuslots/storage.hpp"
+#include "support/fixtures.hpp"
+#include "support/stores.hpp"
+
+using namespace gpuslots;
+using gpuslots::test::TempDir;
+
+namespace {
+
+const char* kTwoByFour = R"(
+servers:
+  - name: gpu-server-[0-1]
+    gpus: 4
+    cpus: 32
+)";
+
+std::unique_ptr<Ledger> open_rw(const Config& config) {
+    auto ledger = open_ledger(config, Ledger::Access::read_write);
+    BOOST_TEST_REQUIRE(ledger.ok(), (ledger.ok() ? "" : ledger.error().message));
+    return std::move(*ledger);
+}
+
+Request manual(const std::string& id, int gpus, int cpus, std::uint32_t uid = 0) {
+    return Request{Origin::manual, id, gpus, cpus, uid, {}};
+}
+
+Request job(const std::string& id, int gpus, int cpus, std::uint32_t uid = 1000) {
+    return Request{Origin::slurm, id, gpus, cpus, uid, {}};
+}
+
+void exec_sql(const std::string& path, const std::string& sql) {
+    sqlite3* db = nullptr;
+    BOOST_TEST_REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+    char* err = nullptr;
+    const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
+    const std::string message = err != nullptr ? err : "";
+    sqlite3_free(err);
+    sqlite3_close(db);
+    BOOST_TEST_REQUIRE(rc == SQLITE_OK, message);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(read_only_open_of_a_missing_ledger_reads_empty_and_creates_nothing) {
+    TempDir dir;
+    const Config config = test::make_config(dir, kTwoByFour);
+    auto ledger = open_ledger(config, Ledger::Access::read_only);
+    BOOST_TEST_REQUIRE(ledger.ok());
+    BOOST_TEST((*ledger)->reservations()->empty());
+    BOOST_TEST(!std::filesystem::exists(config.state.sqlite.path));
+}
+
+BOOST_AUTO_TEST_CASE(new_ledger_is_world_readable_and_keeps_its_wal_files) {
+    TempDir dir;
+    const Config config = test::make_config(dir, kTwoByFour);
+    const mode_t old_mask = ::umask(077);  // a strict umask must not hide status from users
+    { open_rw(config); }
+    ::umask(old_mask);
+    struct stat st {};
+    BOOST_TEST_REQUIRE(::stat(config.state.sqlite.path.c_str(), &st) == 0);
+    BOOST_TEST((st.st_mode & 0777) == 0644U);
+    // Readers without write access need the -wal and -shm files to exist.
+    BOOST_TEST(std::filesystem::exists(config.state.sqlite.path + "-wal"));
+    BOOST_TEST(std::filesystem::exists(config.state.sqlite.path + "-shm"));
+    BOOST_TEST_REQUIRE(::stat((config.state.sqlite.path + "-shm").c_str(), &st) == 0);
+    BOOST_TEST((st.st_mode & 0044) == 0044U);
+}
+
+BOOST_AUTO_TEST_CASE(ledger_directory_is_created_when_missing) {
+    TempDir dir;
+    const Config config =
+        test::make_config(dir, std::string(kTwoByFour) + "state:\n  path: deep/er/state.db\n");
+    auto ledger = open_rw(config);
+    BOOST_TEST(std::filesystem::exists(dir.file("deep/er/state.db")));
+    // No temporary files are left beside it.
+    std::size_t entries = 0;
+    for (const auto& e : std::filesystem::directory_iterator(dir.file("deep/er"))) {
+        BOOST_TEST(e.path().filename().string().rfind("state.db", 0) == 0U);
+        ++entries;
+    }
+    BOOST_TEST(entries <= 3U);
+}
+
+BOOST_AUTO_TEST_CASE(verify_reports_rows_that_do_not_add_up) {
+    TempDir dir;
+    const Config config = test::make_config(dir, kTwoByFour);
+    {
+        auto ledger = open_rw(config);
+        BOOST_TEST_REQUIRE(ledger->reserve("gpu-server-0", manual("a", 2, 2)).ok());
+        BOOST_TEST(ledger->verify()->empty());
+    }
+    // Damage the ledger behind the library's back: an orphan hold and a missing one.
+    exec_sql(config.state.sqlite.path,
+             "INSERT INTO gpu_holds (server, gpu, reservation) VALUES ('gpu-server-1', 3, 999);"
+             "DELETE FROM gpu_holds WHERE server = 'gpu-server-0' AND gpu = 1;");
+    auto ledger = open_rw(config);
+    auto problems = ledger->verify();
+    BOOST_TEST_REQUIRE(problems.ok());
+    BOOST_TEST(problems->size() == 1U);
+    auto invariants = check_invariants(config.fleet, *ledger->reservations());
+    BOOST_TEST_REQUIRE(invariants.size() == 1U);
+    BOOST_TEST(invariants[0].find("reserved 2 GPUs but holds 1") != std::string::npos,
+               invariants[0]);
+}
+
+namespace {
+
+struct Damage {
+    const char* name;
+    std::function<void(const std::string& path)> apply;
+    const char* expected;  // a phrase the error must contain
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_damaged_ledger_is_reported_and_left_as_it_is) {
+    const std::vector<Damage> cases = {
+        {"garbage bytes",
+         [](const std::string& p) { test::write_file(p, std::string(8192, '\x5a')); }, "damaged"},
+        {"empty file", [](const std::string& p) { test::write_file(p, ""); }, "empty"},
+        {"truncated",
+         [](const std::string& p) {
+             const std::string bytes = test::read_file(p);
+             test::write_file(p, bytes.substr(0, 100));
+         },
+         "damaged"},
+        {"another application's database",
+         [](const std::string& p) {
+             std::filesystem::remove(p);
+             std::filesystem::remove(p + "-wal");
+             std::filesystem::remove(p + "-shm");
+             exec_sql(p, "CREATE TABLE t (x)");
+         },
+         "not a gpuslots ledger"},
+        {"future schema", [](const std::string& p) { exec_sql(p, "PRAGMA user_version = 99"); },
+         "schema version 99"},
+    };
+    for (const auto& c : cases) {
+        BOOST_TEST_CONTEXT(c.name) {
+            TempDir dir;
+            const Config config = test::make_config(dir, kTwoByFour);
+            {
+                auto ledger = open_rw(config);
+                BOOST_TEST_REQUIRE(ledger->reserve("gpu-server-0", manual("a", 1, 1)).ok());
+            }
+            c.apply(config.state.sqlite.path);
+            const std::string before = test::read_file(config.state.sqlite.path);
+            for (auto access : {Ledger::Access::read_only, Ledger::Access::read_write}) {
+                auto ledger = open_ledger(config, access);
+                if (ledger.ok()) {
+                    // Some damage only shows when the pages are read.
+                    auto all = (*ledger)->reservations();
+                    BOOST_TEST_REQUIRE(!all.ok());
+                    BOOST_TEST(static_cast<int>(all.error().code) ==
+                               static_cast<int>(Errc::ledger));
+                    BOOST_TEST(all.error().message.find(c.expected) != std::string::npos,
+                               all.error().message);
+                    BOOST_TEST(!(*ledger)->reserve("gpu-server-1", manual("b", 1, 1)).ok());
+                } else {
+                    BOOST_TEST(static_cast<int>(ledger.error().code) ==
+                               static_cast<int>(Errc::ledger));
+                    BOOST_TEST(ledger.error().message.find(c.expected) != std::string::npos,
+                               ledger.error().message);
+                    BOOST_TEST(ledger.error().message.find(config.state.sqlite.path) !=
+                               std::string::npos);
+                }
+            }
+            BOOST_TEST(test::read_file(config.state.sqlite.path) == before);
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(a_ledger_path_that_is_a_link_or_a_directory_is_refused) {
+    TempDir dir;
+    const Config config = test::make_config(dir, kTwoByFour);
+    test::write_file(dir.file("elsewhere"), "precious");
+    std::filesystem::create_symlink(dir.file("elsewhere"), config.state.sqlite.path);
+    for (auto access : {Ledger::Access::read_only, Ledger::Access::read_write}) {
+        auto ledger = open_ledger(config, access);
+        BOOST_TEST_REQUIRE(!ledger.ok());
+        BOOST_TEST(ledger.error().message.find("is a symbolic link") != std::string::npos,
+                   ledger.error().message);
+    }
+    BOOST_TEST(test::read_file(dir.file("elsewhere")) == "precious");
+
+    std::filesystem::remove(config.state.sqlite.path);
+    std::filesystem::create_directory(config.state.sqlite.path);
+    auto ledger = open_ledger(config, Ledger::Access::read_write);
+    BOOST_TEST_REQUIRE(!ledger.ok());
+    BOOST_TEST(ledger.error().message.find("is not a regular file") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(the_wal_stays_small_when_every_process_makes_one_transaction) {
+    // The prolog, the epilog and every CLI call open the ledger, make one transaction and
+    // close it. Left alone, SQLite would never restart the WAL in that pattern.
+    TempDir dir;
+    const Config config = test::make_config(
+        dir, std::string(kTwoByFour) + "state:\n  path: state.db\n  durability: normal\n");
+    for (int i = 0; i < 400; ++i) {
+        auto ledger = open_rw(config);
+        const std::string id = "job" + std::to_string(i);
+        BOOST_TEST_REQUIRE(ledger->reserve("gpu-server-0", job(id, 2, 4)).ok());
+        auto again = open_rw(config);
+        BOOST_TEST_REQUIRE(again->release(Origin::slurm, id, std::nullopt)->size() == 1U);
+    }
+    const auto wal = std::filesystem::file_size(config.state.sqlite.path + "-wal");
+    BOOST_TEST(wal <= 512U * 1024U, "WAL is " << wal << " bytes after 800 one-shot writers");
+    BOOST_TEST(open_rw(config)->reservations()->empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_schema_1_ledger_is_migrated_by_the_first_writer_and_read_as_is_before) {
+    TempDir dir;
+    const Config config = test::make_config(dir, kTwoByFour);
+    // A ledger as the first release of gpuslots wrote it (schema version 1).
+    exec_sql(config.state.sqlite.path, R"sql(
+        PRAGMA journal_mode = WAL;
+        PRAGMA application_id = 1196447059;  -- "GPUS"
+        CREATE TABLE reservations (
+            id INTEGER PRIMARY KEY,
+            origin TEXT NOT NULL CHECK (origin IN ('manual', 'slurm')),
+            task_id TEXT NOT NULL, server TEXT NOT NULL,
+            cpus INTEGER NOT NULL CHECK (cpus >= 0),
+            gpu_count INTEGER NOT NULL CHECK (gpu_count >= 0),
+            owner_uid INTEGER NOT NULL, created INTEGER NOT NULL,
+            UNIQUE (origin, task_id, server));
+        CREATE UNIQUE INDEX one_reservation_per_manual_task ON reservations (task_id)
+            WHERE origin = 'manual';
+        CREATE INDEX reservations_by_server ON reservations (server);
+        CREATE TABLE gpu_holds (server TEXT NOT NULL, gpu INTEGER NOT NULL CHECK (gpu >= 0),
+            reservation INTEGER NOT NULL, PRIMARY KEY (server, gpu)) WITHOUT ROWID;
+        CREATE INDEX gpu_holds_by_reservation ON gpu_holds (reservation);
+        CREATE TABLE refusals (task_id TEXT NOT NULL, server TEXT NOT NULL,
+            reason TEXT NOT NULL, created INTEGER NOT NULL,
+            PRIMARY KEY (task_id, server)) WITHOUT ROWID;
+        INSERT INTO reservations VALUES (7, 'manual', 'old-task', 'gpu-server-1', 3, 2, 1000, 1);
+        INSERT INTO gpu_holds VALUES ('gpu-server-1', 0, 7), ('gpu-server-1', 2, 7);
+        PRAGMA user_version = 1;)sql");
+    const auto user_version = [&] {
+        sqlite3* db = nullptr;
+        sqlite3_open_v2(config.state.sqlite.path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr);
+        sqlite3_stmt* st = nullptr;
+        sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, nullptr);
+        sqlite3_step(st);
+        const int v = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+        sqlite3_close(db);
+        return v;
+    };
+
+    {  // A reader does not change it.
+        auto reader = open_ledger(config, Ledger::Access::read_only);
+        BOOST_TEST_REQUIRE(reader.ok(), (reader.ok() ? "" : reader.error().message));
+        auto all = (*reader)->reservations();
+        BOOST_TEST_REQUIRE(all->size() == 1U);
+        BOOST_TEST(all->front().gpus == (std::vector<int>{0, 2}), boost::test_tools::per_element());
+    }
+    BOOST_TEST(user_version() == 1);
+
+    auto ledger = open_rw(config);
+    BOOST_TEST(user_version() == 2);
+    BOOST_TEST(ledger->verify()->empty());
+    auto all = ledger->reservations();
+    BOOST_TEST_REQUIRE(all->size() == 1U);
+    BOOST_TEST(all->front().task_id == "old-task");
+    BOOST_TEST(all->front().owner_uid == 1000U);
+    // The migrated ledger keeps its invariants: the index is still taken, the id still unique.
+    BOOST_TEST(
+        ledger->reserve("gpu-server-1", manual("new", 2, 1))->gpus == (std::vector<int>{1, 3}),
+        boost::test_tools::per_element());
+    BOOST_TEST(!ledger->reserve("gpu-server-0", manual("old-task", 1, 1)).ok());
+    BOOST_TEST(ledger->release(Origin::manual, "old-task", std::nullopt)->size() == 1U);
+}
+
+// The Ledger re-runs a whole operation after a failure the store calls transient (here
+// SQLite's "a recovering process holds the WAL index"), in a fresh transaction: the first try's
+// writes are gone, and the second one's are all there.
+BOOST_AUTO_TEST_CASE(a_transient_failure_reruns_the_operation_and_others_are_reported) {
+    TempDir dir;
+    const Config config = test::make_config(dir, kTwoByFour);
+    struct FailingInsert : test::ForwardingStore {
+        using ForwardingStore::ForwardingStore;
+        int code = SQLITE_BUSY_RECOVERY;
+        int failures_left = 1;
+        int inserts = 0;
+        void insert(const Reservation& r) override {
+            ++inserts;
+            ForwardingStore::insert(r);  // written, then the transaction fails after it
+            if (failures_left > 0) {
+                --failures_left;
+                throw StoreFailure{code, "injected"};
+            }
+        }
+    };
+    auto store = open_store(config, Access::read_write);
+    BOOST_TEST_REQUIRE(store.ok());
+    auto failing = std::make_unique<FailingInsert>(std::move(*store));
+    FailingInsert& f = *failing;
+    Ledger ledger(config, std::move(failing));
+
+    auto r = ledger.reserve("gpu-server-0", manual("a", 2, 2));
+    BOOST_TEST_REQUIRE(r.ok(), (r.ok() ? "" : r.error().message));
+    BOOST_TEST(f.inserts == 2);
+    auto all = ledger.reservations();
+    BOOST_TEST_REQUIRE(all->size() == 1U);
+    BOOST_TEST(all->front().gpus == (std::vector<int>{0, 1}), boost::test_tools::per_element());
+    BOOST_TEST(ledger.verify()->empty());
+
+    f.code = SQLITE_IOERR;  // not transient: reported once, nothing written
+    f.failures_left = 1;
+    auto io = ledger.reserve("gpu-server-0", manual("b", 1, 1));
+    BOOST_TEST_REQUIRE(!io.ok());
+    BOOST_TEST(static_cast<int>(io.error().code) == static_cast<int>(Errc::ledger));
+    BOOST_TEST(io.error().message.find(config.state.sqlite.path) != std::string::npos,
+               io.error().message);
+    BOOST_TEST(f.inserts == 3);
+    BOOST_TEST(ledger.reservations()->size() == 1U);
+}
+
+BOOST_AUTO_TEST_CASE(root_and_the_files_owner_may_write_and_nobody_else) {
+    TempDir dir;
+    const Config config =
+        test::make_config(dir, std::string(kTwoByFour) + "state:\n  path: sub/state.db\n");
+    std::filesystem::create_directory(dir.file("sub"));
+    struct stat st {};
+    BOOST_TEST_REQUIRE(::stat(dir.file("sub").c_str(), &st) == 0);
+    const auto me = static_cast<std::uint32_t>(st.st_uid);
+    const std::uint32_t stranger = me == 54321U ? 54322U : 54321U;
+    // Before the file exists, the owner of its directory would own it.
+    BOOST_TEST(check_write_access(config, 0).ok());
+    BOOST_TEST(check_write_access(config, me).ok());
+    auto denied = check_write_access(config, stranger);
+    BOOST_TEST_REQUIRE(!denied.ok());
+    BOOST_TEST(static_cast<int>(denied.error().code) == static_cast<int>(Errc::permission));
+    BOOST_TEST(denied.error().message.find("only root or the ledger's owner") != std::string::npos,
+               denied.error().message);
+    BOOST_TEST(denied.error().message.find(config.state.sqlite.path) != std::string::npos);
+    open_rw(config);
+    BOOST_TEST(check_write_access(config, me).ok());
+    BOOST_TEST(!check_write_access(config, stranger).ok());
+    if (::geteuid() == 0) {  // a file owned by someone else than its directory
+        BOOST_TEST_REQUIRE(::chown(config.state.sqlite.path.c_str(), stranger, 0) == 0);
+        BOOST_TEST(check_write_access(config, stranger).ok());
+        BOOST_TEST(!check_write_access(config, me == 0 ? 1U : me).ok());
+    }
+}
+
+BOOST_AUTO_TEST_CASE(the_tool_hears_about_the_file_through_the_store) {
+    TempDir dir;
+    const Config config = test::make_config(
+        dir, std::string(kTwoByFour) + "state:\n  path: state.db\n  durability: normal\n");
+    BOOST_TEST(ledger_location(config.state) == dir.file("state.db"));
+    BOOST_TEST(describe_storage(config.state) ==
+               dir.file("state.db") + " (sqlite, durability normal)");
+    BOOST_TEST(storage_warnings(config).empty());  // /tmp is a local filesystem here
+    BOOST_TEST(open_rw(config)->location() == dir.file("state.db"));
+}
