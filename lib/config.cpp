@@ -1,21 +1,15 @@
 #include "gpuslots/config.hpp"
 
-#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <set>
-#include <sstream>
 
 #include "gpuslots/hostlist.hpp"
+#include "yaml_document.hpp"
 
 namespace gpuslots {
 
@@ -46,56 +40,9 @@ const Server* Fleet::server(std::string_view name) const {
 
 namespace {
 
-// The config file's path as messages show it: as it is, so that editors and terminals can
-// follow FILE:LINE:COL, unless it holds a byte outside printable ASCII (a newline would split
-// the message): then quoted and escaped.
-std::string shown_path(const std::string& path) {
-    const bool plain = std::all_of(path.begin(), path.end(), [](char c) {
-        return static_cast<unsigned char>(c) >= 0x20 && static_cast<unsigned char>(c) < 0x7f;
-    });
-    return plain ? path : in_quotes(path);
-}
-
 // Thrown inside the parser only; parse_config turns it into an Error.
 struct ParseFailure {
     std::string message;
-};
-
-// yaml-cpp's message as one printable line: some quote bytes of the input ("unknown escape
-// character: " and the byte, a key for a failed lookup), which are escaped here, and a key can
-// be long.
-std::string yaml_message(const YAML::Exception& e) {
-    constexpr std::size_t kLongest = 200;
-    std::string out;
-    for (char c : std::string_view(e.msg).substr(0, kLongest)) {
-        const auto u = static_cast<unsigned char>(c);
-        if (u < 0x20 || u >= 0x7f) {
-            out += fmt::format("\\x{:02x}", u);
-        } else {
-            out.push_back(c);
-        }
-    }
-    if (e.msg.size() > kLongest) out += "...";
-    return out;
-}
-
-// Where a YAML document starts; yaml-cpp's parser events, with no nodes built.
-class DocumentStart final : public YAML::EventHandler {
-  public:
-    void OnDocumentStart(const YAML::Mark& at) override { mark = at; }
-    void OnDocumentEnd() override {}
-    void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
-    void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
-    void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                  const std::string&) override {}
-    void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                         YAML::EmitterStyle::value) override {}
-    void OnSequenceEnd() override {}
-    void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
-                    YAML::EmitterStyle::value) override {}
-    void OnMapEnd() override {}
-
-    YAML::Mark mark;
 };
 
 class Parser {
@@ -105,16 +52,11 @@ class Parser {
     Config parse(std::string_view text);
 
   private:
-    void check_text(std::string_view text) const;
-    YAML::Node load_document(const std::string& text) const;
-
     template <typename... Args>
     [[noreturn]] void fail(const YAML::Mark& mark, fmt::format_string<Args...> format,
                            Args&&... args) const {
-        std::string where = shown_path(source_);
-        if (!mark.is_null()) where += fmt::format(":{}:{}", mark.line + 1, mark.column + 1);
-        throw ParseFailure{
-            fmt::format("{}: {}", where, fmt::format(format, std::forward<Args>(args)...))};
+        throw ParseFailure{fmt::format("{}: {}", yaml_document::where(source_, mark),
+                                       fmt::format(format, std::forward<Args>(args)...))};
     }
 
     // Where to point for `node`: yaml-cpp gives an empty value ("gpus:" and nothing) the
@@ -401,71 +343,10 @@ void Parser::slurm(const YAML::Node& node, SlurmConfig& out) {
     }
 }
 
-// The config is UTF-8 text with no control character but tab, LF and CR (as YAML allows).
-// Checked before yaml-cpp sees it: yaml-cpp reads input that starts like UTF-16 or UTF-32 (a
-// byte-order mark, or a NUL among the first bytes) in that encoding, and its line:column then
-// no longer point at bytes of the file.
-void Parser::check_text(std::string_view text) const {
-    YAML::Mark at;
-    if (text.substr(0, 2) == "\xff\xfe" || text.substr(0, 2) == "\xfe\xff") {
-        fail(at,
-             "the config is UTF-16 or UTF-32 text (it starts with a byte-order mark); save it "
-             "as UTF-8");
-    }
-    for (char c : text) {
-        const auto u = static_cast<unsigned char>(c);
-        if ((u < 0x20 && c != '\t' && c != '\n' && c != '\r') || u == 0x7f) {
-            fail(at,
-                 "not valid YAML: control character 0x{:02x}; the config is UTF-8 text with no "
-                 "control characters but tabs and line breaks",
-                 u);
-        }
-        ++at.pos;
-        if (c == '\n') {
-            ++at.line;
-            at.column = 0;
-        } else {
-            ++at.column;
-        }
-    }
-}
-
-// The config is one YAML document, loaded with YAML::Load. Not with YAML::LoadAll: yaml-cpp 0.7
-// reads a ',' outside [ ] or { } as an empty document that it never consumes, so LoadAll
-// appends empty documents until memory runs out. YAML::Load alone would ignore whatever
-// follows the first document, so a first pass over the parser's events (no nodes built, about
-// half the cost of the load) finds out where a second document would start.
-YAML::Node Parser::load_document(const std::string& text) const {
-    check_text(text);
-    try {
-        std::istringstream in(text);
-        YAML::Parser events(in);
-        DocumentStart first;
-        DocumentStart second;
-        if (events.HandleNextDocument(first) && events.HandleNextDocument(second)) {
-            const YAML::Mark& at = second.mark;
-            const std::string_view rest =
-                std::string_view(text).substr(std::min<std::size_t>(at.pos, text.size()));
-            if (rest.substr(0, 3) == "---") {
-                fail(at, "a second YAML document ('---'); the config is one document");
-            }
-            if (rest.substr(0, 1) == ",") {
-                fail(at,
-                     "not valid YAML: unexpected ','; commas separate items only inside [ ] or "
-                     "{{ }}");
-            }
-            fail(at,
-                 "not valid YAML: content after the end of the document; the config is one "
-                 "document");
-        }
-        return YAML::Load(text);
-    } catch (const YAML::Exception& e) {
-        fail(e.mark, "not valid YAML: {}", yaml_message(e));
-    }
-}
-
 Config Parser::parse(std::string_view text) {
-    const YAML::Node root = load_document(std::string(text));
+    auto document = yaml_document::load(std::string(text), source_);
+    if (!document) throw ParseFailure{document.error().message};
+    const YAML::Node root = *document;
     if (root.IsNull()) {
         fail(YAML::Mark::null_mark(),
              "the file is empty; expected at least 'servers:' (see "
@@ -505,92 +386,17 @@ Config Parser::parse(std::string_view text) {
     return config;
 }
 
-// Why a file or text of `size` bytes is refused, for both entry points.
-std::string too_large(std::size_t size) {
-    return fmt::format(
-        "is {} bytes, more than the limit of {} (1 MiB); write large fleets as hostlist ranges "
-        "(gpu-[0000-1999]), not one entry per server",
-        size, kMaxConfigBytes);
-}
-
-// What a file that is not a regular file is, for the message that refuses it.
-const char* file_kind(mode_t mode) {
-    if (S_ISDIR(mode)) return "a directory";
-    if (S_ISCHR(mode)) return "a character device";
-    if (S_ISBLK(mode)) return "a block device";
-    if (S_ISFIFO(mode)) return "a FIFO";
-    if (S_ISSOCK(mode)) return "a socket";
-    return "not a plain file";
-}
-
 }  // namespace
 
 Result<Config> parse_config(std::string_view text, const std::string& source) {
-    if (text.size() > kMaxConfigBytes) {
-        return make_error(Errc::config, "{}: the config {}", shown_path(source),
-                          too_large(text.size()));
-    }
     try {
         return Parser(source).parse(text);
     } catch (const ParseFailure& failure) {
         return Error{Errc::config, failure.message};
     } catch (const YAML::Exception& e) {
-        return make_error(Errc::config, "{}:{}:{}: {}", shown_path(source), e.mark.line + 1,
-                          e.mark.column + 1, yaml_message(e));
+        return make_error(Errc::config, "{}: {}", yaml_document::where(source, e.mark),
+                          yaml_document::message(e));
     }
-}
-
-// Only a regular file is read: a device (/dev/zero never ends), a FIFO (blocks until a writer
-// comes, or forever) or a terminal could stall or exhaust every prolog on the node. O_NONBLOCK
-// keeps the open itself from waiting on a FIFO; it changes nothing for a regular file. At most
-// kMaxConfigBytes + 1 bytes are read, whatever fstat said, in case the file grows meanwhile.
-Result<Config> load_config(const std::string& path) {
-    const std::string shown = shown_path(path);
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) {
-        const int err = errno;
-        return make_error(Errc::config, "cannot read config {}: {}{}", shown, std::strerror(err),
-                          err == ENOENT ? " (create it from the example etc/gpuslots.yaml, or "
-                                          "point --config or $GPUSLOTS_CONFIG at one)"
-                                        : "");
-    }
-    struct stat st {};
-    if (::fstat(fd, &st) != 0) {
-        const int err = errno;
-        ::close(fd);
-        return make_error(Errc::config, "cannot read config {}: {}", shown, std::strerror(err));
-    }
-    if (!S_ISREG(st.st_mode)) {
-        ::close(fd);
-        return make_error(Errc::config,
-                          "config {} is {}, not a regular file; point --config or "
-                          "$GPUSLOTS_CONFIG at a YAML file",
-                          shown, file_kind(st.st_mode));
-    }
-    if (static_cast<std::uintmax_t>(st.st_size) > kMaxConfigBytes) {
-        ::close(fd);
-        return make_error(Errc::config, "config {} {}", shown,
-                          too_large(static_cast<std::size_t>(st.st_size)));
-    }
-    std::string text;
-    char buffer[16384];
-    while (text.size() <= kMaxConfigBytes) {
-        const std::size_t want = std::min(sizeof buffer, kMaxConfigBytes + 1 - text.size());
-        const ssize_t n = ::read(fd, buffer, want);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            const int err = errno;
-            ::close(fd);
-            return make_error(Errc::config, "cannot read config {}: {}", shown, std::strerror(err));
-        }
-        if (n == 0) break;
-        text.append(buffer, static_cast<std::size_t>(n));
-    }
-    ::close(fd);
-    if (text.size() > kMaxConfigBytes) {
-        return make_error(Errc::config, "config {} {}", shown, too_large(text.size()));
-    }
-    return parse_config(text, path);
 }
 
 std::string resolve_config_path(const std::optional<std::string>& explicit_path) {
