@@ -124,19 +124,22 @@ Result<std::vector<std::string>> expand_ranges(const std::string& expr, std::str
     return out;
 }
 
-// Expands one comma-free element such as "r[1-2]g[01-02]x".
+// Expands one comma-free element such as "r[1-2]g[01-02]x". The element is first split into
+// parts (runs of plain characters, bracket groups), with the number of names and the longest
+// name known before any name is built; then each name is built once, in one allocation.
 Result<std::vector<std::string>> expand_element(const std::string& expr, std::string_view element) {
     if (element.empty()) {
         return make_error(Errc::bad_input, "hostlist {}: empty name between commas", expr);
     }
-    // Checked before the names grow, so that no name longer than kMaxNodeNameLength is ever
-    // built: "[0-999999]" and then 100,000 letters would stand for 10^11 characters.
+    // "[0-999999]" and then 100,000 letters would stand for 10^11 characters: refused here, with
+    // nothing built yet.
     auto too_long = [&] {
         return make_error(Errc::bad_input, "hostlist {}: a name longer than {} characters", expr,
                           kMaxNodeNameLength);
     };
-    std::vector<std::string> names{""};
-    std::size_t longest = 0;  // of the names built so far
+    std::vector<std::vector<std::string>> parts;  // each: the texts it can stand for
+    std::size_t count = 1;
+    std::size_t longest = 0;
     std::size_t i = 0;
     while (i < element.size()) {
         const char c = element[i];
@@ -156,36 +159,44 @@ Result<std::vector<std::string>> expand_element(const std::string& expr, std::st
                 longest_suffix = std::max(longest_suffix, suffix.size());
             if (longest + longest_suffix > kMaxNodeNameLength) return too_long();
             longest += longest_suffix;
-            if (names.size() * suffixes->size() > kMaxHostlistNames) {
+            if (count * suffixes->size() > kMaxHostlistNames) {
                 return make_error(Errc::bad_input, "hostlist {}: more than {} names", expr,
                                   kMaxHostlistNames);
             }
-            std::vector<std::string> next;
-            next.reserve(names.size() * suffixes->size());
-            for (const auto& prefix : names) {
-                for (const auto& suffix : *suffixes)
-                    next.push_back(prefix + suffix);
-            }
-            names = std::move(next);
+            count *= suffixes->size();
+            parts.push_back(std::move(*suffixes));
             i = close + 1;
         } else if (c == ']') {
             return make_error(Errc::bad_input, "hostlist {}: ']' without '['", expr);
         } else if (is_name_char(c)) {
-            // The whole run of plain characters up to the next bracket, measured before any name
-            // grows by it: a million names must not be lengthened one character at a time only
-            // to find out at the 256th.
             std::size_t end = i;
             while (end < element.size() && is_name_char(element[end]))
                 ++end;
-            const std::string_view run = element.substr(i, end - i);
-            if (longest + run.size() > kMaxNodeNameLength) return too_long();
-            longest += run.size();
-            for (auto& name : names)
-                name.append(run);
+            if (longest + (end - i) > kMaxNodeNameLength) return too_long();
+            longest += end - i;
+            parts.push_back({std::string(element.substr(i, end - i))});
             i = end;
         } else {
             return make_error(Errc::bad_input,
                               "hostlist {}: character '{}' is not allowed in a node name", expr, c);
+        }
+    }
+    // Every combination, the last part changing fastest: r[1-2]g[1-2] is r1g1 r1g2 r2g1 r2g2.
+    std::vector<std::string> names;
+    names.reserve(count);
+    std::vector<std::size_t> at(parts.size(), 0);
+    for (std::size_t n = 0; n < count; ++n) {
+        std::size_t length = 0;
+        for (std::size_t p = 0; p < parts.size(); ++p)
+            length += parts[p][at[p]].size();
+        std::string name;
+        name.reserve(length);
+        for (std::size_t p = 0; p < parts.size(); ++p)
+            name += parts[p][at[p]];
+        names.push_back(std::move(name));
+        for (std::size_t p = parts.size(); p-- > 0;) {
+            if (++at[p] < parts[p].size()) break;
+            at[p] = 0;
         }
     }
     return names;
