@@ -19,6 +19,12 @@ namespace gpuslots {
 inline constexpr const char* kDefaultConfigPath = "/etc/gpuslots/gpuslots.yaml";
 inline constexpr const char* kConfigEnvVar = "GPUSLOTS_CONFIG";
 
+// The largest config file accepted: twice the largest sensible one (10,000 servers written one
+// list entry each are about 0.5 MB; larger fleets are written as hostlist ranges). It bounds
+// what every prolog reads and parses: yaml-cpp needs up to about 230 bytes of memory per byte of
+// YAML.
+inline constexpr std::size_t kMaxConfigBytes = 1024 * 1024;
+
 // Sanity bounds on what one server may declare.
 inline constexpr int kMaxGpusPerServer = 1024;
 inline constexpr int kMaxCpusPerServer = 1 << 20;
@@ -115,11 +121,14 @@ struct Config {
     SlurmConfig slurm;
 };
 
-// Parses `text`; `source` names the file in messages and anchors a relative state.path.
+// Parses `text`, one YAML document of at most kMaxConfigBytes; `source` names the file in
+// messages and anchors a relative state.path.
 // Errors: Errc::config, message "FILE:LINE:COL: what was wrong; what was expected".
 Result<Config> parse_config(std::string_view text, const std::string& source);
 
-// Reads and parses the file. Errors: Errc::config (missing, unreadable, invalid).
+// Reads and parses the file, which must be a regular file (or a symlink to one) of at most
+// kMaxConfigBytes. Errors: Errc::config (missing, unreadable, not a regular file, too large,
+// invalid).
 Result<Config> load_config(const std::string& path);
 
 // The config file to use: `explicit_path` (from --config or plugstack `config=`) if given,

@@ -30,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "support/bounded.hpp"
 #include "support/fixtures.hpp"
 
 using gpuslots::test::read_file;
@@ -571,6 +572,36 @@ BOOST_AUTO_TEST_CASE(missing_or_invalid_config_is_4) {
             argv[2] = unknown_key;
             expect_failure(run_process(argv), kUnusable,
                            {unknown_key + ":7:1: ", "unknown key 'requets'"});
+        }
+    }
+    BOOST_TEST(!std::filesystem::exists(dir.file("state.db")));
+}
+
+// Input that once made the tool allocate until the machine ran out of memory: a stray comma
+// (yaml-cpp's multi-document loader looped on it) and an endless file. Run under a memory limit and
+// a deadline so that a regression fails here instead of taking the machine down.
+BOOST_AUTO_TEST_CASE(hostile_config_files_are_4_in_one_line) {
+    TempDir dir;
+    const std::string comma = dir.file("comma.yaml");
+    write_file(comma, ",");
+    const std::string comma_key = dir.file("comma-key.yaml");
+    write_file(comma_key, ",servers:");
+    struct Case {
+        std::string config;
+        std::vector<std::string> says;
+    };
+    const std::vector<Case> cases = {
+        {comma, {comma + ":1:1: not valid YAML", "','"}},
+        {comma_key, {comma_key + ":1:1: not valid YAML", "','"}},
+        {"/dev/zero", {"/dev/zero is a character device", "not a regular file"}},
+    };
+    for (const auto& c : cases) {
+        for (const char* command : {"check-config", "status"}) {
+            BOOST_TEST_CONTEXT(c.config << " " << command) {
+                const auto bounded =
+                    gpuslots::test::bounded_command({GPUSLOTS_CLI, "--config", c.config, command});
+                expect_failure(run_process(bounded.argv, "", -1, bounded.env), kUnusable, c.says);
+            }
         }
     }
     BOOST_TEST(!std::filesystem::exists(dir.file("state.db")));
