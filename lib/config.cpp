@@ -2,19 +2,28 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include <fcntl.h>
-#include <unistd.h>
 #include <algorithm>
-#include <cerrno>
 #include <charconv>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <set>
 
 #include "gpuslots/hostlist.hpp"
+#include "yaml_document.hpp"
 
 namespace gpuslots {
+
+const char* slurm_mode_name(SlurmMode mode) {
+    switch (mode) {
+        case SlurmMode::slots:
+            return "slots";
+        case SlurmMode::follow:
+            return "follow";
+        case SlurmMode::none:
+            break;
+    }
+    return "none";
+}
 
 Result<Fleet> Fleet::from(std::vector<Server> servers) {
     Fleet fleet;
@@ -58,10 +67,8 @@ class Parser {
     template <typename... Args>
     [[noreturn]] void fail(const YAML::Mark& mark, fmt::format_string<Args...> format,
                            Args&&... args) const {
-        std::string where = source_;
-        if (!mark.is_null()) where += fmt::format(":{}:{}", mark.line + 1, mark.column + 1);
-        throw ParseFailure{
-            fmt::format("{}: {}", where, fmt::format(format, std::forward<Args>(args)...))};
+        throw ParseFailure{fmt::format("{}: {}", yaml_document::where(source_, mark),
+                                       fmt::format(format, std::forward<Args>(args)...))};
     }
 
     // Where to point for `node`: yaml-cpp gives an empty value ("gpus:" and nothing) the
@@ -74,6 +81,13 @@ class Parser {
         }
         return node.Mark();
     }
+
+    // Every value a config message quotes comes from the file and can be long (a key of
+    // 100,000 characters): inside the parser, in_quotes shows the first 60 and the length.
+    static std::string in_quotes(std::string_view text) {
+        return gpuslots::in_quotes(text, kQuotedLength);
+    }
+    static constexpr std::size_t kQuotedLength = 60;
 
     static std::string describe(const YAML::Node& node) {
         switch (node.Type()) {
@@ -178,13 +192,25 @@ std::vector<Server> Parser::servers(const YAML::Node& node) {
     for (std::size_t i = 0; i < node.size(); ++i) {
         const YAML::Node entry = node[i];
         const std::string path = fmt::format("servers[{}]", i);
-        expect_map(entry, path, {"name", "gpus", "cpus"});
+        expect_map(entry, path, {"name", "gpus", "cpus", "slurm"});
         for (const char* key : {"name", "gpus", "cpus"}) {
             if (!entry[key]) fail(entry.Mark(), "{}: missing key '{}'", path, key);
         }
         const std::string expr = text(entry["name"], path + ".name");
         const int gpus = positive(entry["gpus"], path + ".gpus", kMaxGpusPerServer);
         const int cpus = positive(entry["cpus"], path + ".cpus", kMaxCpusPerServer);
+        SlurmMode mode = SlurmMode::none;
+        if (entry["slurm"]) {
+            const std::string m = text(entry["slurm"], path + ".slurm");
+            if (m == "slots") {
+                mode = SlurmMode::slots;
+            } else if (m == "follow") {
+                mode = SlurmMode::follow;
+            } else if (m != "none") {
+                fail(mark_of(entry["slurm"]), "{}.slurm: expected slots, follow or none, got {}",
+                     path, in_quotes(m));
+            }
+        }
         auto names = expand_hostlist(expr);
         if (!names) fail(mark_of(entry["name"]), "{}.name: {}", path, names.error().message);
         if (out.size() + names->size() > kMaxHostlistNames) {
@@ -197,7 +223,7 @@ std::vector<Server> Parser::servers(const YAML::Node& node) {
                 fail(mark_of(entry["name"]), "{}.name: server '{}' is already defined at line {}",
                      path, name, it->second.line + 1);
             }
-            out.push_back(Server{std::move(name), gpus, cpus});
+            out.push_back(Server{std::move(name), gpus, cpus, mode});
         }
     }
     return out;
@@ -342,16 +368,9 @@ void Parser::slurm(const YAML::Node& node, SlurmConfig& out) {
 }
 
 Config Parser::parse(std::string_view text) {
-    YAML::Node root;
-    try {
-        std::vector<YAML::Node> documents = YAML::LoadAll(std::string(text));
-        if (documents.size() > 1) {
-            fail(documents[1].Mark(), "a second YAML document ('---'); the config is one document");
-        }
-        if (!documents.empty()) root = documents.front();
-    } catch (const YAML::Exception& e) {
-        fail(e.mark, "not valid YAML: {}", e.msg);
-    }
+    auto document = yaml_document::load(std::string(text), source_);
+    if (!document) throw ParseFailure{document.error().message};
+    const YAML::Node root = *document;
     if (root.IsNull()) {
         fail(YAML::Mark::null_mark(),
              "the file is empty; expected at least 'servers:' (see "
@@ -399,35 +418,9 @@ Result<Config> parse_config(std::string_view text, const std::string& source) {
     } catch (const ParseFailure& failure) {
         return Error{Errc::config, failure.message};
     } catch (const YAML::Exception& e) {
-        return make_error(Errc::config, "{}:{}:{}: {}", source, e.mark.line + 1, e.mark.column + 1,
-                          e.msg);
+        return make_error(Errc::config, "{}: {}", yaml_document::where(source, e.mark),
+                          yaml_document::message(e));
     }
-}
-
-Result<Config> load_config(const std::string& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        const int err = errno;
-        return make_error(Errc::config, "cannot read config {}: {}{}", path, std::strerror(err),
-                          err == ENOENT ? " (create it from the example etc/gpuslots.yaml, or "
-                                          "point --config or $GPUSLOTS_CONFIG at one)"
-                                        : "");
-    }
-    std::string text;
-    char buffer[16384];
-    for (;;) {
-        const ssize_t n = ::read(fd, buffer, sizeof buffer);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) {
-            const int err = errno;
-            ::close(fd);
-            return make_error(Errc::config, "cannot read config {}: {}", path, std::strerror(err));
-        }
-        if (n == 0) break;
-        text.append(buffer, static_cast<std::size_t>(n));
-    }
-    ::close(fd);
-    return parse_config(text, path);
 }
 
 std::string resolve_config_path(const std::optional<std::string>& explicit_path) {

@@ -40,4 +40,9 @@ std::string in_quotes(std::string_view text) {
     return out;
 }
 
+std::string in_quotes(std::string_view text, std::size_t limit) {
+    if (text.size() <= limit) return in_quotes(text);
+    return fmt::format("{}... ({} bytes)", in_quotes(text.substr(0, limit)), text.size());
+}
+
 }  // namespace gpuslots

@@ -5,21 +5,18 @@
 #include <cstdlib>
 #include <vector>
 
+#include "contexts.hpp"
+
 namespace gpuslots::spank {
-namespace {
-
-int on_option(int val, const char* optarg, int remote);
-
-}  // namespace
 
 struct spank_option kOptions[] = {
     {const_cast<char*>(kGpuOption), const_cast<char*>("N"),
      const_cast<char*>("Reserve N GPU slots on each node of the job (gpuslots); the job sees "
                        "exactly those GPUs"),
-     1, kGpuSlotsIndex, on_option},
+     1, kGpuSlotsIndex, submit::on_option},
     {const_cast<char*>(kCpuOption), const_cast<char*>("N"),
      const_cast<char*>("Reserve N CPU slots on each node of the job (gpuslots)"), 1, kCpuSlotsIndex,
-     on_option},
+     submit::on_option},
     SPANK_OPTIONS_TABLE_END,
 };
 
@@ -30,29 +27,15 @@ Result<PluginArgs> args_of(int ac, char** av) {
     return parse_plugin_args(args);
 }
 
-namespace {
-
-PluginArgs g_submit_args;  // the plugstack arguments seen by slurm_spank_init on the submit side
-
-// Submit side (srun, sbatch, salloc): refuse a bad value before any job exists. In
-// slurmstepd (remote) the value is not trusted anyway: the prolog validates it again.
-int on_option(int val, const char* optarg, int remote) {
-    if (remote != 0) return 0;
-    try {
-        const std::string option = val == kGpuSlotsIndex ? kGpuOption : kCpuOption;
-        auto checked = check_option_value(g_submit_args, option, optarg ? optarg : "");
-        if (!checked) {
-            slurm_error("gpuslots: %s", checked.error().message.c_str());
-            return -1;
-        }
-        return 0;
-    } catch (const std::exception& e) {
-        slurm_error("gpuslots: option: internal error: %s", e.what());
-    } catch (...) {
-        slurm_error("gpuslots: option: internal error");
-    }
-    return -1;
+bool register_option(spank_t sp, OptionIndex index, const char* hook) {
+    const spank_err_t rc = spank_option_register(sp, &kOptions[index]);
+    if (rc == ESPANK_SUCCESS) return true;
+    log_error(hook,
+              std::string("cannot register --") + kOptions[index].name + ": " + spank_strerror(rc));
+    return false;
 }
+
+namespace {
 
 std::optional<std::string> option_value(spank_t sp, OptionIndex index) {
     char* value = nullptr;
@@ -70,11 +53,22 @@ std::string node_name() {
     return name.substr(0, name.find('.'));
 }
 
-}  // namespace
-
-void remember_submit_args(const PluginArgs& args) {
-    g_submit_args = args;
+// The GPUs Slurm's own gres/gpu gave the job here: in the prolog from this process's
+// environment (slurmd's), in slurmstepd from the step's (see SlurmJob::slurm_gpus).
+std::optional<std::string> slurm_gpus(spank_t sp) {
+    if (spank_context() == S_CTX_JOB_SCRIPT) {
+        const char* v = std::getenv("SLURM_JOB_GPUS");
+        return v != nullptr ? std::optional<std::string>(v) : std::nullopt;
+    }
+    char value[4096] = {};
+    for (const char* name : {"SLURM_STEP_GPUS", "SLURM_JOB_GPUS"}) {
+        if (spank_getenv(sp, name, value, sizeof value) == ESPANK_SUCCESS)
+            return std::string(value);
+    }
+    return std::nullopt;
 }
+
+}  // namespace
 
 Result<SlurmJob> job_of(spank_t sp) {
     SlurmJob job;
@@ -91,6 +85,7 @@ Result<SlurmJob> job_of(spank_t sp) {
     if (job.node.empty()) return make_error(Errc::internal, "cannot tell this node's name");
     job.gpu_slots = option_value(sp, kGpuSlotsIndex);
     job.cpu_slots = option_value(sp, kCpuSlotsIndex);
+    job.slurm_gpus = slurm_gpus(sp);
     return job;
 }
 

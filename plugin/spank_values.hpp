@@ -1,5 +1,5 @@
-// Gathering what Slurm gives a hook into plain values (SlurmJob, PluginArgs), and logging
-// with the "gpuslots: <hook>: " prefix. Nothing here decides anything.
+// Gathering what Slurm gives a hook into plain values (SlurmJob, PluginArgs), the option
+// table, and logging with the "gpuslots: <hook>: " prefix. Nothing here decides anything.
 #pragma once
 
 extern "C" {
@@ -14,14 +14,15 @@ extern "C" {
 namespace gpuslots::spank {
 
 // Both options, in one table: registered with spank_option_register() (sbatch ignores a
-// static spank_options table), read back with spank_option_getopt().
+// static spank_options table), read back with spank_option_getopt(). The callback is
+// submit::on_option.
 extern struct spank_option kOptions[];
 enum OptionIndex { kGpuSlotsIndex = 0, kCpuSlotsIndex = 1 };
 
 Result<PluginArgs> args_of(int ac, char** av);
 
-// The option callbacks get no spank handle: slurm_spank_init leaves the arguments here.
-void remember_submit_args(const PluginArgs& args);
+// spank_option_register(); logs under `hook` and returns false when Slurm refuses.
+bool register_option(spank_t sp, OptionIndex index, const char* hook);
 
 // Job id, job uid and option values from Slurm's items; the node name from this process's
 // own environment as slurmd set it (never from the job's environment, which the user

@@ -1,7 +1,22 @@
-// gpuslots allocate TASK_ID GPUS CPUS [--server NAME] [--json]: reserve by hand, for work run
-// outside Slurm. Best fit unless --server names the server.
+// gpuslots allocate TASK_ID GPUS CPUS [--server NAME] [--wait SECONDS] [--json]: reserve by
+// hand, for work run outside Slurm. Best fit unless --server names the server.
+//
+// On a server Slurm schedules (slurm: slots / follow in the config), a booking only in the
+// ledger would be invisible to Slurm's scheduler: it would start a job there that the prolog
+// then has to refuse. So the booking holds a Slurm job first (salloc --no-shell, as root,
+// named "gpuslots-hold:TASK_ID", asking for the slot GRES), for as long as it lasts; `release`
+// cancels it. The holder comes before the ledger entry: once it runs, Slurm counts the slots
+// and no job can be scheduled into them between the two steps. If the ledger then refuses,
+// the holder is cancelled again. On a server that follows Slurm's gres/gpu, the holder asks
+// for gres:gpu and the booking takes exactly the GPUs Slurm gave it. Servers Slurm does not
+// schedule book in the ledger only.
+#include <unistd.h>
+
 #include "cli.hpp"
+#include "gpuslots/placement.hpp"
 #include "gpuslots/request.hpp"
+#include "gpuslots/slurm_controller.hpp"
+#include "gpuslots/status.hpp"
 
 namespace gpuslots::cli {
 namespace {
@@ -11,8 +26,51 @@ struct AllocateOptions {
     std::string gpus;
     std::string cpus;
     std::string server;
+    std::string wait = "10";
     bool json = false;
 };
+
+// Best fit over what the ledger holds now: the server to book on, before booking.
+Result<std::string> choose_server(Ledger& ledger, const Config& config, int gpus, int cpus) {
+    auto held = ledger.reservations();
+    if (!held) return held.error();
+    const FleetStatus st = summarize(config.fleet, std::move(*held));
+    std::vector<ServerUsage> usage;
+    usage.reserve(st.servers.size());
+    for (const auto& s : st.servers) {
+        usage.push_back(
+            {s.gpus_total, s.cpus_total, s.gpus_total - s.gpus_free, s.cpus_total - s.cpus_free});
+    }
+    auto index = best_fit(usage, gpus, cpus);
+    if (!index) {
+        return make_error(Errc::no_fit, "{} fit on no server now; see 'gpuslots status'",
+                          slots_text(gpus, cpus));
+    }
+    return st.servers[*index].name;
+}
+
+// The GRES the holder asks for, as salloc --gres wants it.
+std::string holder_gres(SlurmMode mode, int gpus, int cpus) {
+    std::string gres;
+    if (gpus > 0) gres = fmt::format("{}:{}", mode == SlurmMode::follow ? "gpu" : "gpuslots", gpus);
+    if (cpus > 0) gres += fmt::format("{}cpuslots:{}", gres.empty() ? "" : ",", cpus);
+    return gres;
+}
+
+int print_result(const Reservation& r, const std::optional<Holder>& holder, bool json) {
+    if (json) {
+        fmt::print(R"({{"id":{},"server":{},"gpus":[{}],"cpus":{}{}}})"
+                   "\n",
+                   json_string(r.task_id), json_string(r.server), join_ints(r.gpus), r.cpus,
+                   holder ? R"(,"holder_job":)" + json_string(holder->job_id) : std::string());
+    } else {
+        fmt::print("allocated {} on {}: GPUs {}, {} CPUs{}\n", r.task_id, r.server,
+                   r.gpus.empty() ? "none" : join_ints(r.gpus), r.cpus,
+                   holder ? fmt::format(" (Slurm counts them: holder job {})", holder->job_id)
+                          : std::string());
+    }
+    return kOk;
+}
 
 int run_allocate(const AllocateOptions& o, const Globals& globals) {
     if (auto valid = validate_task_id(o.task_id); !valid) return report(valid.error());
@@ -22,6 +80,8 @@ int run_allocate(const AllocateOptions& o, const Globals& globals) {
     if (!gpus) return report(gpus.error());
     auto cpus = parse_count(o.cpus, "CPUS", config->cpus_per_request);
     if (!cpus) return report(cpus.error());
+    auto wait = parse_count(o.wait, "--wait", Range{1, 3600});
+    if (!wait) return report(wait.error());
     if (!o.server.empty() && !config->fleet.find(o.server)) {
         return report(make_error(Errc::bad_input, "--server: '{}' is not in the config {}",
                                  o.server, config->source));
@@ -29,18 +89,76 @@ int run_allocate(const AllocateOptions& o, const Globals& globals) {
     auto ledger = open_for_writing(*config);
     if (!ledger) return report(ledger.error());
     const Request request{Origin::manual, o.task_id, *gpus, *cpus, requesting_uid(), {}};
-    auto r =
-        o.server.empty() ? (*ledger)->allocate(request) : (*ledger)->reserve(o.server, request);
-    if (!r) return report(r.error());
-    if (o.json) {
-        fmt::print(R"({{"id":{},"server":{},"gpus":[{}],"cpus":{}}})"
-                   "\n",
-                   json_string(r->task_id), json_string(r->server), join_ints(r->gpus), r->cpus);
-    } else {
-        fmt::print("allocated {} on {}: GPUs {}, {} CPUs\n", r->task_id, r->server,
-                   r->gpus.empty() ? "none" : join_ints(r->gpus), r->cpus);
+
+    bool scheduled = false;
+    for (const auto& s : config->fleet.servers())
+        scheduled |= s.slurm != SlurmMode::none;
+    if (!scheduled) {  // today's behaviour, in one transaction
+        auto r =
+            o.server.empty() ? (*ledger)->allocate(request) : (*ledger)->reserve(o.server, request);
+        if (!r) return report(r.error());
+        return print_result(*r, std::nullopt, o.json);
     }
-    return kOk;
+
+    std::string name = o.server;
+    if (name.empty()) {
+        auto chosen = choose_server(**ledger, *config, *gpus, *cpus);
+        if (!chosen) return report(chosen.error());
+        name = *chosen;
+    }
+    const Server* server = config->fleet.server(name);
+    const std::string gres = holder_gres(server->slurm, *gpus, *cpus);
+    if (server->slurm == SlurmMode::none || gres.empty()) {
+        auto r = (*ledger)->reserve(name, request);
+        if (!r) return report(r.error());
+        return print_result(*r, std::nullopt, o.json);
+    }
+    if (::geteuid() != 0) {
+        return report(make_error(Errc::permission,
+                                 "permission denied: {} is scheduled by Slurm, so a booking there "
+                                 "holds a Slurm job, which only root may submit for it",
+                                 name));
+    }
+    const SlurmController slurm;
+    auto holder = slurm.hold(HolderRequest{o.task_id, name, gres, std::chrono::seconds(*wait)});
+    if (!holder) return report(holder.error());
+    Request booked = request;
+    if (server->slurm == SlurmMode::follow) {
+        // Slurm's gres/gpu chose the holder's GPUs: the booking is exactly those.
+        booked.exact_gpus = holder->gpus;
+        if (static_cast<int>(holder->gpus.size()) != *gpus) {
+            const std::string why = fmt::format(
+                "Slurm gave holder job {} GPUs [{}], not {} GPU(s): cannot tell which GPUs it "
+                "holds (see 'scontrol -d show job {}')",
+                holder->job_id, join_ints(holder->gpus), *gpus, holder->job_id);
+            if (auto cancelled = slurm.cancel({holder->job_id}); !cancelled) {
+                warn(fmt::format("could not cancel holder job {} ({}); cancel it with 'scancel {}'",
+                                 holder->job_id, cancelled.error().message, holder->job_id));
+            }
+            return report(make_error(Errc::config, "{}", why));
+        }
+        // With PrologFlags=Alloc the holder's own prolog has already recorded Slurm's GPUs
+        // under the holder's job id (as for any job gres/gpu gave GPUs); the booking it
+        // stands for takes them over. Slurm keeps them for the holder meanwhile, so no other
+        // job can be given them in between.
+        auto own = (*ledger)->release(Origin::slurm, holder->job_id, name);
+        if (!own) {
+            if (auto cancelled = slurm.cancel({holder->job_id}); !cancelled) {
+                warn(fmt::format("could not cancel holder job {} ({}); cancel it with 'scancel {}'",
+                                 holder->job_id, cancelled.error().message, holder->job_id));
+            }
+            return report(own.error());
+        }
+    }
+    auto r = (*ledger)->reserve(name, booked);
+    if (!r) {
+        if (auto cancelled = slurm.cancel({holder->job_id}); !cancelled) {
+            warn(fmt::format("could not cancel holder job {} ({}); cancel it with 'scancel {}'",
+                             holder->job_id, cancelled.error().message, holder->job_id));
+        }
+        return report(r.error());
+    }
+    return print_result(*r, *holder, o.json);
 }
 
 }  // namespace
@@ -50,7 +168,8 @@ void setup_allocate(CLI::App& app, const Globals& globals, Runner& runner) {
     CLI::App* sub = app.add_subcommand(
         "allocate",
         "Reserve GPUS GPUs and CPUS CPUs for TASK_ID on the fullest server where they fit "
-        "(or on --server); prints the server and the GPU indices");
+        "(or on --server); prints the server and the GPU indices. On a server Slurm schedules "
+        "(slurm: slots), the booking also holds a Slurm job, so that Slurm counts it");
     sub->add_option("TASK_ID", o->task_id,
                     "Name for the reservation (letters, digits, . _ : @ + -)")
         ->required();
@@ -59,6 +178,9 @@ void setup_allocate(CLI::App& app, const Globals& globals, Runner& runner) {
     sub->add_option("CPUS", o->cpus, "Number of CPUs (range from requests.cpus in the config)")
         ->required();
     sub->add_option("--server", o->server, "Reserve on this server instead of choosing one");
+    sub->add_option("--wait", o->wait,
+                    "On a server Slurm schedules: how long Slurm may take to find room for the "
+                    "holder job, in seconds (default 10); exit 3 when it does not");
     sub->add_flag("--json", o->json, "Print the result as one JSON object");
     sub->callback(
         [o, &globals, &runner] { runner = [o, &globals] { return run_allocate(*o, globals); }; });

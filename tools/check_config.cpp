@@ -1,13 +1,66 @@
 // gpuslots check-config: validate the config and look at the ledger it names, without
-// changing anything. For admins after an edit, and for monitoring.
+// changing anything; where the config says Slurm schedules servers, compare it with what
+// slurmctld says (through Slurm's commands: gpuslots_controller). For admins after an edit,
+// and for monitoring.
+#include <algorithm>
+
 #include "cli.hpp"
+#include "gpuslots/slurm_setup.hpp"
 #include "gpuslots/status.hpp"
 #include "gpuslots/storage.hpp"
 
 namespace gpuslots::cli {
 namespace {
 
-int run_check_config(const Globals& globals) {
+struct CheckOptions {
+    bool slurm = false;
+    bool no_slurm = false;
+};
+
+// Returns kOk or kUnusable; prints one line per problem.
+int check_slurm(const Config& config) {
+    std::size_t slots = 0, follow = 0;
+    for (const auto& s : config.fleet.servers()) {
+        slots += s.slurm == SlurmMode::slots;
+        follow += s.slurm == SlurmMode::follow;
+    }
+    const SlurmController slurm;
+    auto settings = slurm.settings();
+    auto nodes = settings ? slurm.nodes() : Result<std::vector<SlurmNodeInfo>>(settings.error());
+    if (!settings || !nodes) {
+        const Error& e = settings ? nodes.error() : settings.error();
+        fmt::print(stderr, "gpuslots: slurm: cannot ask slurmctld: {}\n", e.message);
+        return kUnusable;
+    }
+    std::optional<MappingState> mapping;
+    if (slots + follow > 0 &&
+        std::find(settings->job_submit_plugins.begin(), settings->job_submit_plugins.end(),
+                  "lua") != settings->job_submit_plugins.end()) {
+        auto probed = slurm.mapping();
+        if (!probed) {
+            fmt::print(stderr, "gpuslots: slurm: {}\n", probed.error().message);
+            return kUnusable;
+        }
+        mapping = *probed;
+    }
+    const auto problems = compare_with_slurm(config, *settings, *nodes, mapping);
+    int rc = kOk;
+    for (const auto& p : problems) {
+        if (p.warning) {
+            warn("slurm: " + p.message);
+        } else {
+            fmt::print(stderr, "gpuslots: slurm: {}\n", p.message);
+            rc = kUnusable;
+        }
+    }
+    fmt::print("  slurmctld {}: {} server(s) scheduled by the slots, {} following gres/gpu; {}{}\n",
+               settings->version, slots, follow,
+               rc == kOk ? "they match slurmctld" : "see the problems above",
+               mapping == MappingState::active ? "; job_submit mapping active" : "");
+    return rc;
+}
+
+int run_check_config(const CheckOptions& o, const Globals& globals) {
     auto config = load(globals);
     if (!config) return report(config.error());
     long long gpus = 0;
@@ -51,16 +104,33 @@ int run_check_config(const Globals& globals) {
         fmt::print(stderr, "gpuslots: ledger problem: {}\n", p);
         rc = kUnusable;
     }
+    bool scheduled = false;
+    for (const auto& s : config->fleet.servers())
+        scheduled |= s.slurm != SlurmMode::none;
+    if ((scheduled || o.slurm) && !o.no_slurm) {
+        if (check_slurm(*config) != kOk) rc = kUnusable;
+    } else {
+        fmt::print("  slurmctld: not compared ({})\n",
+                   o.no_slurm ? "--no-slurm" : "no server says 'slurm: slots' or 'slurm: follow'");
+    }
     return rc;
 }
 
 }  // namespace
 
 void setup_check_config(CLI::App& app, const Globals& globals, Runner& runner) {
+    auto o = std::make_shared<CheckOptions>();
     CLI::App* sub = app.add_subcommand(
-        "check-config", "Validate the config and check the ledger it names; changes nothing");
-    sub->callback(
-        [&globals, &runner] { runner = [&globals] { return run_check_config(globals); }; });
+        "check-config",
+        "Validate the config, check the ledger it names and, where Slurm schedules servers, "
+        "compare them with slurmctld; changes nothing");
+    sub->add_flag("--slurm", o->slurm,
+                  "Compare with slurmctld even when no server says 'slurm: slots' (finds nodes "
+                  "that count slots the config does not let Slurm schedule)");
+    sub->add_flag("--no-slurm", o->no_slurm, "Do not ask slurmctld");
+    sub->callback([o, &globals, &runner] {
+        runner = [o, &globals] { return run_check_config(*o, globals); };
+    });
 }
 
 }  // namespace gpuslots::cli

@@ -22,7 +22,8 @@ enum ExitCode : int {
     kInternal = 1,     // a bug: please report it with the message
     kBadInput = 2,     // wrong arguments or values; nothing was changed
     kUnavailable = 3,  // does not fit now, not found, or already exists; nothing was changed
-    kUnusable = 4,     // the config or the ledger cannot be used (missing, invalid, damaged, busy)
+    kUnusable = 4,     // the config, the ledger or Slurm cannot be used (missing, invalid, damaged,
+                       // busy, or Slurm set up otherwise than the config says)
     kDenied = 5,       // not allowed: only root or the ledger's owner may change the ledger
 };
 
@@ -32,7 +33,8 @@ inline constexpr const char* kExitCodeHelp =
     "  1  internal error (a bug; please report it)\n"
     "  2  bad input: wrong arguments or values; nothing was changed\n"
     "  3  does not fit, not found, or already exists; nothing was changed\n"
-    "  4  config or ledger unusable (missing, invalid, damaged, locked too long)\n"
+    "  4  config or ledger unusable (missing, invalid, damaged, locked too long), or Slurm\n"
+    "     unreachable or set up otherwise than the config says\n"
     "  5  permission denied: only root or the ledger's owner may change the ledger\n";
 
 int exit_code_for(Errc code);
@@ -72,5 +74,6 @@ void setup_allocate(CLI::App& app, const Globals& globals, Runner& runner);
 void setup_release(CLI::App& app, const Globals& globals, Runner& runner);
 void setup_reset(CLI::App& app, const Globals& globals, Runner& runner);
 void setup_check_config(CLI::App& app, const Globals& globals, Runner& runner);
+void setup_slurm_config(CLI::App& app, const Globals& globals, Runner& runner);
 
 }  // namespace gpuslots::cli

@@ -1,8 +1,15 @@
 // gpuslots release TASK_ID | --job JOBID [--server NAME]: give slots back. A manual task can
 // be released by its owner or root; a Slurm job's reservation (normally freed by the epilog)
 // only by root, for clean-up after a lost epilog.
+//
+// A manual booking on a server Slurm schedules also holds a Slurm job (see allocate.cpp): the
+// ledger is released first, then the holder is cancelled. Should the cancel fail, Slurm keeps
+// counting the slots for a while (jobs wait rather than share a GPU) and the tool says how to
+// cancel it by hand. A holder left without a ledger entry (the tool was killed between its two
+// steps) is found by its name and cancelled too.
 #include "cli.hpp"
 #include "gpuslots/request.hpp"
+#include "gpuslots/slurm_controller.hpp"
 
 namespace gpuslots::cli {
 namespace {
@@ -44,6 +51,42 @@ int run_release(const ReleaseOptions& o, const Globals& globals) {
     const std::string& id = slurm ? o.job_id : o.task_id;
     auto released = (*ledger)->release(slurm ? Origin::slurm : Origin::manual, id, server, owner);
     if (!released) return report(released.error());
+    // Ask Slurm only where a holder can exist: a booking on a server it schedules, or no
+    // booking at all (a holder left behind).
+    bool scheduled = false;
+    for (const auto& s : config->fleet.servers())
+        scheduled |= s.slurm != SlurmMode::none;
+    bool holder_possible = released->empty() && scheduled;
+    for (const auto& r : *released) {
+        const Server* s = config->fleet.server(r.server);
+        holder_possible |= s != nullptr && s->slurm != SlurmMode::none;
+    }
+    std::vector<std::string> holders;
+    if (!slurm && holder_possible && ::geteuid() == 0) {
+        const SlurmController controller;
+        auto found = controller.holders(o.task_id);
+        if (!found) {
+            return report(make_error(
+                Errc::config,
+                "released {} in the ledger, but cannot ask Slurm for its holder job: {}; "
+                "cancel it with 'scancel --name={}{}'",
+                o.task_id, found.error().message, kHolderPrefix, o.task_id));
+        }
+        for (const auto& job : *found)
+            holders.push_back(job.id);
+        if (auto cancelled = controller.cancel(holders); !cancelled) {
+            return report(make_error(Errc::config,
+                                     "released {} in the ledger, but its holder job(s) {} are "
+                                     "still there: {}; cancel them with 'scancel {}'",
+                                     o.task_id, fmt::join(holders, " "), cancelled.error().message,
+                                     fmt::join(holders, " ")));
+        }
+    }
+    if (released->empty() && !holders.empty()) {
+        fmt::print("released holder job(s) {} of {} (the ledger had no booking for it)\n",
+                   fmt::join(holders, " "), o.task_id);
+        return kOk;
+    }
     if (released->empty()) {
         return report(
             make_error(Errc::not_found, "{} '{}' holds no reservation{}; see 'gpuslots status'",
@@ -56,8 +99,11 @@ int run_release(const ReleaseOptions& o, const Globals& globals) {
                        json_string(r.task_id), origin_name(r.origin), json_string(r.server),
                        join_ints(r.gpus), r.cpus);
         } else {
-            fmt::print("released {}{} on {}: GPUs {}, {} CPUs\n", slurm ? "job " : "", r.task_id,
-                       r.server, r.gpus.empty() ? "none" : join_ints(r.gpus), r.cpus);
+            fmt::print("released {}{} on {}: GPUs {}, {} CPUs{}\n", slurm ? "job " : "", r.task_id,
+                       r.server, r.gpus.empty() ? "none" : join_ints(r.gpus), r.cpus,
+                       holders.empty()
+                           ? std::string()
+                           : fmt::format(" (cancelled holder job {})", fmt::join(holders, " ")));
         }
     }
     return kOk;

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "cli.hpp"
+#include "gpuslots/slurm_controller.hpp"
 #include "gpuslots/storage.hpp"
 
 namespace gpuslots::cli {
@@ -45,6 +46,27 @@ int run_reset(const ResetOptions& o, const Globals& globals) {
     auto count = (*ledger)->reset(owner);
     if (!count) return report(count.error());
     fmt::print("reset: released {} reservation(s) in {}\n", *count, ledger_location(config->state));
+    // Manual bookings on servers Slurm schedules hold Slurm jobs (allocate.cpp): cancel them.
+    bool scheduled = false;
+    for (const auto& s : config->fleet.servers())
+        scheduled |= s.slurm != SlurmMode::none;
+    if (!scheduled || ::geteuid() != 0) return kOk;
+    const SlurmController slurm;
+    auto holders = slurm.holders(std::nullopt);
+    std::vector<std::string> ids;
+    if (holders) {
+        for (const auto& job : *holders)
+            ids.push_back(job.id);
+    }
+    auto cancelled = holders ? slurm.cancel(ids) : Result<void>(holders.error());
+    if (!cancelled) {
+        return report(make_error(Errc::config,
+                                 "the ledger is reset, but the holder jobs of manual bookings "
+                                 "could not be cancelled: {}; cancel them with 'scancel "
+                                 "--user=root --name=...' (squeue -u root shows them as {}*)",
+                                 cancelled.error().message, kHolderPrefix));
+    }
+    if (!ids.empty()) fmt::print("reset: cancelled holder job(s) {}\n", fmt::join(ids, " "));
     return kOk;
 }
 

@@ -19,14 +19,31 @@ namespace gpuslots {
 inline constexpr const char* kDefaultConfigPath = "/etc/gpuslots/gpuslots.yaml";
 inline constexpr const char* kConfigEnvVar = "GPUSLOTS_CONFIG";
 
+// The largest config file accepted: twice the largest sensible one (10,000 servers written one
+// list entry each are about 0.5 MB; larger fleets are written as hostlist ranges). It bounds
+// what every prolog reads and parses: yaml-cpp needs up to about 230 bytes of memory per byte of
+// YAML.
+inline constexpr std::size_t kMaxConfigBytes = 1024 * 1024;
+
 // Sanity bounds on what one server may declare.
 inline constexpr int kMaxGpusPerServer = 1024;
 inline constexpr int kMaxCpusPerServer = 1 << 20;
+
+// Whether Slurm's scheduler counts a server's slots, and how (README "Slurm schedules by the
+// slots"). The admin tool books a manual reservation on a scheduled server through a holder
+// job, so that Slurm counts it too; check-config compares these servers with slurmctld's view.
+enum class SlurmMode {
+    none,    // Slurm does not schedule this server's slots: manual bookings go to the ledger only
+    slots,   // the count-only GRES gpuslots / cpuslots carry the slots
+    follow,  // Slurm's own gres/gpu manages the GPUs (cpuslots the CPUs); gpuslots follows it
+};
+const char* slurm_mode_name(SlurmMode mode);
 
 struct Server {
     std::string name;  // the Slurm node name
     int gpus = 0;
     int cpus = 0;
+    SlurmMode slurm = SlurmMode::none;
 };
 
 // The servers of the configuration, in config order, with a name index.
@@ -104,11 +121,14 @@ struct Config {
     SlurmConfig slurm;
 };
 
-// Parses `text`; `source` names the file in messages and anchors a relative state.path.
+// Parses `text`, one YAML document of at most kMaxConfigBytes; `source` names the file in
+// messages and anchors a relative state.path.
 // Errors: Errc::config, message "FILE:LINE:COL: what was wrong; what was expected".
 Result<Config> parse_config(std::string_view text, const std::string& source);
 
-// Reads and parses the file. Errors: Errc::config (missing, unreadable, invalid).
+// Reads and parses the file, which must be a regular file (or a symlink to one) of at most
+// kMaxConfigBytes. Errors: Errc::config (missing, unreadable, not a regular file, too large,
+// invalid).
 Result<Config> load_config(const std::string& path);
 
 // The config file to use: `explicit_path` (from --config or plugstack `config=`) if given,

@@ -33,6 +33,11 @@ const char* errc_name(Errc code);
 // bytes outside printable ASCII are escaped ("a\nb" -> 'a\x0ab').
 std::string in_quotes(std::string_view text);
 
+// The same for a text that may be long: beyond `limit` bytes only its start is shown, followed
+// by its length ("'n[0-9]xxxx'... (100006 bytes)"), so that one long value cannot make a
+// message unreadable.
+std::string in_quotes(std::string_view text, std::size_t limit);
+
 struct Error {
     Errc code;
     std::string message;

@@ -68,6 +68,14 @@ table='
 6|b6.cli_large_over_small|allocate --server + release as processes: 10,000 / 4 servers|
 6|b6.cli_large_hostlist_over_small|  the same, fleet written as one hostlist entry|
 6|b6.parse_large_over_small|  config parsing alone, in process: 10,000 / 4 servers|
+7|b7.after.completed_pct|burst of 60 jobs (1..4 GPU slots) on 3 x 4 GPUs, Slurm counts slots: completed %|>=100
+7|b7.before.completed_pct|  the same, Slurm not told about the slots (before): completed %|
+7|b7.after.gpu_use|  GPU use, Slurm counting the slots|
+7|b7.before.gpu_use|  GPU use, before|
+7|b7.after.mean_wait_s|  mean wait of a completed job, Slurm counting the slots, s|
+7|b7.before.mean_wait_s|  mean wait of a completed job, before, s|
+7|b7.after.overlaps|  jobs on one GPU at the same time, Slurm counting the slots|<=0
+7|b7.before.overlaps|  the same, before|<=0
 '
 context='
 b1.fsync_per_s|disk: 4 KiB write+fsync per s (benchmark 1)

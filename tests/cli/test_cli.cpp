@@ -30,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "support/bounded.hpp"
 #include "support/fixtures.hpp"
 
 using gpuslots::test::read_file;
@@ -326,6 +327,80 @@ slurm:
     BOOST_TEST(contains(after, "ledger holds 1 reservation(s)"), after);
 }
 
+// Servers Slurm schedules by the slots, one that follows gres/gpu, and one it does not.
+const std::string kScheduledYaml = R"(servers:
+  - {name: 'n[1-3]', gpus: 4, cpus: 8, slurm: slots}
+  - {name: big, gpus: 8, cpus: 64, slurm: slots}
+  - {name: g1, gpus: 8, cpus: 64, slurm: follow}
+  - {name: ws, gpus: 1, cpus: 4}
+state:
+  path: state.db
+)";
+
+// What `slurm-config` prints, without the package.path line (there only when the module is
+// installed off lua5.1's default path, which depends on the build's install prefix).
+std::string without_package_path(const std::string& text) {
+    std::istringstream in(text);
+    std::string line, out;
+    while (std::getline(in, line)) {
+        if (line.rfind("package.path", 0) != 0) out += line + "\n";
+    }
+    return out;
+}
+
+BOOST_AUTO_TEST_CASE(slurm_config) {
+    Site site(kScheduledYaml);
+    const Run r = site.cli({"slurm-config"});
+    BOOST_TEST(r.exit_code == kOk, r.err);
+    BOOST_TEST(without_package_path(site.portable(r.out)) == expected("slurm_config.txt"));
+    BOOST_TEST(!std::filesystem::exists(site.ledger()), "slurm-config created the ledger");
+
+    // Nothing to print when no server is scheduled by Slurm.
+    Site plain;
+    expect_failure(plain.cli({"slurm-config"}), kBadInput,
+                   {"no server in", "says that Slurm schedules it", "slurm: slots"});
+}
+
+BOOST_AUTO_TEST_CASE(check_config_compares_with_slurm_where_slurm_schedules) {
+    Site site(kScheduledYaml);
+    // No Slurm here (its commands are not on PATH): the comparison cannot be made, and says so.
+    const Run r = run_process({GPUSLOTS_CLI, "--config", site.config(), "check-config"}, "", -1,
+                              {"PATH=/nonexistent"});
+    BOOST_TEST(r.exit_code == kUnusable, r.err);
+    BOOST_TEST(contains(site.portable(r.out), "config @DIR@/gpuslots.yaml: OK"), r.out);
+    BOOST_TEST(r.err ==
+               "gpuslots: slurm: cannot ask slurmctld: scontrol not found on PATH (is "
+               "Slurm installed here?)\n");
+    const Run skipped =
+        run_process({GPUSLOTS_CLI, "--config", site.config(), "check-config", "--no-slurm"}, "", -1,
+                    {"PATH=/nonexistent"});
+    BOOST_TEST(skipped.exit_code == kOk, skipped.err);
+    BOOST_TEST(contains(skipped.out, "slurmctld: not compared (--no-slurm)"), skipped.out);
+}
+
+BOOST_AUTO_TEST_CASE(a_booking_on_a_server_slurm_schedules_needs_slurm) {
+    Site site(kScheduledYaml);
+    site.ok({"allocate", "warm-up", "1", "1", "--server", "ws"});  // not scheduled: ledger only
+    const std::string before = site.snapshot();
+    // n1 is scheduled by the slots: the booking must hold a Slurm job first, and there is no
+    // Slurm here. Nothing is booked.
+    const Run r = run_process(
+        {GPUSLOTS_CLI, "--config", site.config(), "allocate", "t", "2", "4", "--server", "n1"}, "",
+        -1, {"PATH=/nonexistent"});
+    expect_failure(r, kUnusable, {"salloc not found on PATH"});
+    BOOST_TEST(site.snapshot() == before);
+    // A user who owns the ledger but is not root cannot submit root's holder job.
+    if (::geteuid() == 0) {
+        std::filesystem::permissions(site.dir(), std::filesystem::perms::all);
+        ::chown(site.ledger().c_str(), kNobodyUid, kNobodyUid);
+        expect_failure(site.cli({"allocate", "t", "1", "1", "--server", "n2"}, kNobodyUid), kDenied,
+                       {"n2 is scheduled by Slurm", "only root"});
+        BOOST_TEST(site.snapshot() == before);
+    }
+    expect_failure(site.cli({"allocate", "t", "1", "1", "--server", "n1", "--wait", "0"}),
+                   kBadInput, {"--wait: 0 is out of range; allowed: 1..3600"});
+}
+
 BOOST_AUTO_TEST_CASE(help_lists_exit_codes) {
     const Run r = run_process({GPUSLOTS_CLI, "--help"});
     BOOST_TEST(r.exit_code == kOk);
@@ -497,6 +572,36 @@ BOOST_AUTO_TEST_CASE(missing_or_invalid_config_is_4) {
             argv[2] = unknown_key;
             expect_failure(run_process(argv), kUnusable,
                            {unknown_key + ":7:1: ", "unknown key 'requets'"});
+        }
+    }
+    BOOST_TEST(!std::filesystem::exists(dir.file("state.db")));
+}
+
+// Input that once made the tool allocate until the machine ran out of memory: a stray comma
+// (yaml-cpp's multi-document loader looped on it) and an endless file. Run under a memory limit and
+// a deadline so that a regression fails here instead of taking the machine down.
+BOOST_AUTO_TEST_CASE(hostile_config_files_are_4_in_one_line) {
+    TempDir dir;
+    const std::string comma = dir.file("comma.yaml");
+    write_file(comma, ",");
+    const std::string comma_key = dir.file("comma-key.yaml");
+    write_file(comma_key, ",servers:");
+    struct Case {
+        std::string config;
+        std::vector<std::string> says;
+    };
+    const std::vector<Case> cases = {
+        {comma, {comma + ":1:1: not valid YAML", "','"}},
+        {comma_key, {comma_key + ":1:1: not valid YAML", "','"}},
+        {"/dev/zero", {"/dev/zero is a character device", "not a regular file"}},
+    };
+    for (const auto& c : cases) {
+        for (const char* command : {"check-config", "status"}) {
+            BOOST_TEST_CONTEXT(c.config << " " << command) {
+                const auto bounded =
+                    gpuslots::test::bounded_command({GPUSLOTS_CLI, "--config", c.config, command});
+                expect_failure(run_process(bounded.argv, "", -1, bounded.env), kUnusable, c.says);
+            }
         }
     }
     BOOST_TEST(!std::filesystem::exists(dir.file("state.db")));

@@ -40,6 +40,16 @@
 #   UTS=0              1: each slurmd in its own UTS namespace with hostname nX
 #   GRES=0             N>0: nodes also offer Slurm's own gres gpu:N (fake device files under
 #                      DIR/dev), for comparisons with Slurm's native GPU handling
+#   SLOTS_GRES=1       (0 unless PLUGIN=gpuslots) 1: Slurm schedules by the slots: the count-only GRES gpuslots (each
+#                      node's GPUS) and cpuslots (CPUS) in slurm.conf and gres.conf, as the
+#                      README tells an admin to set up; 0: Slurm knows nothing of the slots
+#   JOB_SUBMIT=lua     (empty unless PLUGIN=gpuslots) lua: JobSubmitPlugins=lua, with an etc/job_submit.lua that requires
+#                      the shipped module (GPUSLOTS_LUA, copied to DIR/lib/lua) in one line, as
+#                      a site's own job_submit.lua would; empty: no job_submit plugin
+#   GPUSLOTS_LUA       the module gpuslots_job_submit.lua (needed for JOB_SUBMIT=lua)
+#   FOLLOW=0           1 (needs GRES=GPUS): Slurm's own gres/gpu manages the GPUs and gpuslots
+#                      follows it: `slurm: follow` in the config, no gpuslots GRES (cpuslots
+#                      only), and job_submit.lua maps --gpu-slots to gres:gpu
 #   CTLD_DEBUG=info SLURMD_DEBUG=info
 #
 # Layout of DIR: etc/ (slurm.conf, plugstack.conf, gpuslots.yaml, gres.conf), env.sh (source
@@ -219,11 +229,13 @@ write_slurm_conf() {
 	host=$(hostname -s)
 	if [ "$UTS" = 1 ]; then node_hostnames="n[1-$NODES]"; else node_hostnames=$host; fi
 	if [ -n "$PROLOG_FLAGS" ]; then pfl="PrologFlags=$PROLOG_FLAGS"; else pfl="#PrologFlags unset"; fi
-	local gres_line="" node_gres=""
-	if [ "$GRES" -gt 0 ]; then
-		gres_line="GresTypes=gpu"
-		node_gres="Gres=gpu:$GRES"
+	local gres_types=() gres_line="#GresTypes unset" js_line="#JobSubmitPlugins unset"
+	[ "$GRES" -gt 0 ] && gres_types+=(gpu)
+	if [ "$SLOTS_GRES" = 1 ]; then
+		if [ "$FOLLOW" = 1 ]; then gres_types+=(cpuslots); else gres_types+=(gpuslots cpuslots); fi
 	fi
+	[ ${#gres_types[@]} -gt 0 ] && gres_line="GresTypes=$(IFS=,; echo "${gres_types[*]}")"
+	[ "$JOB_SUBMIT" = lua ] && js_line="JobSubmitPlugins=lua"
 	cat >"$DIR"/etc/slurm.conf <<EOF
 # Written by tests/integration/cluster.sh: a throw-away cluster, everything under $DIR.
 ClusterName=gpuslots-it
@@ -233,6 +245,7 @@ SlurmdPort=$SLURMD_PORT
 SlurmUser=root
 SlurmdUser=root
 $gres_line
+$js_line
 
 # A private munged: its own key and socket.
 AuthType=auth/munge
@@ -258,8 +271,9 @@ JobContainerType=job_container/none
 MpiDefault=none
 SwitchType=switch/none
 SchedulerType=sched/backfill
-# Start batch jobs at the next scheduling pass (by default it may be up to 3 s later).
-SchedulerParameters=batch_sched_delay=0
+# Start batch jobs at the next scheduling pass (by default it may be up to 3 s later), and
+# run the backfill scheduler every second: it alone starts hetjobs (every 30 s by default).
+SchedulerParameters=batch_sched_delay=0,bf_interval=1
 SelectType=select/cons_tres
 SelectTypeParameters=CR_CPU
 # Trust CPUs= and RealMemory= below although the machine is smaller.
@@ -279,15 +293,56 @@ MailProg=/bin/true
 $pfl
 
 # One slurmd per node, all on this host, one port each (Debian builds Slurm with
-# --enable-multiple-slurmd).
-NodeName=n[1-$NODES] NodeHostname=$node_hostnames NodeAddr=127.0.0.1 Port=[$((SLURMD_PORT + 1))-$((SLURMD_PORT + NODES))] CPUs=$CPUS RealMemory=$MEM $node_gres State=UNKNOWN
-PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+# --enable-multiple-slurmd). One line per node: their Gres counts may differ.
 EOF
+	local i hn gres
+	for i in $(seq 1 "$NODES"); do
+		gres=()
+		[ "$GRES" -gt 0 ] && gres+=("gpu:$GRES")
+		if [ "$SLOTS_GRES" = 1 ]; then
+			[ "$FOLLOW" = 1 ] || gres+=("gpuslots:$(gpus_of "$i")")
+			gres+=("cpuslots:$CPUS")
+		fi
+		if [ "$UTS" = 1 ]; then hn=n$i; else hn=$node_hostnames; fi
+		echo "NodeName=n$i NodeHostname=$hn NodeAddr=127.0.0.1 Port=$((SLURMD_PORT + i))" \
+			"CPUs=$CPUS RealMemory=$MEM${gres[*]:+ Gres=$(IFS=,; echo "${gres[*]}")} State=UNKNOWN"
+	done >>"$DIR"/etc/slurm.conf
+	echo "PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP" >>"$DIR"/etc/slurm.conf
+	: >"$DIR"/etc/gres.conf
 	if [ "$GRES" -gt 0 ]; then
 		local k
 		mkdir -p "$DIR"/dev
 		for k in $(seq 0 $((GRES - 1))); do mknod "$DIR"/dev/fakegpu$k c 195 "$k" || return 1; done
-		echo "Name=gpu File=$DIR/dev/fakegpu[0-$((GRES - 1))]" >"$DIR"/etc/gres.conf
+		echo "Name=gpu File=$DIR/dev/fakegpu[0-$((GRES - 1))]" >>"$DIR"/etc/gres.conf
+	fi
+	if [ "$SLOTS_GRES" = 1 ]; then
+		# Count-only: no File=, so Slurm counts them and binds nothing.
+		for i in $(seq 1 "$NODES"); do
+			[ "$FOLLOW" = 1 ] || echo "NodeName=n$i Name=gpuslots Count=$(gpus_of "$i")"
+			echo "NodeName=n$i Name=cpuslots Count=$CPUS"
+		done >>"$DIR"/etc/gres.conf
+	fi
+	if [ "$JOB_SUBMIT" = lua ]; then
+		install -d -m 0755 "$DIR"/lib/lua
+		install -m 0644 "$GPUSLOTS_LUA" "$DIR"/lib/lua/gpuslots_job_submit.lua
+		# What a site writes: its job_submit.lua (Slurm reads it from slurm.conf's directory)
+		# calls the module. Here the module is not on Lua's default path, so say where it is.
+		cat >"$DIR"/etc/job_submit.lua <<EOF
+-- Written by tests/integration/cluster.sh, as a site's job_submit.lua would use gpuslots.
+package.path = "$DIR/lib/lua/?.lua;" .. package.path
+local gpuslots = require("gpuslots_job_submit")
+$([ "$FOLLOW" = 1 ] && echo 'gpuslots.settings.gpu_gres = "gpu"  -- Slurm'"'"'s gres/gpu picks the GPUs')
+
+function slurm_job_submit(job_desc, part_list, submit_uid)
+	return gpuslots.job_submit(job_desc, part_list, submit_uid)
+end
+
+function slurm_job_modify(job_desc, job_rec, part_list, modify_uid)
+	return gpuslots.job_modify(job_desc, job_rec, part_list, modify_uid)
+end
+
+return slurm.SUCCESS
+EOF
 	fi
 }
 
@@ -296,12 +351,15 @@ write_gpuslots_conf() {
 	{
 		echo "# Written by tests/integration/cluster.sh (see etc/gpuslots.yaml for every key)."
 		echo "servers:"
+		local mode=none
+		[ "$SLOTS_GRES" = 1 ] && mode=slots
+		[ "$FOLLOW" = 1 ] && mode=follow
 		if [[ "$GPUS" != *,* ]]; then
 			# One hostlist entry, as a site would write it.
-			printf '  - name: n[1-%s]\n    gpus: %s\n    cpus: %s\n' "$NODES" "$GPUS" "$CPUS"
+			printf '  - name: n[1-%s]\n    gpus: %s\n    cpus: %s\n    slurm: %s\n' "$NODES" "$GPUS" "$CPUS" "$mode"
 		else
 			for i in $(seq 1 "$NODES"); do
-				printf '  - name: n%s\n    gpus: %s\n    cpus: %s\n' "$i" "$(gpus_of "$i")" "$CPUS"
+				printf '  - name: n%s\n    gpus: %s\n    cpus: %s\n    slurm: %s\n' "$i" "$(gpus_of "$i")" "$CPUS" "$mode"
 			done
 		fi
 		echo "state:"
@@ -379,6 +437,12 @@ cmd_up() {
 	SLURMD_PORT=${SLURMD_PORT:-16818}
 	UTS=${UTS:-0}
 	GRES=${GRES:-0}
+	# Slurm schedules by the slots wherever gpuslots is loaded, as the README sets it up.
+	local slots_default=0 js_default=""
+	[ "$PLUGIN" = gpuslots ] && slots_default=1 js_default=lua
+	SLOTS_GRES=${SLOTS_GRES:-$slots_default}
+	FOLLOW=${FOLLOW:-0}
+	JOB_SUBMIT=${JOB_SUBMIT-$js_default}
 	CTLD_DEBUG=${CTLD_DEBUG:-info}
 	SLURMD_DEBUG=${SLURMD_DEBUG:-info}
 
@@ -413,6 +477,16 @@ cmd_up() {
 	[[ "$PROLOG_WAIT" =~ ^[0-9]+$ ]] || die "PROLOG_WAIT=$PROLOG_WAIT: expected seconds"
 	[[ "$DURABILITY" =~ ^(full|normal)$ ]] || die "DURABILITY=$DURABILITY: expected full or normal"
 	[[ "$GRES" =~ ^[0-9]+$ ]] || die "GRES=$GRES: expected a number"
+	[[ "$SLOTS_GRES" =~ ^[01]$ ]] || die "SLOTS_GRES=$SLOTS_GRES: expected 0 or 1"
+	[[ "$FOLLOW" =~ ^[01]$ ]] || die "FOLLOW=$FOLLOW: expected 0 or 1"
+	if [ "$FOLLOW" = 1 ] && { [ "$GRES" != "$GPUS" ] || [ "$SLOTS_GRES" != 1 ]; }; then
+		die "FOLLOW=1 needs GRES=GPUS (Slurm's gres/gpu manages the GPUs) and SLOTS_GRES=1"
+	fi
+	case "$JOB_SUBMIT" in
+	lua) [ -f "${GPUSLOTS_LUA:-}" ] || die "JOB_SUBMIT=lua needs GPUSLOTS_LUA=<gpuslots_job_submit.lua> (got '${GPUSLOTS_LUA:-}')" ;;
+	"") ;;
+	*) die "JOB_SUBMIT=$JOB_SUBMIT: expected lua or empty" ;;
+	esac
 	case "$PLUGIN" in
 	gpuslots) [ -f "${GPUSLOTS_SO:-}" ] || die "PLUGIN=gpuslots needs GPUSLOTS_SO=<built gpuslots.so> (got '${GPUSLOTS_SO:-}')" ;;
 	empty) [ -f "${EMPTY_SO:-}" ] || die "PLUGIN=empty needs EMPTY_SO=<built empty_spank.so> (got '${EMPTY_SO:-}')" ;;
@@ -469,6 +543,9 @@ CTLD_PORT=$CTLD_PORT
 SLURMD_PORT=$SLURMD_PORT
 UTS=$UTS
 GRES=$GRES
+SLOTS_GRES=$SLOTS_GRES
+JOB_SUBMIT=$JOB_SUBMIT
+FOLLOW=$FOLLOW
 EOF
 	export SLURM_CONF=$DIR/etc/slurm.conf
 

@@ -234,6 +234,34 @@ conf_set_prolog_wait() {
 	grep -q "prolog_wait_seconds: $1\$" "$GPUSLOTS_CONFIG" || fail "could not set prolog_wait_seconds"
 }
 
+# conf_unscheduled NODE FILE: a copy of the config in which Slurm does not schedule NODE
+# ('slurm: none'), for booking slots behind Slurm's back: with it, `gpuslots allocate` books
+# in the ledger only, as on a server Slurm does not manage.
+conf_unscheduled() {
+	python3 - "$GPUSLOTS_CONFIG" "$1" "$2" <<-'EOF' || fail "cannot write a config with $1 unscheduled"
+		import sys
+		text, node, out = open(sys.argv[1]).read(), sys.argv[2], sys.argv[3]
+		entry = "  - name: %s\n" % node
+		at = text.index(entry)  # cluster.sh writes one entry per node when their GPUs differ
+		end = text.index("slurm: slots", at)
+		open(out, "w").write(text[:end] + "slurm: none" + text[end + len("slurm: slots"):])
+	EOF
+}
+
+# book_n1_behind_slurm TASK: all of n1's GPUs booked by hand where Slurm cannot see it (with
+# a config in which Slurm does not schedule n1: the ledger only, no holder job).
+# release_behind_slurm TASK releases it the same way.
+book_n1_behind_slurm() {
+	[ -f "$W"/unscheduled.yaml ] || conf_unscheduled n1 "$W"/unscheduled.yaml
+	"$CLI" --config "$W"/unscheduled.yaml allocate "$1" "$(query gpus_total n1)" 0 --server n1 \
+		>"$W/allocate-$1.out" 2>&1 || fail "gpuslots allocate $1 failed: $(cat "$W/allocate-$1.out")"
+	[ -z "$(squeue -h -n "gpuslots-hold:$1" -o %i)" ] || fail "booking $1 behind Slurm's back started a holder job"
+}
+release_behind_slurm() {
+	"$CLI" --config "$W"/unscheduled.yaml release "$1" >"$W/release-$1.out" 2>&1 ||
+		fail "gpuslots release $1 failed: $(cat "$W/release-$1.out")"
+}
+
 # ---- begin and end -------------------------------------------------------------------------
 
 # Leave the cluster as a scenario expects it. Anything found here is left over from an earlier

@@ -110,6 +110,20 @@ BOOST_AUTO_TEST_CASE(fleets_from_servers_and_shorthand) {
     }
 }
 
+BOOST_AUTO_TEST_CASE(each_entry_says_whether_slurm_schedules_its_servers) {
+    const Config config = parse_ok(
+        "servers:\n"
+        "  - {name: 'n[1-2]', gpus: 4, cpus: 8, slurm: slots}\n"
+        "  - {name: g1, gpus: 8, cpus: 64, slurm: follow}\n"
+        "  - {name: ws, gpus: 1, cpus: 4, slurm: none}\n"
+        "  - {name: old, gpus: 1, cpus: 4}\n");
+    std::string modes;
+    for (const auto& s : config.fleet.servers()) {
+        modes += s.name + '=' + slurm_mode_name(s.slurm) + ' ';
+    }
+    BOOST_TEST(modes == "n1=slots n2=slots g1=follow ws=none old=none ");
+}
+
 BOOST_AUTO_TEST_CASE(default_request_ranges_follow_the_largest_server) {
     // The most GPUs and the most CPUs are on different servers: each bound has its own maximum.
     const Config c = parse_ok(R"(servers:
@@ -291,6 +305,11 @@ BOOST_AUTO_TEST_CASE(errors_name_file_line_column_and_key) {
          6,
          10,
          {"requests.gpus", "unknown key 'mn'", "min, max"}},
+        {"a server's slurm mode misspelt",
+         "servers:\n  - name: a\n    gpus: 4\n    cpus: 32\n    slurm: slot\n",
+         5,
+         12,
+         {"servers[0].slurm: expected slots, follow or none, got 'slot'"}},
         {"unknown key in slurm",
          kOneServer + "slurm:\n  prolog_wait: 3\n",
          6,
@@ -692,12 +711,12 @@ BOOST_AUTO_TEST_CASE(state_path_naming_a_directory_is_refused) {
 }
 
 // A second YAML document would be ignored entirely: an unknown key in it must not pass. The
-// error points at the start of that document.
+// error points at the start of that document, its '---'.
 BOOST_AUTO_TEST_CASE(a_second_yaml_document_is_an_error) {
     auto config = parse_config(kOneServer + "---\ntotal_servers: 9\n", kSource);
     BOOST_TEST(!config.ok(), "the second document was silently ignored");
     if (!config.ok()) {
-        BOOST_TEST(config.error().message.rfind(kSource + ":6:1: ", 0) == 0,
+        BOOST_TEST(config.error().message.rfind(kSource + ":5:1: ", 0) == 0,
                    config.error().message);
     }
 }

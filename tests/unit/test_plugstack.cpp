@@ -42,3 +42,30 @@ BOOST_AUTO_TEST_CASE(anything_else_is_an_error_naming_it) {
         }
     }
 }
+
+// Slurm splits the plugstack line at white space only: any other byte can reach an argument,
+// and the error that quotes it must stay one printable line.
+BOOST_AUTO_TEST_CASE(arguments_are_quoted_escaped_in_errors) {
+    struct Case {
+        std::vector<std::string> args;
+        const char* phrase;
+    };
+    const std::vector<Case> cases = {
+        {{"conf\x9b=/x"}, "unknown argument 'conf\\x9b=/x'"},
+        {{"conf=/x\ny"}, "unknown argument 'conf=/x\\x0ay'"},
+        {{"config=rel\x01"}, "config= needs an absolute path, got 'rel\\x01'"},
+        {{"config=it's"}, "got 'it\\x27s'"},
+    };
+    for (const auto& c : cases) {
+        BOOST_TEST_CONTEXT(c.phrase) {
+            auto args = parse_plugin_args(c.args);
+            BOOST_TEST_REQUIRE(!args.ok());
+            const std::string& m = args.error().message;
+            BOOST_TEST(m.find(c.phrase) != std::string::npos, in_quotes(m));
+            for (char ch : m) {
+                const auto u = static_cast<unsigned char>(ch);
+                BOOST_TEST((u >= 0x20 && u < 0x7f), in_quotes(m));
+            }
+        }
+    }
+}

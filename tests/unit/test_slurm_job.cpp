@@ -241,3 +241,126 @@ BOOST_AUTO_TEST_CASE(submit_side_check_names_the_option_and_the_range) {
     BOOST_TEST(no_config.error().message.find("cannot check --gpu-slots: cannot read config") ==
                0U);
 }
+
+BOOST_AUTO_TEST_CASE(a_step_that_asks_for_other_slots_than_its_job_holds_is_refused) {
+    Cluster c;
+    BOOST_TEST_REQUIRE(!job_prolog(c.args, job("60", "n1", "2", "1"), c.fast).node_fault);
+    // init_post_opt cannot read the step's options: it finds the job's reservation...
+    const StepEnvironment env = step_environment(c.args, job("60", "n1", std::nullopt));
+    BOOST_TEST_REQUIRE(env.held.has_value());
+    BOOST_TEST(env_value(env, "CUDA_VISIBLE_DEVICES") == "0,1");
+    // ... and each task compares the step's own values with it.
+    struct Case {
+        std::optional<std::string> gpus, cpus;
+        const char* refusal;  // nullptr: the step runs on the job's GPUs
+    };
+    const std::vector<Case> cases = {
+        {std::nullopt, std::nullopt, nullptr},
+        {"2", std::nullopt, nullptr},
+        {"2", "1", nullptr},
+        {std::nullopt, "1", nullptr},
+        {"1", std::nullopt,
+         "this step asks for --gpu-slots=1, but job 60 holds 2 GPUs and 1 CPU on n1; a step "
+         "runs on its job's slots"},
+        {"2", "3", "this step asks for --gpu-slots=2 --cpu-slots=3, but job 60 holds"},
+        {"abc", std::nullopt, "--gpu-slots: 'abc' is not a whole number"},
+    };
+    for (const auto& k : cases) {
+        BOOST_TEST_CONTEXT(k.gpus.value_or("-") << " " << k.cpus.value_or("-")) {
+            auto refusal = step_refusal(c.args, job("60", "n1", k.gpus, k.cpus), env.held);
+            if (k.refusal == nullptr) {
+                BOOST_TEST(!refusal.has_value(), refusal.value_or(""));
+            } else {
+                BOOST_TEST_REQUIRE(refusal.has_value());
+                BOOST_TEST(refusal->find(k.refusal) != std::string::npos, *refusal);
+            }
+        }
+    }
+    // A job that holds nothing here: a step cannot reserve slots of its own.
+    const StepEnvironment none = step_environment(c.args, job("61", "n1", std::nullopt));
+    BOOST_TEST(!none.held.has_value());
+    auto refusal = step_refusal(c.args, job("61", "n1", "1"), none.held);
+    BOOST_TEST_REQUIRE(refusal.has_value());
+    BOOST_TEST(refusal->find("job 61 holds no slots on n1") != std::string::npos, *refusal);
+    // The job's reservation is untouched by a refused step.
+    BOOST_TEST((*c.ledger()->find(Origin::slurm, "60", "n1"))->gpus == std::vector<int>({0, 1}));
+}
+
+namespace {
+
+// A job on a node where Slurm's own gres/gpu gave it GPUs.
+SlurmJob native_job(const std::string& id, const std::string& node, std::string slurm_gpus,
+                    std::optional<std::string> gpus = std::nullopt,
+                    std::optional<std::string> cpus = std::nullopt) {
+    SlurmJob j = job(id, node, std::move(gpus), std::move(cpus));
+    j.slurm_gpus = std::move(slurm_gpus);
+    return j;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(gpus_slurms_gres_gpu_chose_are_recorded_exactly_and_left_to_slurm) {
+    Cluster c;
+    // A native --gres=gpu:1 job that Slurm gave GPU 1: recorded as exactly that.
+    HookOutcome out = job_prolog(c.args, native_job("70", "n1", "1"), c.fast);
+    BOOST_TEST(!out.node_fault, out.message);
+    BOOST_TEST(out.message.find("recorded Slurm's GPUs [1]") != std::string::npos, out.message);
+    BOOST_TEST((*c.ledger()->find(Origin::slurm, "70", "n1"))->gpus == std::vector<int>({1}));
+    // Its step keeps Slurm's variables: gpuslots sets none.
+    StepEnvironment env = step_environment(c.args, native_job("70", "n1", "1"));
+    BOOST_TEST(env.variables.empty());
+    BOOST_TEST(env.message.find("Slurm's gres/gpu sets the variables") != std::string::npos,
+               env.message);
+    // A --gpu-slots job Slurm's gres/gpu gave GPU 0 (follow mode) takes exactly that one.
+    out = job_prolog(c.args, native_job("71", "n1", "0", "1", "2"), c.fast);
+    BOOST_TEST(
+        out.message.find("reserved GPUs [0] (Slurm's gres/gpu) and 2 CPUs") != std::string::npos,
+        out.message);
+    // A step whose variables do not name the job's GPUs gets gpuslots' own (fail closed).
+    env = step_environment(c.args, native_job("71", "n1", "1"));
+    BOOST_TEST(env_value(env, "CUDA_VISIBLE_DEVICES") == "0");
+}
+
+BOOST_AUTO_TEST_CASE(slurms_choice_that_cannot_be_recorded_never_refuses_a_native_job) {
+    Cluster c("slurm:\n  prolog_wait_seconds: 30\n");
+    BOOST_TEST_REQUIRE(
+        c.ledger()->reserve("n1", Request{Origin::manual, "by-hand", 1, 0, 0, {0}}).ok());
+    const auto start = std::chrono::steady_clock::now();
+    // GPU 0 is booked by hand, Slurm gave it to a native job anyway: the job runs, at once.
+    HookOutcome out = job_prolog(c.args, native_job("80", "n1", "0"), c.fast);
+    BOOST_TEST(!out.node_fault);
+    BOOST_TEST((std::chrono::steady_clock::now() - start < 5s), "a native job was kept waiting");
+    BOOST_TEST(out.message.find("not recorded, the job runs on Slurm's GPUs") != std::string::npos,
+               out.message);
+    BOOST_TEST(out.message.find("by-hand") != std::string::npos, out.message);
+    BOOST_TEST(!c.ledger()->refusal("n1", "80")->has_value());
+    // Its step keeps Slurm's variables.
+    BOOST_TEST(step_environment(c.args, native_job("80", "n1", "0")).variables.empty());
+    // Indices the config cannot hold, and a node outside the config: not recorded either.
+    for (const auto& [node, gpus] : std::vector<std::pair<std::string, std::string>>{
+             {"n2", "5"}, {"n2", "0,0"}, {"n2", "x"}, {"n9", "0"}}) {
+        out = job_prolog(c.args, native_job("81", node, gpus), c.fast);
+        BOOST_TEST(!out.node_fault);
+        BOOST_TEST(out.message.find("not recorded") != std::string::npos, out.message);
+    }
+    BOOST_TEST(!c.ledger()->find(Origin::slurm, "81", "n2")->has_value());
+}
+
+BOOST_AUTO_TEST_CASE(a_gpuslots_job_and_slurms_gres_gpu_must_agree) {
+    Cluster c;
+    // --gpu-slots=2 but Slurm gave 1 GPU: refused, not guessed.
+    HookOutcome out = job_prolog(c.args, native_job("90", "n1", "1", "2"), c.fast);
+    BOOST_TEST(!out.node_fault);
+    auto reason = c.ledger()->refusal("n1", "90");
+    BOOST_TEST(reason->value_or("").find("the job asks for --gpu-slots=2 but Slurm's gres/gpu gave "
+                                         "it 1 GPU(s) [1] on n1") != std::string::npos,
+               reason->value_or("(none)"));
+    // Slurm's GPU taken in the ledger: a job that asked for gpuslots waits, then is refused.
+    Cluster d("slurm:\n  prolog_wait_seconds: 1\n");
+    BOOST_TEST_REQUIRE(
+        d.ledger()->reserve("n1", Request{Origin::manual, "by-hand", 1, 0, 0, {1}}).ok());
+    out = job_prolog(d.args, native_job("91", "n1", "1", "1"), d.fast);
+    BOOST_TEST(!out.node_fault);
+    BOOST_TEST(d.ledger()->refusal("n1", "91")->value_or("").find("still no room") !=
+               std::string::npos);
+}

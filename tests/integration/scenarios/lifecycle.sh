@@ -83,3 +83,39 @@ scenario_timeout() {
 	assert_no_drain
 	ok "job $j hit its time limit; its GPUs came back"
 }
+
+# A step runs on its job's slots. One that asks for others is refused with the reason, by srun
+# itself; the job's reservation, made from the job's own values on every node, stays as it is.
+# With PrologFlags=Alloc the node refuses it too, should a user get past srun's check (here by
+# faking the variable srun checks against). Without Alloc a node's prolog runs when the job's
+# first step starts there and sizes the reservation by that step's values, which is why the
+# README requires Alloc; the faked case is not run there.
+scenario_step_slots() {
+	local j alloc=0
+	[[ ",$PROLOG_FLAGS," == *,Alloc,* ]] && alloc=1
+	local fake="SLURM_SPANK__SLURM_SPANK_OPTION_gpuslots_gpu_slots=2 srun -N2 --gpu-slots=2 $W/report faked-step"
+	[ $alloc = 1 ] || fake="echo not-faked"
+	j=$(sbatch --parsable -N2 -w n2,n3 --gpu-slots=1 -o "$W"/b.out --wrap \
+		"srun -N2 --gpu-slots=2 $W/report wrong-step; echo STEP_RC=\$?; $fake; echo FAKED_RC=\$?; srun -N2 $W/report right-step hold") ||
+		fail "sbatch failed"
+	wait_reports "$W"/b.out 2 60 >/dev/null
+	expect_grep "$W"/b.out "gpuslots: this step asks for --gpu-slots=2, but job $j was submitted with --gpu-slots=1; a step runs on its job's slots" \
+		"srun's refusal of the step"
+	expect_grep "$W"/b.out "^STEP_RC=[1-9]" "the refused step's exit status"
+	if [ $alloc = 1 ]; then
+		expect_grep "$W"/b.out "gpuslots: job $j cannot run: this step asks for --gpu-slots=2, but job $j holds 1 GPU and 0 CPUs on n[23]; a step runs on its job's slots" \
+			"the node's refusal of the faked step"
+		expect_grep "$W"/b.out "^FAKED_RC=[1-9]" "the faked step's exit status"
+	fi
+	expect_eq "$(reports "$W"/b.out | grep -c -E 'label=(wrong|faked)-step')" 0 "tasks of the refused steps that ran"
+	expect_eq "$(ledger_nodes "$j")" "n2 n3" "nodes where job $j holds a reservation"
+	expect_eq "$(gpu_count "$(ledger_gpus n2 "$j")")|$(gpu_count "$(ledger_gpus n3 "$j")")" "1|1" \
+		"GPUs of job $j on n2 and n3 (the job's --gpu-slots=1, not the step's 2)"
+	check_reports "$W"/b.out
+	release_job "$j"
+	wait_job_ended "$j" 30
+	expect_eq "$(job_state "$j")" COMPLETED "state of job $j"
+	wait_ledger_clear "$j" 20
+	assert_no_drain
+	ok "a step asking for --gpu-slots=2 in a job of 1 is refused$([ $alloc = 1 ] && echo ' by srun and by the node'); the job keeps 1 GPU on each node"
+}

@@ -1,5 +1,5 @@
 # What is refused, by whom, and what it costs: bad option values (the submit command refuses,
-# no job), slots taken (the job fails, the node stays), a broken config (a node fault: the
+# no job), slots taken behind Slurm's back (the job fails, the node stays), a broken config (a node fault: the
 # prolog fails and Slurm drains the node), bad plugstack arguments (srun refuses to run).
 
 # expect_refused_submission WHAT OPTION RANGE FILE_PREFIX COMMAND...: COMMAND must fail by
@@ -57,12 +57,12 @@ scenario_invalid_options() {
 }
 
 scenario_refusal() {
-	# n1 (2 GPUs) is taken by hand; jobs that want a GPU there wait 1 s, then fail.
+	# n1 (2 GPUs) is taken by hand where Slurm cannot see it (a config in which Slurm does not
+	# schedule n1): Slurm starts jobs there, which wait 1 s in the prolog, then fail.
 	conf_set_prolog_wait 1
 	local n1_gpus j
 	n1_gpus=$(ledger_gpus_total n1)
-	cli allocate it-by-hand "$n1_gpus" 0 --server n1 >"$W"/allocate.out 2>&1 ||
-		fail "gpuslots allocate failed: $(cat "$W"/allocate.out)"
+	book_n1_behind_slurm it-by-hand
 
 	srun -w n1 -J it-refused-srun --gpu-slots=1 "$W"/report srun >"$W"/srun.out 2>"$W"/srun.err
 	local rc=$?
@@ -86,15 +86,21 @@ scenario_refusal() {
 	assert_no_drain
 	ok "sbatch job $j refused: FAILED, the reason in its output file, node in service"
 
-	# More GPUs than n1 has at all (but within the allowed range): refused as well.
+	release_behind_slurm it-by-hand
+	# More GPUs than n1 has at all (but within the allowed range): Slurm refuses it at
+	# submission, since n1 has fewer gpuslots; the job record it makes is FAILED at once
+	# (BadConstraints) and never starts.
 	if [ "$n1_gpus" -lt "$(query max_gpus)" ]; then
-		cli release it-by-hand >/dev/null || fail "gpuslots release failed"
+		local before new
+		before=$(all_job_ids)
 		srun -w n1 --gpu-slots=$((n1_gpus + 1)) true >"$W"/toomany.out 2>"$W"/toomany.err &&
 			fail "srun --gpu-slots=$((n1_gpus + 1)) on n1 ($n1_gpus GPUs) exited 0"
-		expect_grep "$W"/toomany.err "gpuslots: job [0-9]+ cannot run: " "srun's stderr"
-		ok "a request larger than n1 itself: $(grep -m1 -o 'cannot run: .*' "$W"/toomany.err)"
-	else
-		cli release it-by-hand >/dev/null || fail "gpuslots release failed"
+		expect_grep "$W"/toomany.err "Requested node configuration is not available" "srun's stderr"
+		for new in $(comm -13 <(tr ' ' '\n' <<<"$before" | sort) <(all_job_ids | tr ' ' '\n' | sort)); do
+			expect_eq "$(job_state "$new")/$(job_field "$new" Reason)/$(job_field "$new" RunTime)" \
+				"FAILED/BadConstraints/00:00:00" "the refused request's job record $new"
+		done
+		ok "a request larger than n1 itself is refused at submission: $(grep -m1 -o 'error: .*' "$W"/toomany.err)"
 	fi
 
 	# The node is fine: the next job there gets all its GPUs.

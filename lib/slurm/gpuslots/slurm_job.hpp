@@ -34,6 +34,11 @@ struct SlurmJob {
     // The option values as the submitter gave them: untrusted, validated again here.
     std::optional<std::string> gpu_slots;
     std::optional<std::string> cpu_slots;
+    // The GPUs Slurm's own gres/gpu gave the job on this node (gpuslots/slurm_gpus.hpp), if
+    // any: SLURM_JOB_GPUS in the prolog (set by slurmd); in slurmstepd SLURM_STEP_GPUS or
+    // SLURM_JOB_GPUS of the step's environment, which the user could set too, so there it only
+    // decides whether Slurm's own variables are left alone, never which GPUs are reserved.
+    std::optional<std::string> slurm_gpus;
 
     bool asked_for_slots() const { return gpu_slots.has_value() || cpu_slots.has_value(); }
 };
@@ -64,7 +69,11 @@ struct PrologTiming {
 };
 
 // job_prolog: reserve the job's slots on this node, waiting up to slurm.prolog_wait_seconds
-// for them. Does nothing (and reads no file) for a job that asked for no slots.
+// for them. Does nothing (and reads no file) for a job that asked for no slots and was given
+// no GPU by Slurm's gres/gpu. Where Slurm's gres/gpu gave the job GPUs, exactly those are
+// reserved: a --gpu-slots that asks for another count is refused; a native job (no gpuslots
+// option) is never refused or delayed: should the ledger hold its GPUs for someone else, the
+// disagreement is logged and the job runs on Slurm's choice, unrecorded.
 HookOutcome job_prolog(const PluginArgs& args, const SlurmJob& job, PrologTiming timing = {});
 
 // job_epilog: release whatever the job holds on this node, and any refusal. Idempotent.
@@ -75,9 +84,18 @@ struct StepEnvironment {
     std::vector<std::pair<std::string, std::string>> variables;  // to set in the job env
     // Set when the job must not run here: its tasks fail with this message.
     std::optional<std::string> refusal;
-    std::string message;  // for the log
-    bool error = false;   // the ledger could not be read (message says why)
+    std::string message;              // for the log
+    bool error = false;               // the ledger could not be read (message says why)
+    std::optional<Reservation> held;  // the job's reservation on this node, if any
 };
 StepEnvironment step_environment(const PluginArgs& args, const SlurmJob& job);
+
+// In each task of a step, before exec (task_init_privileged: in slurmstepd the step's own
+// option values can be read only there): a step runs on its job's slots, which the prolog
+// reserved from the job's values whatever a step asks. A step that asks for others (srun
+// --gpu-slots=N inside an allocation) is refused rather than silently given the job's.
+// `held`: StepEnvironment::held. Returns the reason to refuse, or nullopt.
+std::optional<std::string> step_refusal(const PluginArgs& args, const SlurmJob& step,
+                                        const std::optional<Reservation>& held);
 
 }  // namespace gpuslots

@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "gpuslots/request.hpp"
+#include "gpuslots/slurm_gpus.hpp"
 
 namespace gpuslots {
 namespace {
@@ -24,6 +25,20 @@ HookOutcome refuse(Ledger& ledger, const SlurmJob& job, const std::string& reaso
                                              job.job_id, reason, recorded.error().message)};
     }
     return HookOutcome{false, fmt::format("job {} refused: {}", job.job_id, reason)};
+}
+
+// In slurmstepd: Slurm's own gres/gpu gave this step GPUs (SLURM_STEP_GPUS / SLURM_JOB_GPUS)
+// and set CUDA_VISIBLE_DEVICES & co. itself, possibly in the numbering of a device cgroup;
+// gpuslots then leaves them alone. With a reservation, only when it holds exactly Slurm's
+// GPUs (as the prolog recorded them); without one, whenever Slurm gave GPUs. (The step's
+// variables are the user's to set: the worst a forged one does is keep the user's own
+// CUDA_VISIBLE_DEVICES in a job that reserved no GPU, which no variable can enforce.)
+bool follows_slurm(const Config& config, const SlurmJob& step, const Reservation* held) {
+    if (!step.slurm_gpus || step.slurm_gpus->empty()) return false;
+    const Server* server = config.fleet.server(step.node);
+    auto given = parse_slurm_gpus(*step.slurm_gpus, server ? server->gpus : kMaxGpusPerServer);
+    if (!given) return false;
+    return held == nullptr || (!held->gpus.empty() && *given == held->gpus);
 }
 
 }  // namespace
@@ -57,7 +72,8 @@ Result<void> check_option_value(const PluginArgs& args, const std::string& optio
 }
 
 HookOutcome job_prolog(const PluginArgs& args, const SlurmJob& job, PrologTiming timing) {
-    if (!job.asked_for_slots()) {
+    const bool slurm_gave_gpus = job.slurm_gpus.has_value() && !job.slurm_gpus->empty();
+    if (!job.asked_for_slots() && !slurm_gave_gpus) {
         return HookOutcome{false, fmt::format("job {}: no slots asked for", job.job_id)};
     }
     auto config = config_for(args);
@@ -65,22 +81,73 @@ HookOutcome job_prolog(const PluginArgs& args, const SlurmJob& job, PrologTiming
     auto ledger = open_ledger(*config, Ledger::Access::read_write);
     if (!ledger) return HookOutcome{true, ledger.error().message};
 
-    auto slots = requested_slots(*config, job);
-    if (!slots) return refuse(**ledger, job, slots.error().message);
-    if (!config->fleet.find(job.node)) {
-        return refuse(**ledger, job,
-                      fmt::format("node {} is not in the gpuslots config {}; ask the admin to "
-                                  "add it or submit elsewhere",
-                                  job.node, config->source));
+    // A native gres/gpu job (no gpuslots option) is Slurm's: gpuslots records it where it
+    // can, and never refuses it.
+    const bool native = !job.asked_for_slots();
+    const auto not_recorded = [&](const std::string& why) {
+        return HookOutcome{false, fmt::format("job {} on {}: Slurm's gres/gpu gave it GPUs [{}], "
+                                              "but {}; not recorded, the job runs on Slurm's "
+                                              "GPUs (see 'gpuslots check-config')",
+                                              job.job_id, job.node, *job.slurm_gpus, why)};
+    };
+    const Server* server = config->fleet.server(job.node);
+    if (server == nullptr) {
+        const std::string why =
+            fmt::format("node {} is not in the gpuslots config {}", job.node, config->source);
+        if (native) return not_recorded(why);
+        return refuse(**ledger, job, why + "; ask the admin to add it or submit elsewhere");
     }
-    const Request request{Origin::slurm, job.job_id, slots->gpus, slots->cpus, job.uid, {}};
+    SlotRequest slots;
+    if (!native) {
+        auto asked = requested_slots(*config, job);
+        if (!asked) return refuse(**ledger, job, asked.error().message);
+        slots = *asked;
+    }
+    std::vector<int> exact;
+    if (slurm_gave_gpus) {
+        auto given = parse_slurm_gpus(*job.slurm_gpus, server->gpus);
+        if (!given) {
+            const std::string why =
+                fmt::format("the gpuslots config cannot hold them ({})", given.error().message);
+            if (native) return not_recorded(why);
+            return refuse(**ledger, job,
+                          fmt::format("Slurm's gres/gpu gave the job GPUs [{}] on {}, but {}; ask "
+                                      "the admin to run 'gpuslots check-config'",
+                                      *job.slurm_gpus, job.node, why));
+        }
+        exact = std::move(*given);
+        if (job.gpu_slots && static_cast<int>(exact.size()) != slots.gpus) {
+            return refuse(**ledger, job,
+                          fmt::format("the job asks for --gpu-slots={} but Slurm's gres/gpu gave "
+                                      "it {} GPU(s) [{}] on {}; on nodes where Slurm's gres/gpu "
+                                      "manages the GPUs ask for one or the other, not both",
+                                      slots.gpus, exact.size(), join(exact), job.node));
+        }
+        slots.gpus = static_cast<int>(exact.size());
+    }
+    const Request request{Origin::slurm, job.job_id, slots.gpus, slots.cpus, job.uid, exact};
+    if (native) {
+        // No waiting for a job gpuslots does not decide: one try.
+        auto r = (*ledger)->reserve(job.node, request);
+        if (r) {
+            return HookOutcome{false, fmt::format("job {} on {}: recorded Slurm's GPUs [{}]",
+                                                  job.job_id, job.node, join(r->gpus))};
+        }
+        if (r.error().code == Errc::no_fit || r.error().code == Errc::bad_input ||
+            r.error().code == Errc::conflict) {
+            return not_recorded("the ledger disagrees: " + r.error().message);
+        }
+        return HookOutcome{true, r.error().message};
+    }
     const auto deadline = std::chrono::steady_clock::now() + config->slurm.prolog_wait;
     auto poll = timing.first_poll;
     for (;;) {
         auto r = (*ledger)->reserve(job.node, request);
         if (r) {
-            return HookOutcome{false, fmt::format("job {} on {}: reserved GPUs [{}] and {} CPUs",
-                                                  job.job_id, job.node, join(r->gpus), r->cpus)};
+            return HookOutcome{
+                false,
+                fmt::format("job {} on {}: reserved GPUs [{}]{} and {} CPUs", job.job_id, job.node,
+                            join(r->gpus), exact.empty() ? "" : " (Slurm's gres/gpu)", r->cpus)};
         }
         const Errc code = r.error().code;
         if (code == Errc::busy || code == Errc::ledger || code == Errc::config ||
@@ -159,6 +226,14 @@ StepEnvironment step_environment(const PluginArgs& args, const SlurmJob& job) {
     }
     if (found->has_value()) {
         const Reservation& r = **found;
+        env.held = r;
+        if (follows_slurm(*config, job, &r)) {
+            env.message = fmt::format(
+                "job {} on {}: GPUs [{}] (Slurm's gres/gpu sets the "
+                "variables), {} CPUs",
+                job.job_id, job.node, join(r.gpus), r.cpus);
+            return env;
+        }
         if (r.gpus.empty()) {
             hide();
         } else {
@@ -175,6 +250,15 @@ StepEnvironment step_environment(const PluginArgs& args, const SlurmJob& job) {
         set_all("");
         return env;
     }
+    if (!refused->has_value() && follows_slurm(*config, job, nullptr)) {
+        // Slurm's gres/gpu gave the job GPUs that the ledger could not record: the job is
+        // Slurm's, its variables stay as Slurm set them.
+        env.message = fmt::format(
+            "job {} on {}: no reservation; Slurm's gres/gpu gave it GPUs "
+            "[{}]",
+            job.job_id, job.node, *job.slurm_gpus);
+        return env;
+    }
     hide();
     if (refused->has_value()) {
         env.refusal = **refused;
@@ -183,6 +267,31 @@ StepEnvironment step_environment(const PluginArgs& args, const SlurmJob& job) {
         env.message = fmt::format("job {} on {}: no reservation", job.job_id, job.node);
     }
     return env;
+}
+
+std::optional<std::string> step_refusal(const PluginArgs& args, const SlurmJob& step,
+                                        const std::optional<Reservation>& held) {
+    if (!step.asked_for_slots()) return std::nullopt;
+    auto config = config_for(args);
+    if (!config) {
+        return fmt::format("cannot check the step's slots: {}", config.error().message);
+    }
+    auto asked = requested_slots(*config, step);
+    if (!asked) return asked.error().message;
+    const int gpus = held ? held->gpu_count : 0;
+    const int cpus = held ? held->cpus : 0;
+    const bool same =
+        (!step.gpu_slots || asked->gpus == gpus) && (!step.cpu_slots || asked->cpus == cpus);
+    if (same) return std::nullopt;
+    std::string wanted;
+    if (step.gpu_slots) wanted = fmt::format("--gpu-slots={}", asked->gpus);
+    if (step.cpu_slots) {
+        wanted += fmt::format("{}--cpu-slots={}", wanted.empty() ? "" : " ", asked->cpus);
+    }
+    return fmt::format(
+        "this step asks for {}, but job {} holds {} on {}; a step runs on its job's slots: "
+        "leave --gpu-slots/--cpu-slots off the step, or give the job's values",
+        wanted, step.job_id, held ? slots_text(gpus, cpus) : std::string("no slots"), step.node);
 }
 
 }  // namespace gpuslots

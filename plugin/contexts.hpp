@@ -1,0 +1,31 @@
+// One namespace per Slurm context, one file each; dispatch.cpp calls them and documents what
+// each returns on failure. They return what the hook returns to Slurm.
+#pragma once
+
+extern "C" {
+#include <slurm/spank.h>
+}
+
+namespace gpuslots::submit {  // submit.cpp: srun, sbatch, salloc, as the user
+
+int init(spank_t sp, int ac, char** av);
+int init_post_opt(spank_t sp, int ac, char** av);
+// The --gpu-slots / --cpu-slots callback (it gets no spank handle).
+int on_option(int val, const char* optarg, int remote);
+
+}  // namespace gpuslots::submit
+
+namespace gpuslots::job_script {  // job_script.cpp: job_prolog, job_epilog, as root
+
+int prolog(spank_t sp, int ac, char** av);
+int epilog(spank_t sp, int ac, char** av);
+
+}  // namespace gpuslots::job_script
+
+namespace gpuslots::stepd {  // slurmstepd.cpp: the step's privileged hooks, as root
+
+int init(spank_t sp, int ac, char** av);
+int init_post_opt(spank_t sp, int ac, char** av);
+int task_init_privileged(spank_t sp);
+
+}  // namespace gpuslots::stepd

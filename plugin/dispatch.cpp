@@ -1,0 +1,132 @@
+// gpuslots.so: the SPANK entry points, and nothing else. Each one switches on the context it
+// runs in and hands over to that context's file:
+//
+//   context           who, as whom                     file          what
+//   S_CTX_LOCAL       srun, the user                   submit.cpp    register the options, check
+//   S_CTX_ALLOCATOR   sbatch / salloc, the user        submit.cpp    their values and each
+//                                                                    hetjob component's
+//   S_CTX_JOB_SCRIPT  job_prolog / job_epilog, root,   job_script.cpp  reserve / release on
+//                     a fresh process per node                         this node
+//   S_CTX_REMOTE      slurmstepd, root (init,          slurmstepd.cpp  hand the step its GPUs;
+//                     init_post_opt,                                   fail a refused job's
+//                     task_init_privileged)                            tasks
+//   S_CTX_SLURMD      slurmd itself                    -             nothing
+//
+// What each hook returns when it fails, and why (Slurm 22.05; see slurm-lab's findings in the
+// README). The same value is returned when an exception reaches the firewall below: nothing
+// ever unwinds into Slurm.
+//
+//   hook                   context           on failure  what Slurm does with it
+//   init                   local, allocator  -1          srun/sbatch/salloc stop before any job
+//                                                        exists (bad plugstack arguments: a
+//                                                        required plugin must not be ignored)
+//   init                   remote            0           -1 would fail the step's launch, and
+//                                                        for a batch step drain the node; the
+//                                                        step hooks fail closed instead
+//   init_post_opt          local, allocator  -1          the command stops, no job is queued
+//                                                        (a hetjob component whose slots Slurm
+//                                                        would carry differently than asked)
+//   init_post_opt          remote            0           -1 fails the batch step, which drains
+//                                                        the node ("batch job complete
+//                                                        failure"); so the step is handed no
+//                                                        GPU and task_init_privileged fails it
+//   task_init_privileged   remote            -1          this task exits 1 before exec: the job
+//                                                        fails, the node stays in service
+//   job_prolog             job_script        -1          drains the node, requeues-and-holds a
+//                                                        batch job: only for a node fault
+//   job_epilog             job_script        -1          drains the node: only for a node fault
+//                                                        (a release that may have been lost)
+// A job's own problem never reaches a -1 in job_script or remote context: lib/slurm records it
+// and the job's tasks fail with the reason (gpuslots/slurm_job.hpp).
+extern "C" {
+#include <slurm/spank.h>
+}
+
+#include <exception>
+#include <new>
+#include <string>
+
+#include "contexts.hpp"
+#include "spank_values.hpp"
+
+#define GPUSLOTS_EXPORT __attribute__((visibility("default")))
+
+extern "C" {
+GPUSLOTS_EXPORT extern const char plugin_name[] = "gpuslots";
+GPUSLOTS_EXPORT extern const char plugin_type[] = "spank";
+GPUSLOTS_EXPORT extern const unsigned int plugin_version = SLURM_VERSION_NUMBER;
+GPUSLOTS_EXPORT extern const unsigned int spank_plugin_version = 1;
+}
+
+namespace {
+
+using namespace gpuslots;
+
+// The documented failure values of the table above.
+constexpr int kStopCommand = -1;  // submit side: nothing is queued
+constexpr int kKeepStep = 0;      // slurmstepd: never fail the step itself
+constexpr int kFailTask = -1;     // one task, before exec
+constexpr int kNodeFault = -1;    // job_script: Slurm drains the node
+
+template <typename Body>
+int firewall(const char* hook, int on_failure, Body&& body) noexcept {
+    try {
+        return body();
+    } catch (const std::bad_alloc&) {
+        spank::log_error(hook, "out of memory");
+    } catch (const std::exception& e) {
+        spank::log_error(hook, std::string("internal error: ") + e.what());
+    } catch (...) {
+        spank::log_error(hook, "internal error");
+    }
+    return on_failure;
+}
+
+bool submit_side(spank_context_t context) {
+    return context == S_CTX_LOCAL || context == S_CTX_ALLOCATOR;
+}
+
+}  // namespace
+
+extern "C" {
+
+GPUSLOTS_EXPORT int slurm_spank_init(spank_t sp, int ac, char** av) {
+    switch (spank_context()) {
+        case S_CTX_LOCAL:
+        case S_CTX_ALLOCATOR:
+            return firewall("init", kStopCommand, [&] { return submit::init(sp, ac, av); });
+        case S_CTX_REMOTE:
+            return firewall("init", kKeepStep, [&] { return stepd::init(sp, ac, av); });
+        default:
+            return 0;  // slurmd loads the stack at start; job_script never calls init
+    }
+}
+
+GPUSLOTS_EXPORT int slurm_spank_init_post_opt(spank_t sp, int ac, char** av) {
+    const spank_context_t context = spank_context();
+    if (submit_side(context)) {
+        return firewall("init_post_opt", kStopCommand,
+                        [&] { return submit::init_post_opt(sp, ac, av); });
+    }
+    if (context == S_CTX_REMOTE) {
+        return firewall("init_post_opt", kKeepStep,
+                        [&] { return stepd::init_post_opt(sp, ac, av); });
+    }
+    return 0;
+}
+
+GPUSLOTS_EXPORT int slurm_spank_task_init_privileged(spank_t sp, int /*ac*/, char** /*av*/) {
+    if (spank_context() != S_CTX_REMOTE) return 0;
+    return firewall("task_init_privileged", kFailTask,
+                    [&] { return stepd::task_init_privileged(sp); });
+}
+
+GPUSLOTS_EXPORT int slurm_spank_job_prolog(spank_t sp, int ac, char** av) {
+    return firewall("job_prolog", kNodeFault, [&] { return job_script::prolog(sp, ac, av); });
+}
+
+GPUSLOTS_EXPORT int slurm_spank_job_epilog(spank_t sp, int ac, char** av) {
+    return firewall("job_epilog", kNodeFault, [&] { return job_script::epilog(sp, ac, av); });
+}
+
+}  // extern "C"
