@@ -11,7 +11,7 @@
 namespace gpuslots::sqlite {
 namespace {
 
-constexpr std::string_view kMagic = "gpuslots-status 1\n";
+constexpr std::string_view kMagic = "gpuslots-status 2 ";
 constexpr std::string_view kHeadMagic = "gpuslots-status-head 1 ";
 constexpr std::size_t kMaxFileName = 200;  // leaves room below NAME_MAX for the prefix
 
@@ -92,8 +92,7 @@ bool is_server_file_name(const std::string& file_name) {
 }
 
 std::string encode_server(const ServerRows& server) {
-    std::string out(kMagic);
-    out += "server ";
+    std::string out = "server ";
     append_string(out, server.server);
     out += '\n';
     for (const Row& row : server.rows) {
@@ -110,14 +109,28 @@ std::string encode_server(const ServerRows& server) {
         out += '\n';
     }
     out += "end\n";
-    return out;
+    return fmt::format("{}{:016x} {:016x}\n", kMagic, out.size(), fnv1a(out)) + out;
 }
 
 std::optional<ServerRows> decode_server(const std::string& bytes) {
-    Reader in{bytes};
+    // The header: the body's length and checksum (a reader that races the writer's pwrite sees
+    // a body that does not match, and reads again; bytes after the body are an older, longer
+    // version's tail that the writer has not cut off yet).
+    constexpr std::size_t kHeader = kMagic.size() + 34;
+    if (bytes.size() < kHeader || bytes.compare(0, kMagic.size(), kMagic) != 0) return std::nullopt;
+    std::uint64_t length = 0;
+    std::uint64_t check = 0;
+    const char* h = bytes.data() + kMagic.size();
+    if (std::from_chars(h, h + 16, length, 16).ptr != h + 16 || h[16] != ' ' ||
+        std::from_chars(h + 17, h + 33, check, 16).ptr != h + 33 || h[33] != '\n' ||
+        length > bytes.size() - kHeader) {
+        return std::nullopt;
+    }
+    const std::string body = bytes.substr(kHeader, length);
+    if (fnv1a(body) != check) return std::nullopt;
+    Reader in{body};
     ServerRows out;
-    if (!in.literal(kMagic) || !in.literal("server ") || !in.string(out.server) ||
-        !in.literal("\n")) {
+    if (!in.literal("server ") || !in.string(out.server) || !in.literal("\n")) {
         return std::nullopt;
     }
     while (in.literal("r ")) {

@@ -1,8 +1,8 @@
 // The bytes of the status snapshot's files (sqlite_snapshot.hpp). Internal to lib/.
 //
-// A server's file, one record per line, strings with their length in front so that any byte
-// may appear in them:
-//   gpuslots-status 1
+// A server's file: a header with the length and an FNV-1a checksum of the body, then the body,
+// one record per line, strings with their length in front so that any byte may appear in them:
+//   gpuslots-status 2 <body length> <checksum>
 //   server 12:gpu-server-0
 //   r <row id> <m|s> <owner uid> <created> <cpus> <gpu count> <0,1|-> <length>:<task id>
 //   end
@@ -28,7 +28,8 @@ std::string server_file_name(const std::string& server);
 bool is_server_file_name(const std::string& file_name);
 
 std::string encode_server(const ServerRows& server);
-// The rows of one file; nullopt when it is not a whole, well-formed file.
+// The rows of one file; nullopt when it is not a whole, well-formed file (or was read while
+// being rewritten: read it again).
 std::optional<ServerRows> decode_server(const std::string& bytes);
 
 std::string encode_head(std::int64_t commit);

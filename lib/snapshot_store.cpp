@@ -12,8 +12,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <map>
+#include <thread>
 
 #include "snapshot_format.hpp"
 #include "sqlite_db.hpp"
@@ -143,17 +145,29 @@ class SnapshotStore final : public Store {
         for (const auto& name : names) {
             const int f = ::openat(dir_fd_, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
             if (f < 0) {
-                if (errno == ENOENT) continue;  // its server was just left empty
+                if (errno == ENOENT) continue;  // removed by a republish meanwhile
                 throw Failure{SQLITE_CANTOPEN, fmt::format("cannot read {}/{}: {}", dir_, name,
                                                            std::strerror(errno))};
             }
-            bytes.clear();
-            char buffer[16384];
-            ssize_t n = 0;
-            while ((n = ::read(f, buffer, sizeof buffer)) > 0)
-                bytes.append(buffer, static_cast<std::size_t>(n));
+            // A writer may be rewriting the file as it is read: its checksum then fails, and
+            // it is read again. A writer holds it for microseconds, unless it is descheduled
+            // mid-write on a busy machine: so retry with short naps, up to busy_timeout_ms
+            // (a file that is damaged for good is reported then).
+            std::optional<ServerRows> rows;
+            const auto deadline = std::chrono::steady_clock::now() + config_.state.busy_timeout;
+            for (long nap_us = 0;; nap_us = std::min(2000L, nap_us + 50)) {
+                bytes.clear();
+                char buffer[16384];
+                ssize_t n = 0;
+                while ((n = ::pread(f, buffer, sizeof buffer, static_cast<off_t>(bytes.size()))) >
+                       0) {
+                    bytes.append(buffer, static_cast<std::size_t>(n));
+                }
+                rows = decode_server(bytes);
+                if (rows || std::chrono::steady_clock::now() >= deadline) break;
+                std::this_thread::sleep_for(std::chrono::microseconds(nap_us));
+            }
             ::close(f);
-            auto rows = decode_server(bytes);
             if (!rows) {
                 throw Failure{SQLITE_CORRUPT,
                               fmt::format("its status snapshot file {}/{} is damaged; "
@@ -161,6 +175,7 @@ class SnapshotStore final : public Store {
                                           dir_, name),
                               true};
             }
+            if (rows->rows.empty()) continue;  // a server that holds nothing now
             std::string server = rows->server;
             servers_[std::move(server)] = std::move(*rows);
         }

@@ -22,7 +22,7 @@
 namespace gpuslots::sqlite {
 namespace {
 
-constexpr const char* kTmp = ".tmp";
+constexpr const char* kTmp = ".tmp";  // what an earlier version of this file built aside
 constexpr const char* kNewLedger = ".new-ledger";
 
 bool read_whole(int dir_fd, const std::string& name, std::string& out) {
@@ -39,17 +39,6 @@ bool read_whole(int dir_fd, const std::string& name, std::string& out) {
         }
         out.append(buffer, static_cast<std::size_t>(n));
     }
-}
-
-bool write_all(int fd, const std::string& bytes) {
-    std::size_t done = 0;
-    while (done < bytes.size()) {
-        const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return false;
-        done += static_cast<std::size_t>(n);
-    }
-    return true;
 }
 
 bool process_gone(long pid) {
@@ -132,24 +121,30 @@ std::optional<std::int64_t> Publisher::head() const {
     return parse_head(bytes);
 }
 
+// Rewritten in place, never replaced: on ext4 a rename over the old file, or an O_TRUNC,
+// frees its block through the journal, which cost 200-250 us per commit here (the whole rest
+// of a commit costs about 25 us of CPU). A reader that races the pwrite sees a body that does
+// not match its checksum and reads again (snapshot_format.hpp). A server left empty keeps its
+// file, with no rows in it.
 bool Publisher::write_server(const ServerRows& server) noexcept {
     try {
         const std::string name = server_file_name(server.server);
-        if (server.rows.empty()) {
-            return ::unlinkat(dir_fd_, name.c_str(), 0) == 0 || errno == ENOENT;
-        }
         const std::string bytes = encode_server(server);
-        int fd =
-            ::openat(dir_fd_, kTmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-        if (fd < 0 && errno == EACCES && ::unlinkat(dir_fd_, kTmp, 0) == 0) {
-            fd = ::openat(dir_fd_, kTmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-                          0644);
+        int fd = ::openat(dir_fd_, name.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 && errno == ENOENT) {
+            fd = ::openat(dir_fd_, name.c_str(),
+                          O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+            if (fd >= 0) {
+                ::fchmod(fd, 0644);  // whatever the umask
+                if (::geteuid() == 0 && owner_ != 0) (void)::fchown(fd, owner_, group_);
+            }
         }
         if (fd < 0) return false;
-        bool ok = ::fchmod(fd, 0644) == 0 && write_all(fd, bytes);
-        if (ok && ::geteuid() == 0 && owner_ != 0) ok = ::fchown(fd, owner_, group_) == 0;
-        ok = ::close(fd) == 0 && ok;
-        return ok && ::renameat(dir_fd_, kTmp, dir_fd_, name.c_str()) == 0;
+        bool ok = ::pwrite(fd, bytes.data(), bytes.size(), 0) == static_cast<ssize_t>(bytes.size());
+        // Cut off a longer version's tail (readers ignore it meanwhile: the header says where
+        // the body ends).
+        ok = ok && ::ftruncate(fd, static_cast<off_t>(bytes.size())) == 0;
+        return ::close(fd) == 0 && ok;
     } catch (...) {
         return false;
     }
@@ -204,11 +199,17 @@ bool Publisher::republish(std::int64_t commit, const std::vector<ServerRows>& al
             }
             if (!write_server(s)) return false;
         }
+        // Servers that hold nothing now: their file says so (read it for its server's name).
         for (const auto& name : present) {
-            if (std::find(wanted.begin(), wanted.end(), name) == wanted.end() &&
-                ::unlinkat(dir_fd_, name.c_str(), 0) != 0 && errno != ENOENT) {
-                return false;
+            if (std::find(wanted.begin(), wanted.end(), name) != wanted.end()) continue;
+            if (!read_whole(dir_fd_, name, existing)) continue;
+            const auto rows = decode_server(existing);
+            if (rows && rows->rows.empty()) continue;
+            if (!rows) {  // not ours to read: no server can be named, so it goes
+                if (::unlinkat(dir_fd_, name.c_str(), 0) != 0 && errno != ENOENT) return false;
+                continue;
             }
+            if (!write_server(ServerRows{rows->server, {}})) return false;
         }
         return write_head(commit);
     } catch (...) {

@@ -8,20 +8,19 @@
 // locks or waits for.
 //
 // What: a directory beside the ledger, "<ledger>.status/" (0755, the ledger owner's), with
-//   - one file per server that holds anything, "s.<name>" (0644): that server's reservations
-//     as of one commit. A writer replaces the files of the servers its commit changed
-//     (written aside, then renamed into place: a reader sees the old file or the new one,
-//     never half of one; no fsync, as it is derived data) and removes the file of a server
-//     left empty. So a commit costs one small file per server it touched, whatever the size
-//     of the fleet.
+//   - one file per server that has held anything, "s.<name>" (0644): that server's
+//     reservations as of one commit. A writer rewrites the files of the servers its commit
+//     changed, in place (with a checksum that a reader racing the write sees fail, and reads
+//     again: it never takes a lock; no fsync, as it is derived data). So a commit costs one
+//     small write per server it touched, whatever the size of the fleet.
 //   - "head" (0644): the number of the last commit published. Its presence says the snapshot
 //     is complete (every server that holds anything has its file). It is also the ledger's
 //     witness: the ledger counts its commits in its own rows, and a ledger whose count is
 //     behind its head has lost commits (a damaged or deleted -wal, an older copy put in place).
 //   - "lock" (0600): writers take it (flock) from just before COMMIT until their files are in
 //     place, so files are published in commit order. Only root and the owner can open it.
-//   - ".tmp" and ".new-ledger": what a writer or a creator is building, under the lock (a
-//     killed one leaves it to the next, who starts by removing it).
+//   - ".new-ledger": what a creator is building, under the lock (a killed one leaves it to the
+//     next, who starts by removing it).
 // A reader sees each server as of some recent commit: a moment old at most, consistent per
 // server (not one instant for the whole fleet).
 #pragma once

@@ -18,6 +18,7 @@
 
 #include "gpuslots/ledger.hpp"
 #include "support/fixtures.hpp"
+#include "support/shm.hpp"
 #include "write_queue.hpp"
 
 using namespace gpuslots;
@@ -27,14 +28,6 @@ namespace utf = boost::unit_test;
 namespace {
 
 constexpr uid_t kNobody = 65534;
-
-boost::test_tools::assertion_result shm_is_tmpfs(utf::test_unit_id) {
-    struct statfs fs {};
-    boost::test_tools::assertion_result ok(::statfs("/dev/shm", &fs) == 0 &&
-                                           fs.f_type == TMPFS_MAGIC);
-    ok.message() << "SKIPPED: /dev/shm is not a tmpfs here, so the write queue is never used";
-    return ok;
-}
 
 struct Fixture {
     test::TempDir dir;
@@ -120,7 +113,7 @@ void kill_and_reap(pid_t pid) {
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(the_first_write_creates_the_queue_in_shared_memory_for_this_user,
-                     *utf::precondition(shm_is_tmpfs)) {
+                     *utf::precondition(test::shm_is_tmpfs)) {
     Fixture f;
     BOOST_TEST(f.queue.rfind("/dev/shm/gpuslots-queue-" + std::to_string(::geteuid()) + "-", 0) ==
                0U);
@@ -145,7 +138,7 @@ BOOST_AUTO_TEST_CASE(state_write_queue_false_makes_none) {
 }
 
 BOOST_AUTO_TEST_CASE(a_holder_killed_mid_turn_does_not_block_the_next_writer,
-                     *utf::precondition(shm_is_tmpfs)) {
+                     *utf::precondition(test::shm_is_tmpfs)) {
     Fixture f;
     BOOST_TEST_REQUIRE(f.reserve("1").ok());
     for (int round = 0; round < 3; ++round) {
@@ -163,7 +156,7 @@ BOOST_AUTO_TEST_CASE(a_holder_killed_mid_turn_does_not_block_the_next_writer,
 // The queue is never a reason to fail: a turn that does not come costs a writer half its
 // busy timeout, and it then writes under SQLite's lock alone.
 BOOST_AUTO_TEST_CASE(a_live_holder_delays_writers_by_half_the_busy_timeout_and_readers_go_on,
-                     *utf::precondition(shm_is_tmpfs)) {
+                     *utf::precondition(test::shm_is_tmpfs)) {
     Fixture f("  busy_timeout_ms: 600\n");
     BOOST_TEST_REQUIRE(f.reserve("1").ok());
     const pid_t pid = f.holder();
@@ -185,7 +178,7 @@ BOOST_AUTO_TEST_CASE(a_live_holder_delays_writers_by_half_the_busy_timeout_and_r
     BOOST_TEST((std::chrono::steady_clock::now() - after < 300ms));
 }
 
-BOOST_AUTO_TEST_CASE(a_failed_write_gives_its_turn_back, *utf::precondition(shm_is_tmpfs)) {
+BOOST_AUTO_TEST_CASE(a_failed_write_gives_its_turn_back, *utf::precondition(test::shm_is_tmpfs)) {
     Fixture f;
     auto ledger = f.ledger();  // stays open, as in a long-lived process
     BOOST_TEST_REQUIRE(ledger->reserve("n1", Request{Origin::slurm, "full", 2, 1, 0}).ok());
@@ -202,7 +195,7 @@ BOOST_AUTO_TEST_CASE(a_failed_write_gives_its_turn_back, *utf::precondition(shm_
 // A process maps only an object it owns, with the right mode, size and header; anything else
 // is left alone and the write goes on under SQLite's lock alone.
 BOOST_AUTO_TEST_CASE(an_object_that_is_not_usable_is_left_alone_and_writes_go_on,
-                     *utf::precondition(shm_is_tmpfs)) {
+                     *utf::precondition(test::shm_is_tmpfs)) {
     struct Case {
         const char* what;
         std::function<void(const std::string&)> make;
@@ -258,7 +251,7 @@ BOOST_AUTO_TEST_CASE(an_object_that_is_not_usable_is_left_alone_and_writes_go_on
 // glibc refuses as a mutex. Writers notice within a few 20 ms slices, leave the object where
 // it is and write under SQLite's lock alone; they neither fail nor wait out busy_timeout_ms.
 BOOST_AUTO_TEST_CASE(a_queue_damaged_in_use_is_given_up_and_writes_go_on,
-                     *utf::precondition(shm_is_tmpfs)) {
+                     *utf::precondition(test::shm_is_tmpfs)) {
     struct Case {
         const char* what;
         std::function<void(sqlite::WriteQueue::Shared&, int dead_tid)> damage;

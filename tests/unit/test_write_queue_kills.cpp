@@ -34,6 +34,7 @@
 
 #include "gpuslots/ledger.hpp"
 #include "support/fixtures.hpp"
+#include "support/shm.hpp"
 #include "write_queue.hpp"
 
 using namespace gpuslots;
@@ -44,14 +45,6 @@ namespace utf = boost::unit_test;
 namespace {
 
 constexpr auto kDeadline = 4s;  // S's deadline: far beyond what a working queue needs
-
-boost::test_tools::assertion_result shm_is_tmpfs(utf::test_unit_id) {
-    struct statfs fs {};
-    boost::test_tools::assertion_result ok(::statfs("/dev/shm", &fs) == 0 &&
-                                           fs.f_type == TMPFS_MAGIC);
-    ok.message() << "SKIPPED: /dev/shm is not a tmpfs here, so the write queue is never used";
-    return ok;
-}
 
 void pin_to_cpu0() {
     cpu_set_t set;
@@ -143,7 +136,7 @@ int reap(const Waiter& w) {
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(a_waiter_killed_after_its_wake_up_leaves_no_one_asleep_on_a_free_queue,
-                     *utf::precondition(shm_is_tmpfs)) {
+                     *utf::precondition(test::shm_is_tmpfs)) {
     test::TempDir dir;
     const Config config =
         test::make_config(dir, "servers:\n  - name: n1\n    gpus: 2\n    cpus: 8\n");
