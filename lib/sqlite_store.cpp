@@ -116,10 +116,12 @@ class SqliteStore final : public Store {
             snapshot.unlock();
             throw;
         }
-        db_->end_write();
         open_.reset();
         if (locked) publish_after_commit(snapshot, changed);
         snapshot.unlock();
+        // The turn goes on only now: the next writer would otherwise reach the snapshot's lock
+        // before this one has let it go, and nap for it while holding SQLite's write lock.
+        db_->end_write();
         ++commits_;
     }
 

@@ -175,7 +175,11 @@ WriteQueue::~WriteQueue() {
 //     most its deadline; it never fails one.
 namespace {
 
-constexpr auto kSlice = std::chrono::milliseconds(20);
+// Long enough that a waiter rarely outlasts it (a waiter whose slice ends lines up again at
+// the back: with 20 ms, benchmark 2's fairness was 0.74 against 0.86 before slices, on this
+// disk when its flushes took 4 ms), short enough that a lost wake-up costs little next to
+// state.busy_timeout_ms.
+constexpr auto kSlice = std::chrono::milliseconds(100);
 constexpr int kDeadSlices = 2;
 constexpr int kTidMask = 0x3fffffff;  // FUTEX_TID_MASK
 

@@ -10,7 +10,7 @@
 // then the queue, then unlocks the turnstile, and unlocks the queue after COMMIT or ROLLBACK.
 // Only one process at a time waits for the queue itself; everyone else waits at the
 // turnstile, so a process that has just committed lines up behind them instead of barging
-// in. The waits sleep in the kernel (futexes) in slices of 20 ms, so that a wake-up lost to a
+// in. The waits sleep in the kernel (futexes) in slices of 100 ms, so that a wake-up lost to a
 // killed waiter costs one slice (write_queue.cpp says why that bounds every wait), and end at
 // a deadline. A process that dies holding either mutex (kill -9) leaves it to the next one
 // ("owner died"), which carries on: SQLite itself rolls back the dead process's transaction.

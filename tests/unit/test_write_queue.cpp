@@ -248,7 +248,7 @@ BOOST_AUTO_TEST_CASE(an_object_that_is_not_usable_is_left_alone_and_writes_go_on
 
 // An object whose header is sound but whose mutexes are damaged while in use: a lock word that
 // names a thread that no longer exists (no kernel clean-up will ever free it), or bytes that
-// glibc refuses as a mutex. Writers notice within a few 20 ms slices, leave the object where
+// glibc refuses as a mutex. Writers notice within two 100 ms slices, leave the object where
 // it is and write under SQLite's lock alone; they neither fail nor wait out busy_timeout_ms.
 BOOST_AUTO_TEST_CASE(a_queue_damaged_in_use_is_given_up_and_writes_go_on,
                      *utf::precondition(test::shm_is_tmpfs)) {

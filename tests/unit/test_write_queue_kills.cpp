@@ -151,7 +151,7 @@ BOOST_AUTO_TEST_CASE(a_waiter_killed_after_its_wake_up_leaves_no_one_asleep_on_a
     // hog makes that likely, not certain, so it is done three times. Whether the turnstile was
     // left free with no waiters bit (S asleep, nobody to wake it) is reported: before the fix
     // it was, in each of the runs that this test failed; with the fix, S's next slice sets the
-    // bit again within 20 ms and takes the word.
+    // bit again within 100 ms and takes the word.
     for (int attempt = 0; attempt < 3; ++attempt) {
         BOOST_TEST_CONTEXT("attempt " << attempt) {
             BOOST_TEST_REQUIRE(queue->enter(Clock::now() + 5s));  // 1. the test's turn
