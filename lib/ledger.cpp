@@ -227,9 +227,27 @@ Result<std::vector<Reservation>> Ledger::reservations() {
     });
 }
 
-Result<std::size_t> Ledger::reset() {
+Result<std::size_t> Ledger::reset(std::optional<std::uint32_t> required_owner) {
     return run([&]() -> Result<std::size_t> {
         Transaction txn(*store_, Store::Transaction::write);
+        if (required_owner) {
+            // The rule of release(): another user's task, or a Slurm job, is not the caller's.
+            const std::vector<Reservation> all = store_->all();
+            const auto others = std::count_if(all.begin(), all.end(), [&](const Reservation& r) {
+                return r.origin != Origin::manual || r.owner_uid != *required_owner;
+            });
+            if (others > 0) {
+                const auto first = std::find_if(all.begin(), all.end(), [&](const Reservation& r) {
+                    return r.origin != Origin::manual || r.owner_uid != *required_owner;
+                });
+                return make_error(Errc::permission,
+                                  "permission denied: {} of the {} reservation(s) are not yours "
+                                  "({} on {} belongs to uid {}); only root may reset the ledger "
+                                  "then; release your own tasks one by one instead",
+                                  others, all.size(), holder_text(*first), first->server,
+                                  first->owner_uid);
+            }
+        }
         const std::size_t count = store_->erase_all();
         txn.commit();
         return count;

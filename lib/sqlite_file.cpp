@@ -10,6 +10,8 @@
 #include <filesystem>
 #include <iterator>
 
+#include "snapshot_format.hpp"
+#include "sqlite_snapshot.hpp"
 #include "sqlite_store.hpp"
 
 namespace gpuslots::sqlite {
@@ -44,6 +46,11 @@ CREATE TABLE refusals (
     created INTEGER NOT NULL,
     PRIMARY KEY (task_id, server)
 ) WITHOUT ROWID;
+CREATE TABLE ledger_state (
+    id      INTEGER PRIMARY KEY CHECK (id = 1),
+    commits INTEGER NOT NULL CHECK (commits >= 0)
+);
+INSERT INTO ledger_state (id, commits) VALUES (1, 0);
 )sql";
 
 // Migrations: kMigrations[v - 1] takes a ledger from schema v to v + 1.
@@ -70,6 +77,15 @@ ALTER TABLE reservations_2 RENAME TO reservations;
 CREATE UNIQUE INDEX one_reservation_per_manual_task ON reservations (task_id)
     WHERE origin = 'manual';
 DROP INDEX gpu_holds_by_reservation;
+)sql",
+    // 2 -> 3: the ledger counts its commits, so that one it lost (a damaged or deleted -wal)
+    // shows against the count its status snapshot last published (sqlite_snapshot.hpp).
+    R"sql(
+CREATE TABLE ledger_state (
+    id      INTEGER PRIMARY KEY CHECK (id = 1),
+    commits INTEGER NOT NULL CHECK (commits >= 0)
+);
+INSERT INTO ledger_state (id, commits) VALUES (1, 0);
 )sql",
 };
 static_assert(std::size(kMigrations) == kSchemaVersion - 1, "one migration per schema step");
@@ -165,22 +181,65 @@ FileProbe probe(const std::string& path) {
     return p;
 }
 
-void create_ledger_file(const std::string& path) {
-    const std::filesystem::path dir = std::filesystem::path(path).parent_path();
-    std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
-    if (ec) {
-        throw Failure{SQLITE_CANTOPEN,
-                      fmt::format("cannot create directory {}: {}", dir.string(), ec.message())};
+namespace {
+
+// Creates the missing directories above `dir` and `dir` itself, each 0755 whatever the umask
+// (a umask of 000 must not leave a directory that others can write).
+void make_directories(const std::filesystem::path& dir) {
+    if (dir.empty()) return;
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) == 0) return;
+    make_directories(dir.parent_path());
+    if (::mkdir(dir.c_str(), 0755) == 0) {
+        ::chmod(dir.c_str(), 0755);
+    } else if (errno != EEXIST) {
+        throw Failure{SQLITE_CANTOPEN, fmt::format("cannot create directory {}: {}", dir.string(),
+                                                   std::strerror(errno))};
     }
-    const std::string tmp = fmt::format("{}.new-{}", path, ::getpid());
-    ::unlink(tmp.c_str());
+}
+
+void fsync_path(const std::string& path, int flags) {
+    const int fd = ::open(path.c_str(), flags | O_CLOEXEC);
+    if (fd >= 0) {
+        ::fsync(fd);
+        ::close(fd);
+    }
+}
+
+}  // namespace
+
+void create_ledger_file(const std::string& path, std::chrono::steady_clock::time_point deadline) {
+    const std::filesystem::path dir = std::filesystem::path(path).parent_path();
+    make_directories(dir);
+    // One creator at a time, under the snapshot's lock: the new ledger is built under a fixed
+    // name that a killed creator leaves to the next one, and its empty snapshot is published
+    // before the ledger appears, so that readers never find a ledger without one.
+    Publisher snapshot(path, ::geteuid(), ::getegid());
+    if (!snapshot.lock(deadline)) {
+        throw Failure{SQLITE_BUSY, "another process is creating the ledger"};
+    }
+    if (probe(path).exists) return;  // a concurrent creator was first
+    snapshot.remove_leftovers();
+    // A -wal or -shm without its ledger belongs to a ledger that was moved away: SQLite
+    // would replay that WAL into the new file.
+    ::unlink((path + "-wal").c_str());
+    ::unlink((path + "-shm").c_str());
+    const std::string tmp = snapshot.new_ledger_path();
     {
+        // Created 0600 before SQLite opens it: SQLite gives the -wal and -shm files the mode
+        // of the ledger, and only root and the owner may open any of them.
+        const int fd =
+            ::open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        if (fd < 0) {
+            throw Failure{SQLITE_CANTOPEN,
+                          fmt::format("cannot create {}: {}", tmp, std::strerror(errno))};
+        }
+        ::fchmod(fd, 0600);
+        ::close(fd);
         sqlite3* db = nullptr;
-        int rc = sqlite3_open_v2(
-            tmp.c_str(), &db,
-            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW,
-            nullptr);
+        int rc = sqlite3_open_v2(tmp.c_str(), &db,
+                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW,
+                                 nullptr);
         std::string sql = fmt::format(
             "PRAGMA journal_mode=WAL; PRAGMA application_id={}; BEGIN; {} PRAGMA "
             "user_version={}; COMMIT;",
@@ -191,30 +250,65 @@ void create_ledger_file(const std::string& path) {
         sqlite3_free(message);
         sqlite3_close_v2(db);
         if (rc != SQLITE_OK) {
-            ::unlink(tmp.c_str());
+            snapshot.remove_leftovers();
             throw Failure{rc, fmt::format("cannot create {}: {}", path, why)};
         }
     }
-    // Readable by everyone (status is public); writable by the owner only. SQLite gives the
-    // -wal and -shm files the same mode when it creates them.
-    ::chmod(tmp.c_str(), 0644);
-    const int fd = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        ::fsync(fd);
-        ::close(fd);
+    fsync_path(tmp, O_RDONLY);
+    if (!snapshot.republish(0, {})) {
+        snapshot.remove_leftovers();
+        throw Failure{SQLITE_CANTOPEN,
+                      fmt::format("cannot write the status snapshot {}", snapshot_dir(path))};
     }
     const int linked = ::link(tmp.c_str(), path.c_str());
     const int link_errno = errno;
-    ::unlink(tmp.c_str());
-    if (linked != 0 && link_errno != EEXIST) {
+    snapshot.remove_leftovers();
+    if (linked != 0) {
         throw Failure{SQLITE_CANTOPEN,
                       fmt::format("cannot create {}: {}", path, std::strerror(link_errno))};
     }
-    const int dfd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        ::fsync(dfd);
-        ::close(dfd);
+    fsync_path(dir.empty() ? "." : dir.string(), O_RDONLY | O_DIRECTORY);
+}
+
+Result<void> check_ledger_files(const std::string& path, const struct stat& ledger,
+                                bool may_change_modes) {
+    const std::string dir = std::filesystem::path(path).parent_path().string();
+    struct stat d {};
+    if (::stat(dir.empty() ? "." : dir.c_str(), &d) != 0) {
+        return make_error(Errc::ledger, "ledger {}: cannot look at its directory: {}", path,
+                          std::strerror(errno));
     }
+    if (std::string why = unsafe_directory(dir, d, ledger.st_uid); !why.empty()) {
+        return make_error(Errc::ledger, "ledger {}: refusing to use it: {}", path, why);
+    }
+    // The snapshot holds the witness of the ledger's commits (sqlite_snapshot.hpp): whoever
+    // could write it could hide lost commits, or fake some to stop every writer.
+    const std::string snapshot = snapshot_dir(path);
+    if (::lstat(snapshot.c_str(), &d) == 0) {
+        if (std::string why = unsafe_directory(snapshot, d, ledger.st_uid); !why.empty()) {
+            return make_error(Errc::ledger, "ledger {}: refusing to use it: {}", path, why);
+        }
+    }
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+        const std::string file = path + suffix;
+        struct stat st {};
+        if (::lstat(file.c_str(), &st) != 0) continue;  // SQLite makes the -wal and -shm
+        if (!S_ISREG(st.st_mode) || st.st_uid != ledger.st_uid || (st.st_mode & 022) != 0) {
+            return make_error(
+                Errc::ledger,
+                "ledger {}: refusing to use it: {} {}; it must be a file of the ledger's owner "
+                "that only the owner can write (chown, then chmod 0600 {})",
+                path, file,
+                !S_ISREG(st.st_mode) ? "is not a regular file"
+                : st.st_uid != ledger.st_uid
+                    ? fmt::format("belongs to uid {}", st.st_uid)
+                    : fmt::format("can be written by others (mode {:04o})", st.st_mode & 07777),
+                file);
+        }
+        // Ledgers of earlier releases were 0644: whoever can open -shm can stall the writers.
+        if ((st.st_mode & 077) != 0 && may_change_modes) ::chmod(file.c_str(), 0600);
+    }
+    return {};
 }
 
 std::optional<std::string> header_problem(const std::string& path, off_t file_size) {

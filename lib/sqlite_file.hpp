@@ -6,6 +6,7 @@
 
 #include <sys/stat.h>
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -16,7 +17,9 @@
 namespace gpuslots::sqlite {
 
 inline constexpr std::int64_t kApplicationId = 0x47505553;  // "GPUS"
-inline constexpr std::int64_t kSchemaVersion = 2;
+inline constexpr std::int64_t kSchemaVersion = 3;
+// The first schema that counts commits (table ledger_state).
+inline constexpr std::int64_t kCountingSchema = 3;
 
 // Maps a SQLite failure to the error class and a sentence the admin can act on.
 Error to_error(const Failure& f, const std::string& path);
@@ -29,9 +32,17 @@ struct FileProbe {
 // lstat(): a symbolic link is reported as one, never followed.
 FileProbe probe(const std::string& path);
 
-// Builds an empty ledger beside `path` and links it into place; loses gracefully to a
-// concurrent creator (link() fails with EEXIST and theirs is used). Throws Failure.
-void create_ledger_file(const std::string& path);
+// Builds an empty ledger (0600, in directories made 0755) and its empty status snapshot, and
+// links the ledger into place; one creator at a time, waiting for another until `deadline`
+// (a concurrent creator's ledger is then used). Throws Failure.
+void create_ledger_file(const std::string& path, std::chrono::steady_clock::time_point deadline);
+
+// Refuses (Errc::ledger, saying why and what to do) a ledger whose directory or files others
+// could write or replace: a directory writable by its group or everyone, or owned by someone
+// other than root and the ledger's owner; a -wal or -shm of another owner or writable by
+// others. With `may_change_modes` (root or the owner), files others can read are made 0600.
+Result<void> check_ledger_files(const std::string& path, const struct stat& ledger,
+                                bool may_change_modes);
 
 // Checks the file header before SQLite sees the file: SQLite would treat a file cut short as
 // merely smaller (and WAL recovery would then write into it), so a truncated ledger must be

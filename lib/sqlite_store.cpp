@@ -8,9 +8,17 @@
 //     and the unlocked loads() that best fit reads are current.
 //   - WAL + synchronous=FULL: one fsync per commit (the physical limit of a durable operation),
 //     and readers (status) never block writers (the prologs).
-//   - The WAL and -shm files persist (SQLITE_FCNTL_PERSIST_WAL), so users without write access
-//     to /var/lib/gpuslots can still read status: SQLite needs those files to exist to read a
-//     WAL database without creating them.
+//   - The ledger, its -wal and its -shm are root's and the owner's alone (0600): a process that
+//     can open them can take the file locks SQLite's writers need (a read lock on a byte of
+//     -shm stalls them all; an open read transaction keeps the WAL from being reset). Everyone
+//     else reads the status snapshot that every commit publishes (sqlite_snapshot.hpp), so the
+//     store for them is snapshot_store.cpp's, chosen in open_store(). The WAL and -shm files
+//     persist (SQLITE_FCNTL_PERSIST_WAL) all the same: a process rebuilds the -shm index from
+//     the WAL when it opens anyway, and a kept WAL is not recreated by every writer.
+//   - The ledger counts its commits (table ledger_state) and the snapshot's head witnesses the
+//     count after each commit: a ledger whose count is behind its witness has lost commits
+//     (SQLite drops the frames after a damaged one, or a whole damaged or missing WAL, without
+//     a word), which begin() reports as damage instead of reading the GPUs as free.
 //   - A new ledger is built under a temporary name and linked into place, so the ledger path
 //     never names a half-initialised file, and an existing empty file is always damage.
 //   - Every query is keyed by server first, so one server's rows are found without reading
@@ -18,6 +26,7 @@
 #include "sqlite_store.hpp"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -25,6 +34,7 @@
 #include "retry.hpp"
 #include "sqlite_db.hpp"
 #include "sqlite_file.hpp"
+#include "sqlite_snapshot.hpp"
 
 namespace gpuslots::sqlite {
 namespace {
@@ -44,6 +54,10 @@ class SqliteStore final : public Store {
             if (kind == Transaction::read) return;  // no ledger yet: every read is empty
             throw Failure{SQLITE_READONLY, "the ledger was opened for reading only"};
         }
+        // The witness first: it is published after each commit, so whatever it says was
+        // committed before the transaction below starts, and must be in it.
+        const std::int64_t witness =
+            schema_ >= kCountingSchema ? read_head(path()).value_or(-1) : -1;
         if (kind == Transaction::write) {
             db_->begin_write();  // leaves no transaction open and no queue turn held on a throw
         } else {
@@ -51,13 +65,64 @@ class SqliteStore final : public Store {
         }
         open_ = kind;
         found_.clear();
+        touched_.clear();
+        touched_all_ = false;
+        changes_at_begin_ = sqlite3_total_changes64(db_->handle());
+        if (schema_ < kCountingSchema) return;
+        try {
+            auto& count = statement(read_commits_, "SELECT commits FROM ledger_state WHERE id = 1");
+            count.run_with();
+            commits_ = count.step() ? count.integer(0) : -1;
+            count.reset();
+        } catch (...) {
+            rollback();
+            throw;
+        }
+        if (commits_ < 0 || commits_ < witness) {
+            rollback();
+            throw lost_commits(witness);
+        }
     }
 
     void commit() override {
         if (!open_) return;
-        db_->commit();
-        if (*open_ == Transaction::write) db_->end_write();
+        const bool wrote = *open_ == Transaction::write &&
+                           sqlite3_total_changes64(db_->handle()) != changes_at_begin_;
+        if (!wrote || schema_ < kCountingSchema) {
+            db_->commit();
+            if (*open_ == Transaction::write) db_->end_write();
+            open_.reset();
+            return;
+        }
+        // Count the commit, and read what the snapshot must show of the servers it changed
+        // while they are still this transaction's (a few rows: the servers touched, never the
+        // fleet). The lock is taken before COMMIT so that snapshots are published in commit
+        // order; a writer that cannot have it by its deadline commits all the same, unpublished
+        // (the next one republishes: see publish_after_commit).
+        statement(count_commit_, "UPDATE ledger_state SET commits = ?1 WHERE id = 1")
+            .run_with(commits_ + 1)
+            .done();
+        std::vector<ServerRows> changed;
+        if (!touched_all_) {
+            for (const auto& server : touched_)
+                changed.push_back(ServerRows{server, server_rows(server)});
+        }
+        Publisher& snapshot = publisher();
+        const bool locked =
+            snapshot.lock(std::chrono::steady_clock::now() + config_.state.busy_timeout);
+        try {
+            db_->commit();
+        } catch (...) {
+            snapshot.unlock();
+            throw;
+        }
         open_.reset();
+        if (locked) publish_after_commit(snapshot, changed);
+        snapshot.unlock();
+        // The turn goes on only now: the next writer would otherwise reach the snapshot's lock
+        // before this one has let it go, and nap for it while holding SQLite's write lock.
+        db_->end_write();
+        ++commits_;
     }
 
     void rollback() noexcept override {
@@ -147,29 +212,10 @@ class SqliteStore final : public Store {
     std::vector<Reservation> all() override {
         std::vector<Reservation> out;
         if (!db_) return out;
-        // Both tables in their stored order (no sorting or index lookups in SQLite), joined
-        // here: at 10,000 servers this is most of what `status` costs. Row ids grow with
-        // every insert, so rowid order is age order.
-        std::vector<std::int64_t> ids;  // ascending
-        auto& rows = statement(all_reservations_, R"sql(
-            SELECT id, origin, task_id, server, cpus, gpu_count, owner_uid, created
-            FROM reservations)sql");
-        rows.run_with();
-        while (rows.step()) {
-            ids.push_back(rows.integer(0));
-            out.push_back(row_to_reservation(rows, 1));
-        }
-        auto& holds = statement(all_holds_, R"sql(
-            SELECT reservation, gpu FROM gpu_holds)sql");  // by server, then GPU index
-        holds.run_with();
-        while (holds.step()) {
-            const std::int64_t id = holds.integer(0);
-            auto it = std::lower_bound(ids.begin(), ids.end(), id);
-            if (it != ids.end() && *it == id) {
-                out[static_cast<std::size_t>(it - ids.begin())].gpus.push_back(
-                    static_cast<int>(holds.integer(1)));
-            }
-        }
+        std::vector<Row> rows = all_rows();
+        out.reserve(rows.size());
+        for (auto& row : rows)
+            out.push_back(std::move(row.r));
         return out;
     }
 
@@ -185,6 +231,7 @@ class SqliteStore final : public Store {
     }
 
     void insert(const Reservation& r) override {
+        touch(r.server);
         statement(insert_reservation_, R"sql(
             INSERT INTO reservations (origin, task_id, server, cpus, gpu_count, owner_uid, created)
             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7))sql")
@@ -213,6 +260,7 @@ class SqliteStore final : public Store {
         }
         const std::int64_t id = it->id;
         found_.erase(it);
+        touch(r.server);
         statement(delete_holds_, R"sql(
             DELETE FROM gpu_holds WHERE server = ?1 AND reservation = ?2)sql")
             .run_with(r.server, id)
@@ -228,6 +276,7 @@ class SqliteStore final : public Store {
         const auto n = static_cast<std::size_t>(count.step() ? count.integer(0) : 0);
         count.reset();
         db_->exec("DELETE FROM gpu_holds; DELETE FROM reservations; DELETE FROM refusals;");
+        touched_all_ = true;
         return n;
     }
 
@@ -265,6 +314,27 @@ class SqliteStore final : public Store {
             problems.push_back(fmt::format("GPU {} of {} is held by no reservation",
                                            orphans.integer(1), orphans.text(0)));
         }
+        // check-config as root or the owner publishes the status snapshot again from this
+        // read (unless a writer has published a later commit meanwhile), so that a snapshot
+        // that fell behind (a writer killed between its commit and its files) or was removed
+        // is whole again; files that already say the same are not rewritten.
+        if (schema_ >= kCountingSchema) {
+            Publisher& snapshot = publisher();
+            if (!snapshot.lock(std::chrono::steady_clock::now() + config_.state.busy_timeout)) {
+                problems.push_back(
+                    fmt::format("the status snapshot {} stayed locked by a "
+                                "writer; it was not checked",
+                                snapshot_dir(path())));
+            } else {
+                const auto head = snapshot.head();
+                if ((!head || *head <= commits_) &&
+                    !snapshot.republish(commits_, by_server(all_rows()))) {
+                    problems.push_back(
+                        fmt::format("cannot write the status snapshot {}", snapshot_dir(path())));
+                }
+                snapshot.unlock();
+            }
+        }
         return problems;
     }
 
@@ -280,6 +350,123 @@ class SqliteStore final : public Store {
     }
 
   private:
+    const std::string& path() const { return config_.state.sqlite.path; }
+
+    void touch(const std::string& server) {
+        if (std::find(touched_.begin(), touched_.end(), server) == touched_.end()) {
+            touched_.push_back(server);
+        }
+    }
+
+    Failure lost_commits(std::int64_t witness) const {
+        const std::string dir = snapshot_dir(path());
+        return Failure{
+            SQLITE_CORRUPT,
+            fmt::format("it has lost commits: it holds {} of the {} made (the count {}/head "
+                        "recorded), so reservations it made are missing; its -wal file was "
+                        "damaged or removed, or an older copy was put in place. Nothing was "
+                        "changed: restore it from a backup, or, to go on with it as it is (after "
+                        "restoring an older copy on purpose), remove {}; the next write or "
+                        "'gpuslots check-config' as root publishes it again",
+                        commits_ < 0 ? 0 : commits_, witness, dir, dir),
+            true};
+    }
+
+    Publisher& publisher() {
+        if (!publisher_)
+            publisher_ = std::make_unique<Publisher>(path(), file_.st_uid, file_.st_gid);
+        return *publisher_;
+    }
+
+    // After COMMIT, under the snapshot's lock. The commit stands whatever happens here.
+    void publish_after_commit(Publisher& snapshot,
+                              const std::vector<ServerRows>& changed) noexcept {
+        try {
+            const auto head = snapshot.head();
+            if (head && *head >= commits_ && !touched_all_) {
+                snapshot.publish(commits_ + 1, changed);
+                return;
+            }
+            // No snapshot yet (a ledger of an earlier release, a removed directory), one that
+            // missed a commit, or a reset: publish all of it, from a fresh read.
+            db_->begin_read();
+            try {
+                auto& count =
+                    statement(read_commits_, "SELECT commits FROM ledger_state WHERE id = 1");
+                count.run_with();
+                const std::int64_t now = count.step() ? count.integer(0) : 0;
+                count.reset();
+                const auto all = by_server(all_rows());
+                db_->commit();
+                snapshot.republish(now, all);
+            } catch (...) {
+                sqlite3_exec(db_->handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+            }
+        } catch (...) {
+        }
+    }
+
+    // Every reservation with its row id, oldest first. Both tables in their stored order (no
+    // sorting or index lookups in SQLite), joined here: at 10,000 servers this is most of what
+    // `status` costs. Row ids grow with every insert, so rowid order is age order.
+    std::vector<Row> all_rows() {
+        std::vector<Row> out;
+        auto& rows = statement(all_reservations_, R"sql(
+            SELECT id, origin, task_id, server, cpus, gpu_count, owner_uid, created
+            FROM reservations)sql");
+        rows.run_with();
+        while (rows.step())
+            out.push_back(Row{rows.integer(0), row_to_reservation(rows, 1)});
+        auto& holds = statement(all_holds_, R"sql(
+            SELECT reservation, gpu FROM gpu_holds)sql");  // by server, then GPU index
+        holds.run_with();
+        while (holds.step()) {
+            const std::int64_t id = holds.integer(0);
+            auto it = std::lower_bound(out.begin(), out.end(), id,
+                                       [](const Row& r, std::int64_t v) { return r.id < v; });
+            if (it != out.end() && it->id == id) {
+                it->r.gpus.push_back(static_cast<int>(holds.integer(1)));
+            }
+        }
+        return out;
+    }
+
+    static std::vector<ServerRows> by_server(std::vector<Row> rows) {
+        std::vector<ServerRows> out;
+        std::stable_sort(rows.begin(), rows.end(),
+                         [](const Row& a, const Row& b) { return a.r.server < b.r.server; });
+        for (auto& row : rows) {
+            if (out.empty() || out.back().server != row.r.server) {
+                out.push_back(ServerRows{row.r.server, {}});
+            }
+            out.back().rows.push_back(std::move(row));
+        }
+        return out;
+    }
+
+    // One server's reservations with their row ids and GPUs, in id order.
+    std::vector<Row> server_rows(const std::string& server) {
+        std::vector<Row> out;
+        auto& rows = statement(reservations_on_server_, R"sql(
+            SELECT id, origin, task_id, server, cpus, gpu_count, owner_uid, created
+            FROM reservations WHERE server = ?1)sql");
+        rows.run_with(server);
+        while (rows.step())
+            out.push_back(Row{rows.integer(0), row_to_reservation(rows, 1)});
+        std::sort(out.begin(), out.end(), [](const Row& a, const Row& b) { return a.id < b.id; });
+        auto& holds = statement(holds_on_server_, R"sql(
+            SELECT gpu, reservation FROM gpu_holds WHERE server = ?1)sql");
+        holds.run_with(server);
+        while (holds.step()) {
+            const std::int64_t id = holds.integer(1);
+            auto it = std::lower_bound(out.begin(), out.end(), id,
+                                       [](const Row& r, std::int64_t v) { return r.id < v; });
+            if (it != out.end() && it->id == id)
+                it->r.gpus.push_back(static_cast<int>(holds.integer(0)));
+        }
+        return out;
+    }
+
     Statement& statement(std::unique_ptr<Statement>& slot, std::string_view sql) {
         if (!slot) slot = std::make_unique<Statement>(db_->handle(), sql);
         return *slot;
@@ -310,6 +497,14 @@ class SqliteStore final : public Store {
     };
     std::vector<Found> found_;
     std::unique_ptr<Statement> find_[4];  // by origin, and server or not
+    struct stat file_ {};                 // the ledger file, as open() found it
+    std::int64_t schema_ = 0;             // its schema version (as migrated)
+    std::int64_t commits_ = 0;            // its commit count, as this transaction began
+    std::int64_t changes_at_begin_ = 0;
+    std::vector<std::string> touched_;  // servers whose rows this transaction changed
+    bool touched_all_ = false;          // erase_all()
+    std::unique_ptr<Publisher> publisher_;
+    std::unique_ptr<Statement> read_commits_, count_commit_;
     std::unique_ptr<Statement> reservations_on_server_, holds_on_server_, loads_,
         gpus_of_reservation_, all_reservations_, all_holds_, find_refusal_, insert_reservation_,
         insert_hold_, delete_holds_, delete_reservation_, insert_refusal_, delete_refusal_;
@@ -322,7 +517,7 @@ Result<void> SqliteStore::open() {
     FileProbe file = probe(path);
     if (!file.exists) {
         if (access_ == Access::read_only) return {};  // reads as empty; nothing is created
-        create_ledger_file(path);
+        create_ledger_file(path, std::chrono::steady_clock::now() + config_.state.busy_timeout);
         file = probe(path);
     }
     if (S_ISLNK(file.st.st_mode)) {
@@ -336,6 +531,10 @@ Result<void> SqliteStore::open() {
         return make_error(Errc::ledger, "ledger {} is not a regular file; check state.path in {}",
                           path, config_.source);
     }
+    if (auto safe = check_ledger_files(path, file.st, access_ == Access::read_write); !safe) {
+        return safe.error();
+    }
+    file_ = file.st;
     if (file.st.st_size == 0) {
         // We never leave an empty file behind (see create_ledger_file), so this is damage.
         throw Failure{SQLITE_CORRUPT, "the file is empty (0 bytes)"};
@@ -373,6 +572,9 @@ Result<void> SqliteStore::open() {
         // An older ledger is brought up to date by the first process that may write it; a
         // reader reads it as it is (the columns have not changed, only the indexes).
         if (version < kSchemaVersion) migrate(*db_, path);
+        schema_ = kSchemaVersion;
+    } else {
+        schema_ = version;
     }
     return {};
 }
@@ -380,6 +582,14 @@ Result<void> SqliteStore::open() {
 }  // namespace
 
 Result<std::unique_ptr<Store>> open_store(const Config& config, Access access) {
+    // Who reads what: root and the ledger's owner read the ledger; everyone else reads its
+    // status snapshot and never opens a file of the ledger (sqlite_snapshot.hpp says why).
+    if (access == Access::read_only && ::geteuid() != 0) {
+        FileProbe file = probe(config.state.sqlite.path);
+        if (file.exists && S_ISREG(file.st.st_mode) && file.st.st_uid != ::geteuid()) {
+            return open_snapshot_store(config);
+        }
+    }
     std::unique_ptr<SqliteStore> store;
     auto opened = retry_transient(
         std::chrono::steady_clock::now() + config.state.busy_timeout,

@@ -40,7 +40,10 @@ int run_reset(const ResetOptions& o, const Globals& globals) {
             return report(make_error(Errc::bad_input, "reset: not confirmed; nothing changed"));
         }
     }
-    auto count = (*ledger)->reset();
+    // root may release anything; anyone else (the ledger's owner) only what they reserved.
+    std::optional<std::uint32_t> owner;
+    if (::geteuid() != 0) owner = requesting_uid();
+    auto count = (*ledger)->reset(owner);
     if (!count) return report(count.error());
     fmt::print("reset: released {} reservation(s) in {}\n", *count, ledger_location(config->state));
     // Manual bookings on servers Slurm schedules hold Slurm jobs (allocate.cpp): cancel them.

@@ -65,8 +65,10 @@ class Ledger {
     // Every reservation, read in one consistent snapshot, oldest first.
     Result<std::vector<Reservation>> reservations();
 
-    // Removes every reservation and refusal. Returns how many reservations there were.
-    Result<std::size_t> reset();
+    // Removes every reservation and refusal. Returns how many reservations there were. With
+    // `required_owner`, the rule of release(): when any reservation is not a manual task of
+    // that uid (another user's, or a Slurm job's), nothing is touched: Errc::permission.
+    Result<std::size_t> reset(std::optional<std::uint32_t> required_owner = std::nullopt);
 
     // Slurm: the prolog could not reserve for job `task_id` on `server`; the step hooks read
     // the reason to fail the job with it. release() clears it.

@@ -391,8 +391,11 @@ BOOST_AUTO_TEST_CASE(a_booking_on_a_server_slurm_schedules_needs_slurm) {
     BOOST_TEST(site.snapshot() == before);
     // A user who owns the ledger but is not root cannot submit root's holder job.
     if (::geteuid() == 0) {
-        std::filesystem::permissions(site.dir(), std::filesystem::perms::all);
-        ::chown(site.ledger().c_str(), kNobodyUid, kNobodyUid);
+        // nobody owns the ledger, its directory and its files (as 'chown -R' leaves them).
+        ::chown(site.dir().c_str(), kNobodyUid, kNobodyUid);
+        for (const auto& e : std::filesystem::recursive_directory_iterator(site.dir())) {
+            ::lchown(e.path().c_str(), kNobodyUid, kNobodyUid);
+        }
         expect_failure(site.cli({"allocate", "t", "1", "1", "--server", "n2"}, kNobodyUid), kDenied,
                        {"n2 is scheduled by Slurm", "only root"});
         BOOST_TEST(site.snapshot() == before);

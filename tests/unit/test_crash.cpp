@@ -14,9 +14,11 @@
 #include <chrono>
 #include <cstring>
 #include <random>
+#include <tuple>
 
 #include "gpuslots/ledger.hpp"
 #include "gpuslots/status.hpp"
+#include "sqlite_snapshot.hpp"
 #include "support/fixtures.hpp"
 
 using namespace gpuslots;
@@ -79,6 +81,25 @@ void set(char (&field)[64], const std::string& value) {
     }
 }
 
+bool same(const std::vector<Reservation>& a, const std::vector<Reservation>& b) {
+    const auto key = [](const Reservation& r) {
+        return std::tie(r.origin, r.task_id, r.server, r.gpus, r.gpu_count, r.cpus, r.owner_uid,
+                        r.created_unix);
+    };
+    return std::equal(a.begin(), a.end(), b.begin(), b.end(),
+                      [&](const Reservation& x, const Reservation& y) { return key(x) == key(y); });
+}
+
+// What users other than root read: the status snapshot.
+std::vector<Reservation> snapshot_reservations(const Config& config) {
+    auto store = sqlite::open_snapshot_store(config);
+    BOOST_TEST_REQUIRE(store.ok(), (store.ok() ? "" : store.error().message));
+    Ledger ledger(config, std::move(*store));
+    auto all = ledger.reservations();
+    BOOST_TEST_REQUIRE(all.ok(), (all.ok() ? "" : all.error().message));
+    return std::move(*all);
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(sigkill_at_random_moments_never_leaves_a_half_operation) {
@@ -126,14 +147,22 @@ servers:
             BOOST_TEST_REQUIRE(WIFSIGNALED(status));
             if (j->inflight_op != kNone) ++killed_in_flight;
 
+            // Before anything republishes it, the status snapshot shows each server as of
+            // some commit: at most the operation in flight behind the ledger.
+            const std::size_t in_snapshot = snapshot_reservations(config).size();
+
             auto ledger = open_ledger(config, Ledger::Access::read_write);
             BOOST_TEST_REQUIRE(ledger.ok(), (ledger.ok() ? "" : ledger.error().message));
-            auto problems = (*ledger)->verify();
+            const std::size_t in_ledger = (*ledger)->reservations()->size();
+            BOOST_TEST((in_snapshot + 1 >= in_ledger && in_ledger + 1 >= in_snapshot),
+                       in_snapshot << " in the snapshot, " << in_ledger << " in the ledger");
+            auto problems = (*ledger)->verify();  // also publishes the snapshot again
             BOOST_TEST_REQUIRE(problems.ok());
             BOOST_TEST(problems->empty());
             auto all = (*ledger)->reservations();
             BOOST_TEST_REQUIRE(all.ok());
             BOOST_TEST(check_invariants(config.fleet, *all).empty());
+            BOOST_TEST(same(snapshot_reservations(config), *all));
 
             // The last committed operation is there, unless the one in flight undid it.
             const bool same_task_in_flight =

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <boost/test/unit_test.hpp>
+#include <set>
 
 #include "gpuslots/ledger.hpp"
 #include "gpuslots/status.hpp"
@@ -61,20 +62,53 @@ BOOST_AUTO_TEST_CASE(read_only_open_of_a_missing_ledger_reads_empty_and_creates_
     BOOST_TEST(!std::filesystem::exists(config.state.sqlite.path));
 }
 
-BOOST_AUTO_TEST_CASE(new_ledger_is_world_readable_and_keeps_its_wal_files) {
+// Only root and the owner may open the ledger's files (whoever can open -shm can stall the
+// writers); everyone else reads the status snapshot. Fixed modes, whatever the umask.
+BOOST_AUTO_TEST_CASE(a_new_ledger_is_the_owners_alone_and_its_snapshot_is_for_everyone) {
+    for (const mode_t mask : {mode_t{077}, mode_t{000}}) {
+        BOOST_TEST_CONTEXT("umask " << std::oct << mask) {
+            TempDir dir;
+            const Config config =
+                test::make_config(dir, std::string(kTwoByFour) + "state:\n  path: sub/state.db\n");
+            const mode_t old_mask = ::umask(mask);
+            BOOST_TEST_REQUIRE(open_rw(config)->reserve("gpu-server-0", manual("a", 1, 1)).ok());
+            ::umask(old_mask);
+            const std::string& path = config.state.sqlite.path;
+            const auto mode = [](const std::string& p) {
+                struct stat st {};
+                BOOST_TEST_REQUIRE(::lstat(p.c_str(), &st) == 0, p);
+                return st.st_mode & 07777;
+            };
+            BOOST_TEST(mode(dir.file("sub")) == 0755U);
+            BOOST_TEST(mode(path) == 0600U);
+            BOOST_TEST(mode(path + "-wal") == 0600U);
+            BOOST_TEST(mode(path + "-shm") == 0600U);
+            BOOST_TEST(mode(path + ".status") == 0755U);
+            BOOST_TEST(mode(path + ".status/lock") == 0600U);
+            BOOST_TEST(mode(path + ".status/head") == 0644U);
+            BOOST_TEST(mode(path + ".status/s.gpu-server-0") == 0644U);
+        }
+    }
+}
+
+// A ledger made by an earlier release (0644, like its -wal and -shm) is made 0600 by the
+// first process that may write it.
+BOOST_AUTO_TEST_CASE(a_world_readable_ledger_is_made_the_owners_alone_by_its_next_writer) {
     TempDir dir;
     const Config config = test::make_config(dir, kTwoByFour);
-    const mode_t old_mask = ::umask(077);  // a strict umask must not hide status from users
-    { open_rw(config); }
-    ::umask(old_mask);
+    const std::string& path = config.state.sqlite.path;
+    BOOST_TEST_REQUIRE(open_rw(config)->reserve("gpu-server-0", manual("a", 1, 1)).ok());
+    for (const char* suffix : {"", "-wal", "-shm"})
+        ::chmod((path + suffix).c_str(), 0644);
+    BOOST_TEST_REQUIRE(open_ledger(config, Ledger::Access::read_only).ok());  // changes nothing
     struct stat st {};
-    BOOST_TEST_REQUIRE(::stat(config.state.sqlite.path.c_str(), &st) == 0);
+    BOOST_TEST_REQUIRE(::stat(path.c_str(), &st) == 0);
     BOOST_TEST((st.st_mode & 0777) == 0644U);
-    // Readers without write access need the -wal and -shm files to exist.
-    BOOST_TEST(std::filesystem::exists(config.state.sqlite.path + "-wal"));
-    BOOST_TEST(std::filesystem::exists(config.state.sqlite.path + "-shm"));
-    BOOST_TEST_REQUIRE(::stat((config.state.sqlite.path + "-shm").c_str(), &st) == 0);
-    BOOST_TEST((st.st_mode & 0044) == 0044U);
+    { open_rw(config); }
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+        BOOST_TEST_REQUIRE(::stat((path + suffix).c_str(), &st) == 0);
+        BOOST_TEST((st.st_mode & 0777) == 0600U, suffix);
+    }
 }
 
 BOOST_AUTO_TEST_CASE(ledger_directory_is_created_when_missing) {
@@ -83,13 +117,18 @@ BOOST_AUTO_TEST_CASE(ledger_directory_is_created_when_missing) {
         test::make_config(dir, std::string(kTwoByFour) + "state:\n  path: deep/er/state.db\n");
     auto ledger = open_rw(config);
     BOOST_TEST(std::filesystem::exists(dir.file("deep/er/state.db")));
-    // No temporary files are left beside it.
-    std::size_t entries = 0;
+    // No temporary files are left beside it, nor in its snapshot's directory.
+    std::set<std::string> names;
     for (const auto& e : std::filesystem::directory_iterator(dir.file("deep/er"))) {
-        BOOST_TEST(e.path().filename().string().rfind("state.db", 0) == 0U);
-        ++entries;
+        names.insert(e.path().filename().string());
     }
-    BOOST_TEST(entries <= 3U);
+    BOOST_TEST((names == std::set<std::string>{"state.db", "state.db-wal", "state.db-shm",
+                                               "state.db.status"}));
+    names.clear();
+    for (const auto& e : std::filesystem::directory_iterator(dir.file("deep/er/state.db.status"))) {
+        names.insert(e.path().filename().string());
+    }
+    BOOST_TEST((names == std::set<std::string>{"head", "lock"}));
 }
 
 BOOST_AUTO_TEST_CASE(verify_reports_rows_that_do_not_add_up) {
@@ -268,7 +307,7 @@ BOOST_AUTO_TEST_CASE(a_schema_1_ledger_is_migrated_by_the_first_writer_and_read_
     BOOST_TEST(user_version() == 1);
 
     auto ledger = open_rw(config);
-    BOOST_TEST(user_version() == 2);
+    BOOST_TEST(user_version() == 3);
     BOOST_TEST(ledger->verify()->empty());
     auto all = ledger->reservations();
     BOOST_TEST_REQUIRE(all->size() == 1U);
@@ -364,4 +403,122 @@ BOOST_AUTO_TEST_CASE(the_tool_hears_about_the_file_through_the_store) {
                dir.file("state.db") + " (sqlite, durability normal)");
     BOOST_TEST(storage_warnings(config).empty());  // /tmp is a local filesystem here
     BOOST_TEST(open_rw(config)->location() == dir.file("state.db"));
+}
+
+// Commits that SQLite drops without a word when the -wal is damaged or gone (frames after a
+// bad checksum, a WAL whose header is garbage, a missing WAL: the ledger as of its last
+// checkpoint). The ledger counts its commits and the snapshot's head witnesses the count, so
+// a ledger behind its witness is reported as damaged (Errc::ledger, exit 4: a node fault for
+// the prolog), never read as if the reservations had been released.
+BOOST_AUTO_TEST_CASE(commits_lost_with_a_damaged_or_deleted_wal_are_reported) {
+    const std::vector<Damage> cases = {
+        {"deleted -wal", [](const std::string& p) { std::filesystem::remove(p + "-wal"); },
+         "lost commits"},
+        {"garbage -wal",
+         [](const std::string& p) {
+             const auto size = std::filesystem::file_size(p + "-wal");
+             test::write_file(p + "-wal", std::string(size, '\x5a'));
+         },
+         "lost commits"},
+        {"flipped bytes in its last frame",
+         [](const std::string& p) {
+             std::string wal = test::read_file(p + "-wal");
+             BOOST_TEST_REQUIRE(wal.size() > 5000U);
+             for (std::size_t i = wal.size() - 3000; i < wal.size() - 2990; ++i)
+                 wal[i] ^= 0x55;
+             test::write_file(p + "-wal", wal);
+         },
+         "lost commits"},
+    };
+    for (const auto& c : cases) {
+        BOOST_TEST_CONTEXT(c.name) {
+            TempDir dir;
+            const Config config = test::make_config(dir, kTwoByFour);
+            const std::string& path = config.state.sqlite.path;
+            {
+                auto ledger = open_rw(config);
+                BOOST_TEST_REQUIRE(ledger->reserve("gpu-server-0", manual("a", 2, 1)).ok());
+                BOOST_TEST_REQUIRE(ledger->reserve("gpu-server-1", job("7", 4, 1)).ok());
+            }
+            ::unlink((path + "-shm").c_str());  // as after a reboot: the WAL is read again
+            c.apply(path);
+            const std::string before = test::read_file(path);
+            for (auto access : {Ledger::Access::read_only, Ledger::Access::read_write}) {
+                auto ledger = open_ledger(config, access);
+                BOOST_TEST_REQUIRE(ledger.ok(), (ledger.ok() ? "" : ledger.error().message));
+                auto all = (*ledger)->reservations();
+                BOOST_TEST_REQUIRE(!all.ok(), "the ledger read without its lost commits");
+                BOOST_TEST((all.error().code == Errc::ledger), all.error().message);
+                BOOST_TEST(all.error().message.find(c.expected) != std::string::npos,
+                           all.error().message);
+                BOOST_TEST(all.error().message.find(path) != std::string::npos);
+                // The next reserve must not hand out the GPUs the lost commits held.
+                auto r = (*ledger)->reserve("gpu-server-1", job("8", 1, 1));
+                BOOST_TEST_REQUIRE(!r.ok());
+                BOOST_TEST((r.error().code == Errc::ledger), r.error().message);
+                BOOST_TEST(!(*ledger)->verify().ok());
+            }
+            BOOST_TEST(test::read_file(path) == before);
+
+            // To go on with the ledger as it is, the admin removes the witness, as the
+            // message says; the snapshot is then published again from the ledger.
+            std::filesystem::remove_all(path + ".status");
+            auto ledger = open_rw(config);
+            auto now = ledger->reservations();
+            BOOST_TEST_REQUIRE(now.ok(), (now.ok() ? "" : now.error().message));
+            auto problems = ledger->verify();
+            BOOST_TEST_REQUIRE(problems.ok(), (problems.ok() ? "" : problems.error().message));
+            BOOST_TEST(problems->empty());
+            BOOST_TEST(std::filesystem::exists(path + ".status/head"));
+        }
+    }
+}
+
+// The previous release's ledger (schema 2, no commit count) is migrated by the first writer,
+// keeps its rows, and counts from then on.
+BOOST_AUTO_TEST_CASE(a_schema_2_ledger_is_migrated_and_counts_its_commits_from_then_on) {
+    TempDir dir;
+    const Config config = test::make_config(dir, kTwoByFour);
+    const std::string& path = config.state.sqlite.path;
+    exec_sql(path, R"sql(
+        PRAGMA journal_mode = WAL;
+        PRAGMA application_id = 1196447059;  -- "GPUS"
+        CREATE TABLE reservations (
+            id INTEGER PRIMARY KEY,
+            origin TEXT NOT NULL CHECK (origin IN ('manual', 'slurm')),
+            task_id TEXT NOT NULL, server TEXT NOT NULL,
+            cpus INTEGER NOT NULL CHECK (cpus >= 0),
+            gpu_count INTEGER NOT NULL CHECK (gpu_count >= 0),
+            owner_uid INTEGER NOT NULL, created INTEGER NOT NULL,
+            UNIQUE (server, origin, task_id));
+        CREATE UNIQUE INDEX one_reservation_per_manual_task ON reservations (task_id)
+            WHERE origin = 'manual';
+        CREATE TABLE gpu_holds (server TEXT NOT NULL, gpu INTEGER NOT NULL CHECK (gpu >= 0),
+            reservation INTEGER NOT NULL, PRIMARY KEY (server, gpu)) WITHOUT ROWID;
+        CREATE TABLE refusals (task_id TEXT NOT NULL, server TEXT NOT NULL,
+            reason TEXT NOT NULL, created INTEGER NOT NULL,
+            PRIMARY KEY (task_id, server)) WITHOUT ROWID;
+        INSERT INTO reservations VALUES (3, 'slurm', '41', 'gpu-server-0', 2, 2, 1000, 1);
+        INSERT INTO gpu_holds VALUES ('gpu-server-0', 1, 3), ('gpu-server-0', 3, 3);
+        PRAGMA user_version = 2;)sql");
+    ::chmod(path.c_str(), 0644);
+    {  // A root reader reads it as it is; there is no snapshot to witness anything yet.
+        auto reader = open_ledger(config, Ledger::Access::read_only);
+        BOOST_TEST_REQUIRE(reader.ok(), (reader.ok() ? "" : reader.error().message));
+        BOOST_TEST_REQUIRE((*reader)->reservations()->size() == 1U);
+    }
+    auto ledger = open_rw(config);
+    auto all = ledger->reservations();
+    BOOST_TEST_REQUIRE(all->size() == 1U);
+    BOOST_TEST(all->front().gpus == (std::vector<int>{1, 3}), boost::test_tools::per_element());
+    BOOST_TEST(ledger->reserve("gpu-server-0", job("42", 2, 1))->gpus == (std::vector<int>{0, 2}),
+               boost::test_tools::per_element());
+    // The first commit published the whole snapshot (the old row too) and witnessed it.
+    const std::string server0 = test::read_file(path + ".status/s.gpu-server-0");
+    BOOST_TEST(server0.find("2:41") != std::string::npos, server0);
+    BOOST_TEST(server0.find("2:42") != std::string::npos, server0);
+    BOOST_TEST(ledger->verify()->empty());
+    struct stat st {};
+    BOOST_TEST_REQUIRE(::stat(path.c_str(), &st) == 0);
+    BOOST_TEST((st.st_mode & 0777) == 0600U);
 }

@@ -2,8 +2,10 @@
 // a holder that dies, a holder that does not let go, a turn given back after a failed write,
 // and an object that is not usable (writes go on without it).
 #define BOOST_TEST_MODULE write_queue
+#include <fcntl.h>
 #include <linux/magic.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/wait.h>
@@ -11,10 +13,12 @@
 #include <boost/test/unit_test.hpp>
 
 #include <chrono>
+#include <cstring>
 #include <functional>
 
 #include "gpuslots/ledger.hpp"
 #include "support/fixtures.hpp"
+#include "support/shm.hpp"
 #include "write_queue.hpp"
 
 using namespace gpuslots;
@@ -24,14 +28,6 @@ namespace utf = boost::unit_test;
 namespace {
 
 constexpr uid_t kNobody = 65534;
-
-boost::test_tools::assertion_result shm_is_tmpfs(utf::test_unit_id) {
-    struct statfs fs {};
-    boost::test_tools::assertion_result ok(::statfs("/dev/shm", &fs) == 0 &&
-                                           fs.f_type == TMPFS_MAGIC);
-    ok.message() << "SKIPPED: /dev/shm is not a tmpfs here, so the write queue is never used";
-    return ok;
-}
 
 struct Fixture {
     test::TempDir dir;
@@ -117,7 +113,7 @@ void kill_and_reap(pid_t pid) {
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(the_first_write_creates_the_queue_in_shared_memory_for_this_user,
-                     *utf::precondition(shm_is_tmpfs)) {
+                     *utf::precondition(test::shm_is_tmpfs)) {
     Fixture f;
     BOOST_TEST(f.queue.rfind("/dev/shm/gpuslots-queue-" + std::to_string(::geteuid()) + "-", 0) ==
                0U);
@@ -142,7 +138,7 @@ BOOST_AUTO_TEST_CASE(state_write_queue_false_makes_none) {
 }
 
 BOOST_AUTO_TEST_CASE(a_holder_killed_mid_turn_does_not_block_the_next_writer,
-                     *utf::precondition(shm_is_tmpfs)) {
+                     *utf::precondition(test::shm_is_tmpfs)) {
     Fixture f;
     BOOST_TEST_REQUIRE(f.reserve("1").ok());
     for (int round = 0; round < 3; ++round) {
@@ -157,19 +153,17 @@ BOOST_AUTO_TEST_CASE(a_holder_killed_mid_turn_does_not_block_the_next_writer,
     }
 }
 
-BOOST_AUTO_TEST_CASE(a_live_holder_makes_writers_give_up_at_busy_timeout_and_readers_go_on,
-                     *utf::precondition(shm_is_tmpfs)) {
-    Fixture f("  busy_timeout_ms: 300\n");
+// The queue is never a reason to fail: a turn that does not come costs a writer half its
+// busy timeout, and it then writes under SQLite's lock alone.
+BOOST_AUTO_TEST_CASE(a_live_holder_delays_writers_by_half_the_busy_timeout_and_readers_go_on,
+                     *utf::precondition(test::shm_is_tmpfs)) {
+    Fixture f("  busy_timeout_ms: 600\n");
     BOOST_TEST_REQUIRE(f.reserve("1").ok());
-    const std::string before = test::read_file(f.config.state.sqlite.path);
     const pid_t pid = f.holder();
     const auto start = std::chrono::steady_clock::now();
     auto r = f.reserve("2");
     const auto waited = std::chrono::steady_clock::now() - start;
-    BOOST_TEST_REQUIRE(!r.ok());
-    BOOST_TEST((r.error().code == Errc::busy), r.error().message);
-    BOOST_TEST(r.error().message.find("busy_timeout_ms") != std::string::npos, r.error().message);
-    BOOST_TEST(r.error().message.find(f.queue) != std::string::npos, r.error().message);
+    BOOST_TEST(r.ok(), (r.ok() ? "" : r.error().message));
     BOOST_TEST((waited >= 300ms));
     BOOST_TEST((waited < 3s));
     // Readers never queue.
@@ -177,13 +171,14 @@ BOOST_AUTO_TEST_CASE(a_live_holder_makes_writers_give_up_at_busy_timeout_and_rea
     BOOST_TEST_REQUIRE(ro.ok());
     auto all = (*ro)->reservations();
     BOOST_TEST_REQUIRE(all.ok());
-    BOOST_TEST(all->size() == 1U);
+    BOOST_TEST(all->size() == 2U);
     kill_and_reap(pid);
-    BOOST_TEST(test::read_file(f.config.state.sqlite.path) == before);
-    BOOST_TEST(f.reserve("3").ok());
+    const auto after = std::chrono::steady_clock::now();
+    BOOST_TEST(f.reserve("3", 0).ok());
+    BOOST_TEST((std::chrono::steady_clock::now() - after < 300ms));
 }
 
-BOOST_AUTO_TEST_CASE(a_failed_write_gives_its_turn_back, *utf::precondition(shm_is_tmpfs)) {
+BOOST_AUTO_TEST_CASE(a_failed_write_gives_its_turn_back, *utf::precondition(test::shm_is_tmpfs)) {
     Fixture f;
     auto ledger = f.ledger();  // stays open, as in a long-lived process
     BOOST_TEST_REQUIRE(ledger->reserve("n1", Request{Origin::slurm, "full", 2, 1, 0}).ok());
@@ -200,7 +195,7 @@ BOOST_AUTO_TEST_CASE(a_failed_write_gives_its_turn_back, *utf::precondition(shm_
 // A process maps only an object it owns, with the right mode, size and header; anything else
 // is left alone and the write goes on under SQLite's lock alone.
 BOOST_AUTO_TEST_CASE(an_object_that_is_not_usable_is_left_alone_and_writes_go_on,
-                     *utf::precondition(shm_is_tmpfs)) {
+                     *utf::precondition(test::shm_is_tmpfs)) {
     struct Case {
         const char* what;
         std::function<void(const std::string&)> make;
@@ -247,6 +242,57 @@ BOOST_AUTO_TEST_CASE(an_object_that_is_not_usable_is_left_alone_and_writes_go_on
             BOOST_TEST(after.st_mode == before.st_mode);
             BOOST_TEST(after.st_uid == before.st_uid);
             if (!S_ISLNK(before.st_mode)) BOOST_TEST(test::read_file(f.queue) == bytes);
+        }
+    }
+}
+
+// An object whose header is sound but whose mutexes are damaged while in use: a lock word that
+// names a thread that no longer exists (no kernel clean-up will ever free it), or bytes that
+// glibc refuses as a mutex. Writers notice within two 100 ms slices, leave the object where
+// it is and write under SQLite's lock alone; they neither fail nor wait out busy_timeout_ms.
+BOOST_AUTO_TEST_CASE(a_queue_damaged_in_use_is_given_up_and_writes_go_on,
+                     *utf::precondition(test::shm_is_tmpfs)) {
+    struct Case {
+        const char* what;
+        std::function<void(sqlite::WriteQueue::Shared&, int dead_tid)> damage;
+    };
+    const std::vector<Case> cases = {
+        {"lock words of a thread that is gone",
+         [](sqlite::WriteQueue::Shared& s, int dead) {
+             s.turnstile.__data.__lock = dead;
+             s.queue.__data.__lock = dead;
+         }},
+        {"garbage mutexes",
+         [](sqlite::WriteQueue::Shared& s, int) {
+             std::memset(&s.turnstile, 0xa5, sizeof s.turnstile);
+             std::memset(&s.queue, 0xa5, sizeof s.queue);
+         }},
+    };
+    for (const auto& c : cases) {
+        BOOST_TEST_CONTEXT(c.what) {
+            Fixture f("  busy_timeout_ms: 4000\n");
+            BOOST_TEST_REQUIRE(f.reserve("1").ok());  // creates the object
+            const pid_t gone = ::fork();              // a pid that names nobody once reaped
+            BOOST_TEST_REQUIRE(gone >= 0);
+            if (gone == 0) ::_exit(0);
+            ::waitpid(gone, nullptr, 0);
+            {
+                const int fd = ::open(f.queue.c_str(), O_RDWR);
+                BOOST_TEST_REQUIRE(fd >= 0);
+                void* p = ::mmap(nullptr, sizeof(sqlite::WriteQueue::Shared),
+                                 PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+                ::close(fd);
+                BOOST_TEST_REQUIRE(p != MAP_FAILED);
+                c.damage(*static_cast<sqlite::WriteQueue::Shared*>(p), gone);
+                ::munmap(p, sizeof(sqlite::WriteQueue::Shared));
+            }
+            for (int i = 2; i < 5; ++i) {
+                const auto start = std::chrono::steady_clock::now();
+                auto r = f.reserve(std::to_string(i), 0);
+                BOOST_TEST(r.ok(), (r.ok() ? "" : r.error().message));
+                BOOST_TEST((std::chrono::steady_clock::now() - start < 1s));
+            }
+            BOOST_TEST(std::filesystem::exists(f.queue));  // not removed: it may be in use
         }
     }
 }
