@@ -29,6 +29,10 @@ bool register_option(spank_t sp, OptionIndex index, const char* hook);
 // controls), else from the host name.
 Result<SlurmJob> job_of(spank_t sp);
 
+// This node's Slurm name: SLURMD_NODENAME as slurmd exports it to what it starts; in slurmd
+// itself its -N argument; else the short host name.
+std::string node_name();
+
 void log_info(const char* hook, const std::string& message);
 void log_error(const char* hook, const std::string& message);
 
