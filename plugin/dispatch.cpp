@@ -1,5 +1,7 @@
-// gpuslots.so: the SPANK entry points, and nothing else. Each one switches on the context it
-// runs in and hands over to that context's file:
+// gpuslots-core.so: the hooks, and nothing else. Slurm loads gpuslots.so (entry.c), which loads
+// this core only where a hook has work for the job and calls it through the table at the end
+// (core_abi.h); a hook added here needs its forwarder in entry.c. Each one switches on the
+// context it runs in and hands over to that context's file:
 //
 //   context           who, as whom                     file          what
 //   S_CTX_LOCAL       srun, the user                   submit.cpp    register the options, check
@@ -50,16 +52,12 @@ extern "C" {
 #include <string>
 
 #include "contexts.hpp"
+#include "core_abi.h"
 #include "spank_values.hpp"
 
+// The hooks below keep Slurm's names but stay inside the core (core.map exports only the
+// table): entry.c's hooks of the same names are the ones Slurm calls.
 #define GPUSLOTS_EXPORT __attribute__((visibility("default")))
-
-extern "C" {
-GPUSLOTS_EXPORT extern const char plugin_name[] = "gpuslots";
-GPUSLOTS_EXPORT extern const char plugin_type[] = "spank";
-GPUSLOTS_EXPORT extern const unsigned int plugin_version = SLURM_VERSION_NUMBER;
-GPUSLOTS_EXPORT extern const unsigned int spank_plugin_version = 1;
-}
 
 namespace {
 
@@ -111,11 +109,21 @@ bool submit_side(spank_context_t context) {
 
 extern "C" {
 
-GPUSLOTS_EXPORT int slurm_spank_init(spank_t sp, int ac, char** av) {
+// The submit side's init: entry.c registered the options and hands over what init saw.
+int submit_start(const gpuslots_submit_start* start) {
+    return firewall("init", kStopCommand, [&] { return submit::start(*start); });
+}
+
+int on_option(int val, const char* value, int remote) {
+    return submit::on_option(val, value, remote);  // it has its own firewall
+}
+
+void attach(const gpuslots_core_host* host) {
+    spank::kOptions = host->options;
+}
+
+int slurm_spank_init(spank_t sp, int ac, char** av) {
     switch (spank_context()) {
-        case S_CTX_LOCAL:
-        case S_CTX_ALLOCATOR:
-            return firewall("init", kStopCommand, [&] { return submit::init(sp, ac, av); });
         case S_CTX_REMOTE:
             return firewall("init", kKeepStep, [&] { return stepd::init(sp, ac, av); });
         case S_CTX_SLURMD:
@@ -125,7 +133,7 @@ GPUSLOTS_EXPORT int slurm_spank_init(spank_t sp, int ac, char** av) {
     }
 }
 
-GPUSLOTS_EXPORT int slurm_spank_init_post_opt(spank_t sp, int ac, char** av) {
+int slurm_spank_init_post_opt(spank_t sp, int ac, char** av) {
     const spank_context_t context = spank_context();
     if (submit_side(context)) {
         return firewall("init_post_opt", kStopCommand,
@@ -142,18 +150,31 @@ GPUSLOTS_EXPORT int slurm_spank_init_post_opt(spank_t sp, int ac, char** av) {
     return 0;
 }
 
-GPUSLOTS_EXPORT int slurm_spank_task_init_privileged(spank_t sp, int /*ac*/, char** /*av*/) {
+int slurm_spank_task_init_privileged(spank_t sp, int /*ac*/, char** /*av*/) {
     if (spank_context() != S_CTX_REMOTE) return 0;
     return firewall("task_init_privileged", kFailTask,
                     [&] { return stepd::task_init_privileged(sp); });
 }
 
-GPUSLOTS_EXPORT int slurm_spank_job_prolog(spank_t sp, int ac, char** av) {
+int slurm_spank_job_prolog(spank_t sp, int ac, char** av) {
     return firewall("job_prolog", kNodeFault, [&] { return job_script::prolog(sp, ac, av); });
 }
 
-GPUSLOTS_EXPORT int slurm_spank_job_epilog(spank_t sp, int ac, char** av) {
+int slurm_spank_job_epilog(spank_t sp, int ac, char** av) {
     return firewall("job_epilog", kNodeFault, [&] { return job_script::epilog(sp, ac, av); });
 }
+
+GPUSLOTS_EXPORT extern const gpuslots_core gpuslots_core_v1 = {
+    GPUSLOTS_CORE_ABI,
+    GPUSLOTS_VERSION,
+    attach,
+    slurm_spank_init,
+    submit_start,
+    on_option,
+    slurm_spank_init_post_opt,
+    slurm_spank_task_init_privileged,
+    slurm_spank_job_prolog,
+    slurm_spank_job_epilog,
+};
 
 }  // extern "C"
