@@ -84,7 +84,21 @@ void append_task(std::string& out, const Reservation& r) {
     append_decimal(out, r.owner_uid);
     out += R"(,"since":")";
     append_utc_iso8601(out, r.created_unix);
-    out += R"("})";
+    out += R"(","boot_id":)";
+    if (r.boot_id.empty()) {
+        out += "null";
+    } else {
+        append_json_string(out, r.boot_id);
+    }
+    out += R"(,"expires_at":)";
+    if (r.expires_unix) {
+        out += '"';
+        append_utc_iso8601(out, *r.expires_unix);
+        out += '"';
+    } else {
+        out += "null";
+    }
+    out += '}';
 }
 
 void append_server(std::string& out, const ServerStatus& s) {
