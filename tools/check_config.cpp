@@ -8,6 +8,7 @@
 #include "gpuslots/slurm_setup.hpp"
 #include "gpuslots/status.hpp"
 #include "gpuslots/storage.hpp"
+#include "text.hpp"
 
 namespace gpuslots::cli {
 namespace {
@@ -29,7 +30,7 @@ int check_slurm(const Config& config) {
     auto nodes = settings ? slurm.nodes() : Result<std::vector<SlurmNodeInfo>>(settings.error());
     if (!settings || !nodes) {
         const Error& e = settings ? nodes.error() : settings.error();
-        fmt::print(stderr, "gpuslots: slurm: cannot ask slurmctld: {}\n", e.message);
+        complain("slurm: cannot ask slurmctld: {}", e.message);
         return kUnusable;
     }
     std::optional<MappingState> mapping;
@@ -38,7 +39,7 @@ int check_slurm(const Config& config) {
                   "lua") != settings->job_submit_plugins.end()) {
         auto probed = slurm.mapping();
         if (!probed) {
-            fmt::print(stderr, "gpuslots: slurm: {}\n", probed.error().message);
+            complain("slurm: {}", probed.error().message);
             return kUnusable;
         }
         mapping = *probed;
@@ -47,16 +48,26 @@ int check_slurm(const Config& config) {
     int rc = kOk;
     for (const auto& p : problems) {
         if (p.warning) {
-            warn("slurm: " + p.message);
+            warn("slurm: {}", p.message);
         } else {
-            fmt::print(stderr, "gpuslots: slurm: {}\n", p.message);
+            complain("slurm: {}", p.message);
             rc = kUnusable;
         }
     }
-    fmt::print("  slurmctld {}: {} server(s) scheduled by the slots, {} following gres/gpu; {}{}\n",
-               settings->version, slots, follow,
-               rc == kOk ? "they match slurmctld" : "see the problems above",
-               mapping == MappingState::active ? "; job_submit mapping active" : "");
+    const bool active = mapping == MappingState::active;
+    if (rc != kOk) {
+        say("  slurmctld {}: {} server(s) scheduled by the slots, {} following gres/gpu; see the "
+            "problems above\n",
+            settings->version, slots, follow);
+    } else if (active) {
+        say("  slurmctld {}: {} server(s) scheduled by the slots, {} following gres/gpu; they "
+            "match slurmctld; job_submit mapping active\n",
+            settings->version, slots, follow);
+    } else {
+        say("  slurmctld {}: {} server(s) scheduled by the slots, {} following gres/gpu; they "
+            "match slurmctld\n",
+            settings->version, slots, follow);
+    }
     return rc;
 }
 
@@ -69,20 +80,25 @@ int run_check_config(const CheckOptions& o, const Globals& globals) {
         gpus += s.gpus;
         cpus += s.cpus;
     }
-    fmt::print("config {}: OK\n", config->source);
-    fmt::print("  servers: {} ({} GPUs, {} CPUs in all)\n", config->fleet.size(), gpus, cpus);
-    fmt::print("  requests: {}..{} GPUs, {}..{} CPUs\n", config->gpus_per_request.min,
-               config->gpus_per_request.max, config->cpus_per_request.min,
-               config->cpus_per_request.max);
-    fmt::print("  slurm: prolog waits up to {} s; jobs without GPUs {} GPUs; sets {}\n",
-               config->slurm.prolog_wait.count(),
-               config->slurm.hide_gpus_without_reservation ? "see no" : "see all",
-               fmt::join(config->slurm.visible_devices_env, " "));
-    fmt::print("  ledger: {}\n", describe_storage(config->state));
+    say("config {}: OK\n", config->source);
+    say("  servers: {} ({} GPUs, {} CPUs in all)\n", config->fleet.size(), gpus, cpus);
+    say("  requests: {}..{} GPUs, {}..{} CPUs\n", config->gpus_per_request.min,
+        config->gpus_per_request.max, config->cpus_per_request.min, config->cpus_per_request.max);
+    const auto wait = config->slurm.prolog_wait.count();
+    const std::string variables =
+        fmt::format("{}", fmt::join(config->slurm.visible_devices_env, " "));
+    if (config->slurm.hide_gpus_without_reservation) {
+        say("  slurm: prolog waits up to {} s; jobs without GPUs see no GPUs; sets {}\n", wait,
+            variables);
+    } else {
+        say("  slurm: prolog waits up to {} s; jobs without GPUs see all GPUs; sets {}\n", wait,
+            variables);
+    }
+    say("  ledger: {}\n", describe_storage(config->state));
 
     int rc = kOk;
     for (const auto& warning : storage_warnings(*config))
-        warn(warning);
+        warn("{}", warning);
     auto ledger = open_ledger(*config, Ledger::Access::read_only);
     if (!ledger) return report(ledger.error());
     auto problems = (*ledger)->verify();
@@ -91,17 +107,17 @@ int run_check_config(const CheckOptions& o, const Globals& globals) {
     if (!reservations) return report(reservations.error());
     const std::size_t count = reservations->size();
     const FleetStatus st = summarize(config->fleet, std::move(*reservations));
-    fmt::print("  ledger holds {} reservation(s)\n", count);
+    say("  ledger holds {} reservation(s)\n", count);
     for (const auto& s : st.removed) {
-        warn(fmt::format("server {} is no longer in the config but holds {} reservation(s)", s.name,
-                         s.tasks.size()));
+        warn("server {} is no longer in the config but holds {} reservation(s)", s.name,
+             s.tasks.size());
     }
     for (const auto& p : *problems) {
-        fmt::print(stderr, "gpuslots: ledger problem: {}\n", p);
+        complain("ledger problem: {}", p);
         rc = kUnusable;
     }
     for (const auto& p : st.problems) {
-        fmt::print(stderr, "gpuslots: ledger problem: {}\n", p);
+        complain("ledger problem: {}", p);
         rc = kUnusable;
     }
     bool scheduled = false;
@@ -109,9 +125,10 @@ int run_check_config(const CheckOptions& o, const Globals& globals) {
         scheduled |= s.slurm != SlurmMode::none;
     if ((scheduled || o.slurm) && !o.no_slurm) {
         if (check_slurm(*config) != kOk) rc = kUnusable;
+    } else if (o.no_slurm) {
+        say("  slurmctld: not compared (--no-slurm)\n");
     } else {
-        fmt::print("  slurmctld: not compared ({})\n",
-                   o.no_slurm ? "--no-slurm" : "no server says 'slurm: slots' or 'slurm: follow'");
+        say("  slurmctld: not compared (no server says 'slurm: slots' or 'slurm: follow')\n");
     }
     return rc;
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "gpuslots/gpu_job_files.hpp"
 #include "gpuslots/request.hpp"
 #include "gpuslots/slurm_gpus.hpp"
 
@@ -39,6 +40,113 @@ bool follows_slurm(const Config& config, const SlurmJob& step, const Reservation
     auto given = parse_slurm_gpus(*step.slurm_gpus, server ? server->gpus : kMaxGpusPerServer);
     if (!given) return false;
     return held == nullptr || (!held->gpus.empty() && *given == held->gpus);
+}
+
+// The GPU monitoring files (slurm.dcgm_job_mapping_dir, slurm.jobstats_dir) follow the
+// ledger after every prolog and epilog. Monitoring must never fail a job or drain a node: a
+// failure here is only added to the hook's log line, and `gpuslots gpu-job-files` rebuilds
+// the files later.
+void update_job_files(const Config& config, Ledger& ledger, const std::string& node,
+                      HookOutcome& outcome) {
+    if (auto synced = sync_node_job_files(config, ledger, node); !synced) {
+        outcome.message += "; GPU job files not updated: " + synced.error().message;
+    }
+}
+
+// job_prolog once the config and the ledger are open.
+HookOutcome reserve_for_job(const Config& config, Ledger& ledger, const SlurmJob& job,
+                            const PrologTiming& timing) {
+    const bool slurm_gave_gpus = job.slurm_gpus.has_value() && !job.slurm_gpus->empty();
+    // A native gres/gpu job (no gpuslots option) is Slurm's: gpuslots records it where it
+    // can, and never refuses it.
+    const bool native = !job.asked_for_slots();
+    const auto not_recorded = [&](const std::string& why) {
+        return HookOutcome{false, fmt::format("job {} on {}: Slurm's gres/gpu gave it GPUs [{}], "
+                                              "but {}; not recorded, the job runs on Slurm's "
+                                              "GPUs (see 'gpuslots check-config')",
+                                              job.job_id, job.node, *job.slurm_gpus, why)};
+    };
+    const Server* server = config.fleet.server(job.node);
+    if (server == nullptr) {
+        const std::string why =
+            fmt::format("node {} is not in the gpuslots config {}", job.node, config.source);
+        if (native) return not_recorded(why);
+        return refuse(ledger, job, why + "; ask the admin to add it or submit elsewhere");
+    }
+    SlotRequest slots;
+    if (!native) {
+        auto asked = requested_slots(config, job);
+        if (!asked) return refuse(ledger, job, asked.error().message);
+        slots = *asked;
+    }
+    std::vector<int> exact;
+    if (slurm_gave_gpus) {
+        auto given = parse_slurm_gpus(*job.slurm_gpus, server->gpus);
+        if (!given) {
+            const std::string why =
+                fmt::format("the gpuslots config cannot hold them ({})", given.error().message);
+            if (native) return not_recorded(why);
+            return refuse(ledger, job,
+                          fmt::format("Slurm's gres/gpu gave the job GPUs [{}] on {}, but {}; ask "
+                                      "the admin to run 'gpuslots check-config'",
+                                      *job.slurm_gpus, job.node, why));
+        }
+        exact = std::move(*given);
+        if (job.gpu_slots && static_cast<int>(exact.size()) != slots.gpus) {
+            return refuse(ledger, job,
+                          fmt::format("the job asks for --gpu-slots={} but Slurm's gres/gpu gave "
+                                      "it {} GPU(s) [{}] on {}; on nodes where Slurm's gres/gpu "
+                                      "manages the GPUs ask for one or the other, not both",
+                                      slots.gpus, exact.size(), join(exact), job.node));
+        }
+        slots.gpus = static_cast<int>(exact.size());
+    }
+    const Request request{Origin::slurm, job.job_id, slots.gpus, slots.cpus, job.uid, exact};
+    if (native) {
+        // No waiting for a job gpuslots does not decide: one try.
+        auto r = ledger.reserve(job.node, request);
+        if (r) {
+            return HookOutcome{false, fmt::format("job {} on {}: recorded Slurm's GPUs [{}]",
+                                                  job.job_id, job.node, join(r->gpus))};
+        }
+        if (r.error().code == Errc::no_fit || r.error().code == Errc::bad_input ||
+            r.error().code == Errc::conflict) {
+            return not_recorded("the ledger disagrees: " + r.error().message);
+        }
+        return HookOutcome{true, r.error().message};
+    }
+    const auto deadline = std::chrono::steady_clock::now() + config.slurm.prolog_wait;
+    auto poll = timing.first_poll;
+    for (;;) {
+        auto r = ledger.reserve(job.node, request);
+        if (r) {
+            return HookOutcome{
+                false,
+                fmt::format("job {} on {}: reserved GPUs [{}]{} and {} CPUs", job.job_id, job.node,
+                            join(r->gpus), exact.empty() ? "" : " (Slurm's gres/gpu)", r->cpus)};
+        }
+        const Errc code = r.error().code;
+        if (code == Errc::busy || code == Errc::ledger || code == Errc::config ||
+            code == Errc::internal) {
+            return HookOutcome{true, r.error().message};
+        }
+        if (code != Errc::no_fit || std::chrono::steady_clock::now() + poll > deadline) {
+            const std::string why =
+                code == Errc::no_fit
+                    ? fmt::format(
+                          "still no room after waiting {} s: {}; resubmit later or "
+                          "ask for fewer",
+                          config.slurm.prolog_wait.count(), r.error().message)
+                    : r.error().message;
+            return refuse(ledger, job, why);
+        }
+        // The slots are held by other jobs (or by hand); wait for a release.
+        if (timing.on_wait) timing.on_wait();
+        // Never past the deadline, whatever the poll interval says.
+        const auto left = deadline - std::chrono::steady_clock::now();
+        std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(poll, left));
+        poll = std::min(timing.max_poll, poll * 3 / 2);
+    }
 }
 
 }  // namespace
@@ -80,97 +188,9 @@ HookOutcome job_prolog(const PluginArgs& args, const SlurmJob& job, PrologTiming
     if (!config) return HookOutcome{true, config.error().message};
     auto ledger = open_ledger(*config, Ledger::Access::read_write);
     if (!ledger) return HookOutcome{true, ledger.error().message};
-
-    // A native gres/gpu job (no gpuslots option) is Slurm's: gpuslots records it where it
-    // can, and never refuses it.
-    const bool native = !job.asked_for_slots();
-    const auto not_recorded = [&](const std::string& why) {
-        return HookOutcome{false, fmt::format("job {} on {}: Slurm's gres/gpu gave it GPUs [{}], "
-                                              "but {}; not recorded, the job runs on Slurm's "
-                                              "GPUs (see 'gpuslots check-config')",
-                                              job.job_id, job.node, *job.slurm_gpus, why)};
-    };
-    const Server* server = config->fleet.server(job.node);
-    if (server == nullptr) {
-        const std::string why =
-            fmt::format("node {} is not in the gpuslots config {}", job.node, config->source);
-        if (native) return not_recorded(why);
-        return refuse(**ledger, job, why + "; ask the admin to add it or submit elsewhere");
-    }
-    SlotRequest slots;
-    if (!native) {
-        auto asked = requested_slots(*config, job);
-        if (!asked) return refuse(**ledger, job, asked.error().message);
-        slots = *asked;
-    }
-    std::vector<int> exact;
-    if (slurm_gave_gpus) {
-        auto given = parse_slurm_gpus(*job.slurm_gpus, server->gpus);
-        if (!given) {
-            const std::string why =
-                fmt::format("the gpuslots config cannot hold them ({})", given.error().message);
-            if (native) return not_recorded(why);
-            return refuse(**ledger, job,
-                          fmt::format("Slurm's gres/gpu gave the job GPUs [{}] on {}, but {}; ask "
-                                      "the admin to run 'gpuslots check-config'",
-                                      *job.slurm_gpus, job.node, why));
-        }
-        exact = std::move(*given);
-        if (job.gpu_slots && static_cast<int>(exact.size()) != slots.gpus) {
-            return refuse(**ledger, job,
-                          fmt::format("the job asks for --gpu-slots={} but Slurm's gres/gpu gave "
-                                      "it {} GPU(s) [{}] on {}; on nodes where Slurm's gres/gpu "
-                                      "manages the GPUs ask for one or the other, not both",
-                                      slots.gpus, exact.size(), join(exact), job.node));
-        }
-        slots.gpus = static_cast<int>(exact.size());
-    }
-    const Request request{Origin::slurm, job.job_id, slots.gpus, slots.cpus, job.uid, exact};
-    if (native) {
-        // No waiting for a job gpuslots does not decide: one try.
-        auto r = (*ledger)->reserve(job.node, request);
-        if (r) {
-            return HookOutcome{false, fmt::format("job {} on {}: recorded Slurm's GPUs [{}]",
-                                                  job.job_id, job.node, join(r->gpus))};
-        }
-        if (r.error().code == Errc::no_fit || r.error().code == Errc::bad_input ||
-            r.error().code == Errc::conflict) {
-            return not_recorded("the ledger disagrees: " + r.error().message);
-        }
-        return HookOutcome{true, r.error().message};
-    }
-    const auto deadline = std::chrono::steady_clock::now() + config->slurm.prolog_wait;
-    auto poll = timing.first_poll;
-    for (;;) {
-        auto r = (*ledger)->reserve(job.node, request);
-        if (r) {
-            return HookOutcome{
-                false,
-                fmt::format("job {} on {}: reserved GPUs [{}]{} and {} CPUs", job.job_id, job.node,
-                            join(r->gpus), exact.empty() ? "" : " (Slurm's gres/gpu)", r->cpus)};
-        }
-        const Errc code = r.error().code;
-        if (code == Errc::busy || code == Errc::ledger || code == Errc::config ||
-            code == Errc::internal) {
-            return HookOutcome{true, r.error().message};
-        }
-        if (code != Errc::no_fit || std::chrono::steady_clock::now() + poll > deadline) {
-            const std::string why =
-                code == Errc::no_fit
-                    ? fmt::format(
-                          "still no room after waiting {} s: {}; resubmit later or "
-                          "ask for fewer",
-                          config->slurm.prolog_wait.count(), r.error().message)
-                    : r.error().message;
-            return refuse(**ledger, job, why);
-        }
-        // The slots are held by other jobs (or by hand); wait for a release.
-        if (timing.on_wait) timing.on_wait();
-        // Never past the deadline, whatever the poll interval says.
-        const auto left = deadline - std::chrono::steady_clock::now();
-        std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(poll, left));
-        poll = std::min(timing.max_poll, poll * 3 / 2);
-    }
+    HookOutcome outcome = reserve_for_job(*config, **ledger, job, timing);
+    if (!outcome.node_fault) update_job_files(*config, **ledger, job.node, outcome);
+    return outcome;
 }
 
 HookOutcome job_epilog(const PluginArgs& args, const SlurmJob& job) {
@@ -180,13 +200,15 @@ HookOutcome job_epilog(const PluginArgs& args, const SlurmJob& job) {
     if (!ledger) return HookOutcome{true, ledger.error().message};
     auto released = (*ledger)->release(Origin::slurm, job.job_id, job.node);
     if (!released) return HookOutcome{true, released.error().message};
-    if (released->empty()) {
-        return HookOutcome{false,
-                           fmt::format("job {} on {}: nothing to release", job.job_id, job.node)};
+    HookOutcome outcome{false,
+                        fmt::format("job {} on {}: nothing to release", job.job_id, job.node)};
+    if (!released->empty()) {
+        const Reservation& r = released->front();
+        outcome.message = fmt::format("job {} on {}: released GPUs [{}] and {} CPUs", job.job_id,
+                                      job.node, join(r.gpus), r.cpus);
     }
-    const Reservation& r = released->front();
-    return HookOutcome{false, fmt::format("job {} on {}: released GPUs [{}] and {} CPUs",
-                                          job.job_id, job.node, join(r.gpus), r.cpus)};
+    update_job_files(*config, **ledger, job.node, outcome);
+    return outcome;
 }
 
 StepEnvironment step_environment(const PluginArgs& args, const SlurmJob& job) {
