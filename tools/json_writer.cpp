@@ -84,6 +84,12 @@ JsonWriter& JsonWriter::value(bool b) {
     return *this;
 }
 
+JsonWriter& JsonWriter::value(std::nullptr_t) {
+    separate();
+    out_ += "null";
+    return *this;
+}
+
 JsonWriter& JsonWriter::value(std::int64_t v) {
     separate();
     append_decimal(out_, v);

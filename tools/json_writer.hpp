@@ -9,6 +9,7 @@
 // the writer does not check it at run time; the CLI tests parse every output.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -36,6 +37,7 @@ class JsonWriter {
     JsonWriter& value(const char* s) { return value(std::string_view(s)); }
     JsonWriter& value(const std::string& s) { return value(std::string_view(s)); }
     JsonWriter& value(bool b);
+    JsonWriter& value(std::nullptr_t);
     JsonWriter& value(std::int64_t v);
     template <typename Int,
               typename = std::enable_if_t<std::is_integral_v<Int> && !std::is_same_v<Int, bool>>>

@@ -38,9 +38,20 @@ void write_task(JsonWriter& w, const Reservation& r) {
         .field("origin", origin_name(r.origin))
         .field("owner", user_name(r.owner_uid))
         .field("owner_uid", r.owner_uid);
-    std::string since;
-    append_utc_iso8601(since, r.created_unix);
-    w.field("since", since).end_object();
+    std::string time;
+    append_utc_iso8601(time, r.created_unix);
+    w.field("since", time).key("boot_id");
+    // null: not known (made before the ledger recorded boot ids); expires_at null: never.
+    r.boot_id.empty() ? w.value(nullptr) : w.value(r.boot_id);
+    w.key("expires_at");
+    if (r.expires_unix) {
+        time.clear();
+        append_utc_iso8601(time, *r.expires_unix);
+        w.value(time);
+    } else {
+        w.value(nullptr);
+    }
+    w.end_object();
 }
 
 void write_server(JsonWriter& w, const ServerStatus& s) {

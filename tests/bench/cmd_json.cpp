@@ -32,6 +32,7 @@ FleetStatus synthetic_status(int servers, int reservations) {
         Reservation r{
             Origin::slurm, std::to_string(100000 + i), s.name, {first, first + 1}, 2, 8, ::getuid(),
             1764700000 + i};
+        r.boot_id = "0f3c6e2a-6a43-4d6b-9a2e-1b7d1c9e5f21";
         s.gpus_free -= 2;
         s.cpus_free -= 8;
         s.tasks.push_back(std::move(r));
@@ -51,13 +52,22 @@ nlohmann::ordered_json server_tree(const ServerStatus& s) {
     for (const auto& r : s.tasks) {
         std::string since;
         append_utc_iso8601(since, r.created_unix);
+        nlohmann::ordered_json expires = nullptr;
+        if (r.expires_unix) {
+            std::string at;
+            append_utc_iso8601(at, *r.expires_unix);
+            expires = at;
+        }
         tasks.push_back({{"id", r.task_id},
                          {"gpus", r.gpus},
                          {"cpus", r.cpus},
                          {"origin", origin_name(r.origin)},
                          {"owner", cli::user_name(r.owner_uid)},
                          {"owner_uid", r.owner_uid},
-                         {"since", since}});
+                         {"since", since},
+                         {"boot_id", r.boot_id.empty() ? nlohmann::ordered_json(nullptr)
+                                                       : nlohmann::ordered_json(r.boot_id)},
+                         {"expires_at", std::move(expires)}});
     }
     return {{"name", s.name},           {"gpus_total", s.gpus_total},
             {"gpus_free", s.gpus_free}, {"cpus_total", s.cpus_total},

@@ -9,7 +9,7 @@
 # NAME.rc (a missing .out/.err means: empty), after these placeholders are put in:
 #   @DIR@    the case's directory        @SINCE@  a reservation's UTC time (JSON "since")
 #   @OWNER@  a reservation's owner name  @UID@    its uid (JSON "owner", "owner_uid";
-#            Prometheus label owner="...")
+#            Prometheus label owner="...")      @BOOT@   its host's boot id (JSON "boot_id")
 # With GPUSLOTS_REGENERATE=1 in the environment the expected files are written instead
 # (review the diff before committing them). See tests/cli/README.md.
 set -u
@@ -53,6 +53,7 @@ normalise() {
         -e 's/"since":"[0-9T:Z-]*"/"since":"@SINCE@"/g' \
         -e 's/"owner":"[^"]*"/"owner":"@OWNER@"/g' \
         -e 's/"owner_uid":[0-9]*/"owner_uid":@UID@/g' \
+        -e 's/"boot_id":"[^"]*"/"boot_id":"@BOOT@"/g' \
         -e 's/owner="[^"]*"/owner="@OWNER@"/g' "$1"
 }
 

@@ -99,7 +99,9 @@ class Site {
         static const std::regex since(R"("since":"[^"]*")");
         static const std::regex owner(R"("owner":"[^"]*")");
         static const std::regex owner_uid(R"("owner_uid":[0-9]+)");
+        static const std::regex boot_id(R"("boot_id":"[^"]*")");
         std::string out = std::regex_replace(json, since, R"("since":"@SINCE@")");
+        out = std::regex_replace(out, boot_id, R"("boot_id":"@BOOT@")");
         out = std::regex_replace(out, owner, R"("owner":"@OWNER@")");
         return std::regex_replace(out, owner_uid, R"("owner_uid":@UID@)");
     }
