@@ -12,6 +12,8 @@
 #include <optional>
 #include <string_view>
 
+#include "gpuslots/atomic_file.hpp"
+
 namespace gpuslots {
 namespace {
 
@@ -36,27 +38,6 @@ bool same_contents(const std::string& path, const std::string& want) {
     const ssize_t n = ::read(fd, have.data(), have.size());
     ::close(fd);
     return n == static_cast<ssize_t>(want.size()) && have.compare(0, want.size(), want) == 0;
-}
-
-Result<void> write_atomically(const std::string& dir, const std::string& name,
-                              const std::string& text) {
-    std::string temp = dir + "/." + name + ".XXXXXX";
-    const int fd = ::mkstemp(temp.data());
-    if (fd < 0) return io_error("cannot create a file in", dir);
-    bool ok = ::fchmod(fd, 0644) == 0;
-    std::size_t done = 0;
-    while (ok && done < text.size()) {
-        const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        ok = n > 0;
-        if (ok) done += static_cast<std::size_t>(n);
-    }
-    ok = ::close(fd) == 0 && ok;
-    const std::string target = dir + "/" + name;
-    if (ok && ::rename(temp.c_str(), target.c_str()) == 0) return {};
-    Error e = io_error("cannot write", target);
-    ::unlink(temp.c_str());
-    return e;
 }
 
 }  // namespace
@@ -92,7 +73,7 @@ Result<void> sync_gpu_job_files(const std::string& dir, const std::map<int, std:
     for (const auto& [gpu, text] : files) {
         const std::string name = std::to_string(gpu);
         if (same_contents(dir + "/" + name, text)) continue;
-        if (auto written = write_atomically(dir, name, text); !written) return written;
+        if (auto written = replace_file(dir, name, text); !written) return written;
     }
     for (const int gpu : stale) {
         const std::string path = dir + "/" + std::to_string(gpu);

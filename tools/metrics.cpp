@@ -8,14 +8,8 @@
 // so that an alert fires instead of the last good numbers staying up. A config that cannot be
 // read produces nothing (there are no servers to report); the file then grows old, which
 // node_textfile_mtime_seconds shows.
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-
 #include "cli.hpp"
+#include "gpuslots/atomic_file.hpp"
 #include "gpuslots/request.hpp"
 #include "gpuslots/status.hpp"
 #include "gpuslots/storage.hpp"
@@ -31,33 +25,6 @@ struct MetricsOptions {
     std::string textfile_dir;
     std::string info_limit = "10000";
 };
-
-// Writes text to DIR/gpuslots.prom through a temporary file and rename(2).
-Result<void> write_textfile(const std::string& dir, const std::string& text) {
-    std::string temp = dir + "/.gpuslots.prom.XXXXXX";
-    const int fd = ::mkstemp(temp.data());
-    if (fd < 0) {
-        return make_error(Errc::bad_input, "--textfile: cannot create a file in {}: {}", dir,
-                          std::strerror(errno));
-    }
-    // node_exporter usually runs as its own user: the file must be readable by others.
-    bool ok = ::fchmod(fd, 0644) == 0;
-    std::size_t done = 0;
-    while (ok && done < text.size()) {
-        const ssize_t n = ::write(fd, text.data() + done, text.size() - done);
-        if (n < 0 && errno == EINTR) continue;
-        ok = n > 0;
-        if (ok) done += static_cast<std::size_t>(n);
-    }
-    const int saved = errno;
-    ok = (::close(fd) == 0) && ok;
-    const std::string target = dir + "/" + kTextfileName;
-    if (ok && ::rename(temp.c_str(), target.c_str()) == 0) return {};
-    const int why = ok ? errno : saved;
-    ::unlink(temp.c_str());
-    return make_error(Errc::bad_input, "--textfile: cannot write {}: {}", target,
-                      std::strerror(why));
-}
 
 int run_metrics(const MetricsOptions& o, const Globals& globals) {
     auto limit = parse_count(o.info_limit, "--info-limit", Range{0, 1000000});
@@ -83,8 +50,8 @@ int run_metrics(const MetricsOptions& o, const Globals& globals) {
         MetricsInput{st ? &*st : nullptr, verify_problems, static_cast<std::size_t>(*limit)});
     if (o.textfile_dir.empty()) {
         std::fwrite(text.data(), 1, text.size(), stdout);
-    } else if (auto written = write_textfile(o.textfile_dir, text); !written) {
-        return report(written.error());
+    } else if (auto written = replace_file(o.textfile_dir, kTextfileName, text); !written) {
+        return report(make_error(Errc::bad_input, "--textfile: {}", written.error().message));
     }
     if (failure) return report(*failure);
     return kOk;

@@ -4,12 +4,13 @@
 #   run_case.sh GPUSLOTS CASES_DIR NAME
 #
 # The case NAME.cmd is a sh script run in a fresh directory (its $PWD), in which `gpuslots`
-# is the built tool with --config ./gpuslots.yaml; that config is NAME.yaml if the case has
+# is the built tool with --config $PWD/gpuslots.yaml; that config is NAME.yaml if the case has
 # one, else default.yaml. Its stdout, stderr and exit status must equal NAME.out, NAME.err and
 # NAME.rc (a missing .out/.err means: empty), after these placeholders are put in:
 #   @DIR@    the case's directory        @SINCE@  a reservation's UTC time (JSON "since")
 #   @OWNER@  a reservation's owner name  @UID@    its uid (JSON "owner", "owner_uid";
 #            Prometheus label owner="...")      @BOOT@   its host's boot id (JSON "boot_id")
+#   @TIME@   the time a holder took its slots, in messages ("(since 13:38, ...")
 # With GPUSLOTS_REGENERATE=1 in the environment the expected files are written instead
 # (review the diff before committing them). See tests/cli/README.md.
 set -u
@@ -43,7 +44,7 @@ mkdir "$dir/.run"
     export GPUSLOTS_BIN="$gpuslots_bin"
     unset GPUSLOTS_CONFIG
     # shellcheck disable=SC2016
-    sh -c 'gpuslots() { "$GPUSLOTS_BIN" --config ./gpuslots.yaml "$@"; }; . "$0"' "$cmd" \
+    sh -c 'gpuslots() { "$GPUSLOTS_BIN" --config "$PWD/gpuslots.yaml" "$@"; }; . "$0"' "$cmd" \
         >.run/out 2>.run/err </dev/null
     echo $? >.run/rc
 )
@@ -54,6 +55,7 @@ normalise() {
         -e 's/"owner":"[^"]*"/"owner":"@OWNER@"/g' \
         -e 's/"owner_uid":[0-9]*/"owner_uid":@UID@/g' \
         -e 's/"boot_id":"[^"]*"/"boot_id":"@BOOT@"/g' \
+        -e 's/(since [0-9][0-9]:[0-9][0-9]/(since @TIME@/g' \
         -e 's/owner="[^"]*"/owner="@OWNER@"/g' "$1"
 }
 

@@ -14,4 +14,5 @@ gpuslots allocate x 1 1 --server gpu-server-0
 echo "rc $?"
 gpuslots allocate big 1 1
 echo "rc $?"
-gpuslots allocate y 4 1
+gpuslots allocate other 4 1 --server gpu-server-1 >/dev/null || exit 99
+gpuslots allocate z 1 1
