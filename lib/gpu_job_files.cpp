@@ -82,10 +82,11 @@ Result<void> sync_gpu_job_files(const std::string& dir, const std::map<int, std:
     return {};
 }
 
-Result<void> sync_node_job_files(const Config& config, Ledger& ledger, const std::string& server) {
+Result<void> sync_node_job_files(const SlurmConfig& slurm, Ledger& ledger,
+                                 const std::string& server) {
     const std::pair<const std::string*, JobFileFormat> dirs[] = {
-        {&config.slurm.dcgm_job_mapping_dir, JobFileFormat::dcgm},
-        {&config.slurm.jobstats_dir, JobFileFormat::jobstats}};
+        {&slurm.dcgm_job_mapping_dir, JobFileFormat::dcgm},
+        {&slurm.jobstats_dir, JobFileFormat::jobstats}};
     if (dirs[0].first->empty() && dirs[1].first->empty()) return {};
     auto held = ledger.reservations();
     if (!held) return held.error();

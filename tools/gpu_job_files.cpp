@@ -43,7 +43,7 @@ int run_gpu_job_files(const JobFilesOptions& o, const Globals& globals) {
     }
     auto ledger = open_ledger(*config, Ledger::Access::read_only);
     if (!ledger) return report(ledger.error());
-    if (auto synced = sync_node_job_files(*config, **ledger, server); !synced) {
+    if (auto synced = sync_node_job_files(config->slurm, **ledger, server); !synced) {
         return report(synced.error());
     }
     if (!slurm.dcgm_job_mapping_dir.empty()) {

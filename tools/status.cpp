@@ -1,10 +1,22 @@
-// gpuslots status [--json] [--server NAME] [--job JOBID | --task TASK_ID]: the original tool's
-// table, or one JSON object for automation. Reading needs no more than read access to the
-// ledger (like squeue). The filters answer "what does job 42 hold, and where" without a JSON
-// parser: Slurm's own `scontrol show job` knows nothing of the ledger.
+// gpuslots status [--json] [--no-slurm] [--server NAME] [--job JOBID | --task TASK_ID]: the
+// original tool's table, or one JSON object for automation. Reading needs no more than read
+// access to the ledger (like squeue). The filters answer "what does job 42 hold, and where"
+// without a JSON parser: Slurm's own `scontrol show job` knows nothing of the ledger.
+//
+// Where the ledger holds Slurm jobs' reservations and this host has a Slurm configuration,
+// slurmctld is asked which of those jobs still run there (reconcile's rules, grace 0), and a
+// reservation whose job is gone is marked: "job:42(gone)" in the table, "gone": true in the
+// JSON. Without a Slurm configuration, or with --no-slurm, nothing is asked: status stays as
+// fast as reading the ledger. slurmctld that does not answer within 5 s costs those 5 s once
+// and a warning, never the status itself.
+#include <unistd.h>
+
+#include <algorithm>
+#include <ctime>
 #include <string>
 
 #include "cli.hpp"
+#include "gpuslots/reconcile.hpp"
 #include "gpuslots/request.hpp"
 #include "gpuslots/status.hpp"
 #include "gpuslots/storage.hpp"
@@ -17,10 +29,42 @@ namespace {
 
 struct StatusOptions {
     bool json = false;
+    bool no_slurm = false;
     std::string server;
     std::string job_id;
     std::string task_id;
 };
+
+// nullopt when there is nothing to ask (no Slurm job in the ledger); marks.checked false when
+// slurmctld was not asked (no Slurm here, --no-slurm) or could not be (warned).
+std::optional<SlurmMarks> ask_slurm(const std::vector<Reservation>& reservations,
+                                    const StatusOptions& options) {
+    const bool any_job =
+        std::any_of(reservations.begin(), reservations.end(),
+                    [](const Reservation& r) { return r.origin == Origin::slurm; });
+    if (!any_job) return std::nullopt;
+    SlurmMarks marks;
+    if (options.no_slurm || !slurm_configured()) return marks;
+    auto jobs = ask_jobs(SlurmController(std::chrono::seconds(5)), ::geteuid() == 0);
+    if (!jobs) {
+        warn(
+            "cannot ask slurmctld whether the ledger's jobs still run: {} (--no-slurm does not "
+            "ask)",
+            jobs.error().message);
+        return marks;
+    }
+    ReconcileRules rules;
+    rules.now_unix = static_cast<std::int64_t>(std::time(nullptr));
+    rules.grace = std::chrono::seconds(0);
+    marks.checked = true;
+    for (const auto& j : judge(reservations, *jobs, rules)) {
+        if (j.reservation.origin != Origin::slurm) continue;
+        const bool gone = j.verdict == Verdict::release;
+        marks.gone += gone;
+        marks.by_reservation[mark_key(j.reservation)] = SlurmMark{j.job_state, gone};
+    }
+    return marks;
+}
 
 // The filter the options ask for, checked against the config; bad input is exit 2.
 Result<StatusFilter> filter_for(const StatusOptions& o, const Config& config,
@@ -58,6 +102,7 @@ int run_status(const StatusOptions& options, const Globals& globals) {
     if (!ledger) return report(ledger.error());
     auto reservations = (*ledger)->reservations();
     if (!reservations) return report(reservations.error());
+    const std::optional<SlurmMarks> marks = ask_slurm(*reservations, options);
     FleetStatus st = summarize(config->fleet, std::move(*reservations));
     auto filter = filter_for(options, *config, st);
     if (!filter) return report(filter.error());
@@ -75,10 +120,17 @@ int run_status(const StatusOptions& options, const Globals& globals) {
                                        *filter->server)
                           : make_error(Errc::not_found, "task '{}' holds no reservation", id));
     }
+    const SlurmMarks* shown = marks ? &*marks : nullptr;
     if (options.json) {
-        print_json_line(status_json(st, config->source, ledger_location(config->state)));
+        print_json_line(status_json(st, config->source, ledger_location(config->state), shown));
     } else {
-        print_status_table(st);
+        print_status_table(st, shown);
+    }
+    if (marks && marks->gone > 0) {
+        warn(
+            "{} reservation(s) of Slurm jobs that no longer run there (marked gone); 'gpuslots "
+            "reconcile --dry-run' shows them, 'gpuslots reconcile' releases them",
+            marks->gone);
     }
     for (const auto& s : st.removed) {
         std::vector<std::string> ids;
@@ -101,6 +153,9 @@ void setup_status(CLI::App& app, const Globals& globals, Runner& runner) {
     CLI::App* sub =
         app.add_subcommand("status", "Show free and reserved GPUs and CPUs per server, and totals");
     sub->add_flag("--json", options->json, "Print one JSON object instead of the table");
+    sub->add_flag("--no-slurm", options->no_slurm,
+                  "Do not ask slurmctld whether the ledger's Slurm jobs still run (by default "
+                  "it is asked where Slurm is configured, and jobs that are gone are marked)");
     sub->add_option("--server", options->server, "Only this server (totals are then this server's)")
         ->option_text("NAME");
     sub->add_option("--job", options->job_id,

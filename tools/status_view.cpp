@@ -14,13 +14,21 @@ int percent_used(long long free, long long total) {
     return static_cast<int>(((total - free) * 100 + total / 2) / total);
 }
 
-std::string task_list(const std::vector<Reservation>& tasks) {
+const SlurmMark* mark_of(const SlurmMarks* marks, const Reservation& r) {
+    if (marks == nullptr || !marks->checked || r.origin != Origin::slurm) return nullptr;
+    auto it = marks->by_reservation.find(mark_key(r));
+    return it == marks->by_reservation.end() ? nullptr : &it->second;
+}
+
+std::string task_list(const std::vector<Reservation>& tasks, const SlurmMarks* marks) {
     if (tasks.empty()) return "-";
     // Long lists are cut so the table stays readable; --json has them all.
     constexpr std::size_t kMaxWidth = 48;
     std::string out;
     for (std::size_t i = 0; i < tasks.size(); ++i) {
-        std::string next = (i > 0 ? " " : "") + task_label(tasks[i]);
+        const SlurmMark* mark = mark_of(marks, tasks[i]);
+        std::string next =
+            (i > 0 ? " " : "") + task_label(tasks[i]) + (mark && mark->gone ? "(gone)" : "");
         if (out.size() + next.size() > kMaxWidth) {
             out += ' ' + tr("(+{} more)", tasks.size() - i);
             break;
@@ -30,7 +38,7 @@ std::string task_list(const std::vector<Reservation>& tasks) {
     return out;
 }
 
-void write_task(JsonWriter& w, const Reservation& r) {
+void write_task(JsonWriter& w, const Reservation& r, const SlurmMarks* marks) {
     w.begin_object()
         .field("id", r.task_id)
         .array("gpus", r.gpus)
@@ -51,10 +59,13 @@ void write_task(JsonWriter& w, const Reservation& r) {
     } else {
         w.value(nullptr);
     }
+    if (const SlurmMark* mark = mark_of(marks, r)) {
+        w.field("job_state", mark->state).field("gone", mark->gone);
+    }
     w.end_object();
 }
 
-void write_server(JsonWriter& w, const ServerStatus& s) {
+void write_server(JsonWriter& w, const ServerStatus& s, const SlurmMarks* marks) {
     w.begin_object()
         .field("name", s.name)
         .field("gpus_total", s.gpus_total)
@@ -63,17 +74,21 @@ void write_server(JsonWriter& w, const ServerStatus& s) {
         .field("cpus_free", s.cpus_free);
     w.key("tasks").begin_array();
     for (const auto& r : s.tasks)
-        write_task(w, r);
+        write_task(w, r, marks);
     w.end_array().end_object();
 }
 
 }  // namespace
 
+std::string mark_key(const Reservation& r) {
+    return r.server + '\n' + r.task_id;
+}
+
 std::string task_label(const Reservation& r) {
     return r.origin == Origin::slurm ? "job:" + r.task_id : r.task_id;
 }
 
-void print_status_table(const FleetStatus& st) {
+void print_status_table(const FleetStatus& st, const SlurmMarks* marks) {
     const std::string server = tr("SERVER");
     const std::string total = tr("TOTAL");
     std::size_t name_width = std::max(server.size(), total.size());
@@ -91,7 +106,7 @@ void print_status_table(const FleetStatus& st) {
             percent_used(s.gpus_free, s.gpus_total),
             fmt::format("{}/{}", s.cpus_free, s.cpus_total),
             percent_used(s.cpus_free, s.cpus_total),
-            fmt::format("{} {}", s.tasks.size(), task_list(s.tasks)));
+            fmt::format("{} {}", s.tasks.size(), task_list(s.tasks, marks)));
     }
     const Totals& t = st.totals;
     row(total, fmt::format("{}/{}", t.gpus_free, t.gpus_total),
@@ -99,13 +114,14 @@ void print_status_table(const FleetStatus& st) {
         percent_used(t.cpus_free, t.cpus_total), fmt::format("{}", t.tasks));
 }
 
-std::string status_json(const FleetStatus& st, std::string_view config, std::string_view ledger) {
+std::string status_json(const FleetStatus& st, std::string_view config, std::string_view ledger,
+                        const SlurmMarks* marks) {
     std::string out;
     out.reserve(256 + st.servers.size() * 160 + static_cast<std::size_t>(st.totals.tasks) * 140);
     JsonWriter w(out);
     w.begin_object().key("servers").begin_array();
     for (const auto& s : st.servers)
-        write_server(w, s);
+        write_server(w, s, marks);
     w.end_array();
     const Totals& t = st.totals;
     w.key("totals")
@@ -118,11 +134,14 @@ std::string status_json(const FleetStatus& st, std::string_view config, std::str
         .end_object();
     w.key("removed_servers").begin_array();
     for (const auto& s : st.removed)
-        write_server(w, s);
+        write_server(w, s, marks);
     w.end_array().key("problems").begin_array();
     for (const auto& p : st.problems)
         w.value(p);
-    w.end_array().field("config", config).field("ledger", ledger).end_object();
+    w.end_array();
+    // Present only when the ledger holds Slurm jobs' reservations (README: status --json).
+    if (marks != nullptr) w.field("slurm_checked", marks->checked);
+    w.field("config", config).field("ledger", ledger).end_object();
     return out;
 }
 

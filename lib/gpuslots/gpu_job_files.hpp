@@ -41,6 +41,7 @@ Result<void> sync_gpu_job_files(const std::string& dir, const std::map<int, std:
 // Both directories the config names (slurm.dcgm_job_mapping_dir, slurm.jobstats_dir) made to
 // match `server`'s Slurm reservations in the ledger; nothing at all (not even a read) when the
 // config names neither. Errors: the ledger's, or Errc::config from sync_gpu_job_files.
-Result<void> sync_node_job_files(const Config& config, Ledger& ledger, const std::string& server);
+Result<void> sync_node_job_files(const SlurmConfig& slurm, Ledger& ledger,
+                                 const std::string& server);
 
 }  // namespace gpuslots

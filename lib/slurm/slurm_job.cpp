@@ -3,9 +3,10 @@
 #include <algorithm>
 #include <thread>
 
-#include "gpuslots/gpu_job_files.hpp"
 #include "gpuslots/request.hpp"
 #include "gpuslots/slurm_gpus.hpp"
+#include "gpuslots/slurm_job_files.hpp"
+#include "gpuslots/slurm_recovery.hpp"
 
 namespace gpuslots {
 namespace {
@@ -42,21 +43,104 @@ bool follows_slurm(const Config& config, const SlurmJob& step, const Reservation
     return held == nullptr || (!held->gpus.empty() && *given == held->gpus);
 }
 
-// The GPU monitoring files (slurm.dcgm_job_mapping_dir, slurm.jobstats_dir) follow the
-// ledger after every prolog and epilog. Monitoring must never fail a job or drain a node: a
-// failure here is only added to the hook's log line, and `gpuslots gpu-job-files` rebuilds
-// the files later.
-void update_job_files(const Config& config, Ledger& ledger, const std::string& node,
-                      HookOutcome& outcome) {
-    if (auto synced = sync_node_job_files(config, ledger, node); !synced) {
-        outcome.message += "; GPU job files not updated: " + synced.error().message;
+}  // namespace
+
+Result<SlotRequest> requested_slots(const Config& config, const SlurmJob& job) {
+    SlotRequest r;
+    if (job.gpu_slots) {
+        auto gpus = parse_count(*job.gpu_slots, "--gpu-slots", config.gpus_per_request);
+        if (!gpus) return gpus.error();
+        r.gpus = *gpus;
     }
+    if (job.cpu_slots) {
+        auto cpus = parse_count(*job.cpu_slots, "--cpu-slots", config.cpus_per_request);
+        if (!cpus) return cpus.error();
+        r.cpus = *cpus;
+    }
+    return r;
 }
 
-// job_prolog once the config and the ledger are open.
-HookOutcome reserve_for_job(const Config& config, Ledger& ledger, const SlurmJob& job,
-                            const PrologTiming& timing) {
+Result<void> check_option_value(const PluginArgs& args, const std::string& option,
+                                const std::string& value) {
+    auto config = config_for(args);
+    if (!config) {
+        return make_error(Errc::config, "cannot check --{}: {}", option, config.error().message);
+    }
+    const Range allowed =
+        option == kGpuOption ? config->gpus_per_request : config->cpus_per_request;
+    auto parsed = parse_count(value, "--" + option, allowed);
+    if (!parsed) return parsed.error();
+    return {};
+}
+
+namespace {
+
+HookOutcome prolog_in_ledger(const PluginArgs& args, const SlurmJob& job, PrologTiming timing,
+                             HookOutcome& log);
+
+}  // namespace
+
+HookOutcome job_prolog(const PluginArgs& args, const SlurmJob& job, PrologTiming timing) {
     const bool slurm_gave_gpus = job.slurm_gpus.has_value() && !job.slurm_gpus->empty();
+    if (!job.asked_for_slots() && !slurm_gave_gpus) {
+        return HookOutcome{false, fmt::format("job {}: no slots asked for", job.job_id)};
+    }
+    HookOutcome log;
+    HookOutcome out = prolog_in_ledger(args, job, std::move(timing), log);
+    out.notes.insert(out.notes.begin(), log.notes.begin(), log.notes.end());
+    out.warnings.insert(out.warnings.begin(), log.warnings.begin(), log.warnings.end());
+    return out;
+}
+
+namespace {
+
+HookOutcome reserve_in(const Config& config, Ledger& ledger, const PluginArgs& args,
+                       const SlurmJob& job, const PrologTiming& timing, HookOutcome& log);
+
+// The prolog of a job that asked for slots (or was given GPUs by Slurm's gres/gpu); lines to
+// log on the way go to `log`.
+HookOutcome prolog_in_ledger(const PluginArgs& args, const SlurmJob& job, PrologTiming timing,
+                             HookOutcome& log) {
+    auto config = config_for(args);
+    if (!config) {
+        // Not a node fault: a config pushed to every node must not drain them all. slurmstepd
+        // cannot read it either, so a job that asked for slots fails with this in its tasks.
+        return HookOutcome{false,
+                           fmt::format("job {} on {}: reserved nothing: {}; the job cannot get "
+                                       "slots here until the config is fixed (the node stays "
+                                       "in service)",
+                                       job.job_id, job.node, config.error().message),
+                           true};
+    }
+    auto ledger = open_ledger(*config, Ledger::Access::read_write);
+    if (!ledger) return HookOutcome{true, ledger.error().message};
+    HookOutcome out = reserve_in(*config, **ledger, args, job, timing, log);
+    if (!out.node_fault) note_job_files(config->slurm, **ledger, job.node, out);
+    return out;
+}
+
+// prolog_in_ledger once the config and the ledger are open.
+HookOutcome reserve_in(const Config& config, Ledger& ledger, const PluginArgs& args,
+                       const SlurmJob& job, const PrologTiming& timing, HookOutcome& log) {
+    const bool slurm_gave_gpus = job.slurm_gpus.has_value() && !job.slurm_gpus->empty();
+
+    // What the epilog needs, kept before anything is reserved: a reservation is never made
+    // without its record (a record without a reservation only costs the epilog a look).
+    auto records = RecordDir::open(record_dir_of(args));
+    if (!records) {
+        log.warnings.push_back(fmt::format("job {} on {}: {}; its epilog will need the config",
+                                           job.job_id, job.node, records.error().message));
+    } else {
+        if (auto moved = moved_ledger_refusal(config, *records, job.node, job.job_id)) {
+            return refuse(ledger, job, *moved);
+        }
+        auto written = records->write(JobRecord{job.node, job.job_id, config.source, config.state});
+        if (!written) {
+            log.warnings.push_back(fmt::format("job {} on {}: {}; its epilog will need the config",
+                                               job.job_id, job.node, written.error().message));
+        }
+    }
+
     // A native gres/gpu job (no gpuslots option) is Slurm's: gpuslots records it where it
     // can, and never refuses it.
     const bool native = !job.asked_for_slots();
@@ -101,7 +185,14 @@ HookOutcome reserve_for_job(const Config& config, Ledger& ledger, const SlurmJob
         }
         slots.gpus = static_cast<int>(exact.size());
     }
-    const Request request{Origin::slurm, job.job_id, slots.gpus, slots.cpus, job.uid, exact};
+    Request request;
+    request.origin = Origin::slurm;
+    request.task_id = job.job_id;
+    request.gpus = slots.gpus;
+    request.cpus = slots.cpus;
+    request.owner_uid = job.uid;
+    request.exact_gpus = exact;
+    request.on_server = true;
     if (native) {
         // No waiting for a job gpuslots does not decide: one try.
         auto r = ledger.reserve(job.node, request);
@@ -117,6 +208,7 @@ HookOutcome reserve_for_job(const Config& config, Ledger& ledger, const SlurmJob
     }
     const auto deadline = std::chrono::steady_clock::now() + config.slurm.prolog_wait;
     auto poll = timing.first_poll;
+    bool checked_boot = false;
     for (;;) {
         auto r = ledger.reserve(job.node, request);
         if (r) {
@@ -129,6 +221,17 @@ HookOutcome reserve_for_job(const Config& config, Ledger& ledger, const SlurmJob
         if (code == Errc::busy || code == Errc::ledger || code == Errc::config ||
             code == Errc::internal) {
             return HookOutcome{true, r.error().message};
+        }
+        if (code == Errc::no_fit && !checked_boot) {
+            // Before refusing for lack of room: what jobs of an earlier boot of this node hold
+            // is free (the reboot rule). Once per prolog.
+            checked_boot = true;
+            auto released = release_dead_before_boot(ledger, job.node);
+            if (!released) return HookOutcome{true, released.error().message};
+            if (!released->empty()) {
+                log.notes.insert(log.notes.end(), released->begin(), released->end());
+                continue;
+            }
         }
         if (code != Errc::no_fit || std::chrono::steady_clock::now() + poll > deadline) {
             const std::string why =
@@ -150,66 +253,6 @@ HookOutcome reserve_for_job(const Config& config, Ledger& ledger, const SlurmJob
 }
 
 }  // namespace
-
-Result<SlotRequest> requested_slots(const Config& config, const SlurmJob& job) {
-    SlotRequest r;
-    if (job.gpu_slots) {
-        auto gpus = parse_count(*job.gpu_slots, "--gpu-slots", config.gpus_per_request);
-        if (!gpus) return gpus.error();
-        r.gpus = *gpus;
-    }
-    if (job.cpu_slots) {
-        auto cpus = parse_count(*job.cpu_slots, "--cpu-slots", config.cpus_per_request);
-        if (!cpus) return cpus.error();
-        r.cpus = *cpus;
-    }
-    return r;
-}
-
-Result<void> check_option_value(const PluginArgs& args, const std::string& option,
-                                const std::string& value) {
-    auto config = config_for(args);
-    if (!config) {
-        return make_error(Errc::config, "cannot check --{}: {}", option, config.error().message);
-    }
-    const Range allowed =
-        option == kGpuOption ? config->gpus_per_request : config->cpus_per_request;
-    auto parsed = parse_count(value, "--" + option, allowed);
-    if (!parsed) return parsed.error();
-    return {};
-}
-
-HookOutcome job_prolog(const PluginArgs& args, const SlurmJob& job, PrologTiming timing) {
-    const bool slurm_gave_gpus = job.slurm_gpus.has_value() && !job.slurm_gpus->empty();
-    if (!job.asked_for_slots() && !slurm_gave_gpus) {
-        return HookOutcome{false, fmt::format("job {}: no slots asked for", job.job_id)};
-    }
-    auto config = config_for(args);
-    if (!config) return HookOutcome{true, config.error().message};
-    auto ledger = open_ledger(*config, Ledger::Access::read_write);
-    if (!ledger) return HookOutcome{true, ledger.error().message};
-    HookOutcome outcome = reserve_for_job(*config, **ledger, job, timing);
-    if (!outcome.node_fault) update_job_files(*config, **ledger, job.node, outcome);
-    return outcome;
-}
-
-HookOutcome job_epilog(const PluginArgs& args, const SlurmJob& job) {
-    auto config = config_for(args);
-    if (!config) return HookOutcome{true, config.error().message};
-    auto ledger = open_ledger(*config, Ledger::Access::read_write);
-    if (!ledger) return HookOutcome{true, ledger.error().message};
-    auto released = (*ledger)->release(Origin::slurm, job.job_id, job.node);
-    if (!released) return HookOutcome{true, released.error().message};
-    HookOutcome outcome{false,
-                        fmt::format("job {} on {}: nothing to release", job.job_id, job.node)};
-    if (!released->empty()) {
-        const Reservation& r = released->front();
-        outcome.message = fmt::format("job {} on {}: released GPUs [{}] and {} CPUs", job.job_id,
-                                      job.node, join(r.gpus), r.cpus);
-    }
-    update_job_files(*config, **ledger, job.node, outcome);
-    return outcome;
-}
 
 StepEnvironment step_environment(const PluginArgs& args, const SlurmJob& job) {
     StepEnvironment env;
