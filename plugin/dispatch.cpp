@@ -10,7 +10,7 @@
 //   S_CTX_REMOTE      slurmstepd, root (init,          slurmstepd.cpp  hand the step its GPUs;
 //                     init_post_opt,                                   fail a refused job's
 //                     task_init_privileged)                            tasks
-//   S_CTX_SLURMD      slurmd itself                    -             nothing
+//   S_CTX_SLURMD      slurmd itself, at its start      dispatch.cpp  log the version line
 //
 // What each hook returns when it fails, and why (Slurm 22.05; see slurm-lab's findings in the
 // README). The same value is returned when an exception reaches the firewall below: nothing
@@ -20,6 +20,9 @@
 //   init                   local, allocator  -1          srun/sbatch/salloc stop before any job
 //                                                        exists (bad plugstack arguments: a
 //                                                        required plugin must not be ignored)
+//   init                   slurmd            0           it only logs; -1 would stop slurmd from
+//                                                        starting ("Unable to initialize
+//                                                        plugstack configuration")
 //   init                   remote            0           -1 would fail the step's launch, and
 //                                                        for a batch step drain the node; the
 //                                                        step hooks fail closed instead
@@ -47,6 +50,7 @@ extern "C" {
 #include <string>
 
 #include "contexts.hpp"
+#include "gpuslots/version.hpp"
 #include "spank_values.hpp"
 
 #define GPUSLOTS_EXPORT __attribute__((visibility("default")))
@@ -97,8 +101,15 @@ GPUSLOTS_EXPORT int slurm_spank_init(spank_t sp, int ac, char** av) {
             return firewall("init", kStopCommand, [&] { return submit::init(sp, ac, av); });
         case S_CTX_REMOTE:
             return firewall("init", kKeepStep, [&] { return stepd::init(sp, ac, av); });
+        case S_CTX_SLURMD:
+            // slurmd loads the stack once at start: say which build it loaded, in the words
+            // of `gpuslots --version`, so that a node running a stale plugin stands out.
+            return firewall("init", 0, [] {
+                spank::log_info("init", std::string(version_line()) + " loaded by slurmd");
+                return 0;
+            });
         default:
-            return 0;  // slurmd loads the stack at start; job_script never calls init
+            return 0;  // job_script never calls init
     }
 }
 
