@@ -15,7 +15,7 @@ command -v lintian >/dev/null || {
 declare -A accepted=(
 )
 lintian --version
-out=$(lintian --no-tag-display-limit --display-info "$deb" 2>&1)
+out=$(lintian --tag-display-limit 0 --display-info "$deb" 2>&1)
 echo "$out"
 status=0
 while read -r severity _ tag _; do
