@@ -68,5 +68,8 @@ set(GPUSLOTS_REVISION "${_rev}")
 set(GPUSLOTS_SLURM_VERSION "${_slurm}")
 configure_file(${CMAKE_CURRENT_LIST_DIR}/version.cpp.in ${CMAKE_CURRENT_BINARY_DIR}/version.cpp
                @ONLY)
-set_property(GLOBAL PROPERTY GPUSLOTS_SLURM_VERSION "${_slurm}")  # for tests/package
+# For the plugin's entry object (C, no libgpuslots) and tests/package.
+set_property(GLOBAL PROPERTY GPUSLOTS_SLURM_VERSION "${_slurm}")
+set_property(GLOBAL PROPERTY GPUSLOTS_VERSION_LINE
+             "gpuslots ${PROJECT_VERSION} (git ${_rev}, built against Slurm ${_slurm})")
 message(STATUS "gpuslots ${PROJECT_VERSION}, git ${_rev}, Slurm ${_slurm}")

@@ -2,9 +2,11 @@
 #
 # The commands and options are read from the tool's own --help at each completion, so that
 # this file cannot drift from the tool (a new subcommand or option completes as soon as the
-# tool has it); the server names come from `gpuslots status --json` for the config given on
-# the line (--config FILE), else the tool's default. Needs nothing from the bash-completion
-# package, which only loads it on demand from .../bash-completion/completions/gpuslots.
+# tool has it); the server names come from `gpuslots status --json --no-slurm` (the config and
+# the ledger only, never slurmctld: a completion must not wait on the network) for the config
+# given on the line (--config FILE), else the tool's default. Needs nothing from the
+# bash-completion package, which only loads it on demand from
+# .../bash-completion/completions/gpuslots.
 
 # _gpuslots_help TOOL CONFIG_ARGS... -- COMMAND...: what `--help` lists for that command, one
 # "sub NAME", "flag NAME" or "value NAME" (an option that takes a value) per line.
@@ -46,7 +48,7 @@ _gpuslots_help() {
 _gpuslots_servers() {
     local tool=$1
     shift
-    "$tool" "$@" status --json 2>/dev/null |
+    "$tool" "$@" status --json --no-slurm 2>/dev/null |
         grep -o '"name": *"[^"\\]*"' | sed 's/^"name": *"//; s/"$//'
 }
 

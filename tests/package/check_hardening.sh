@@ -44,7 +44,7 @@ if readelf -SW "$file" | grep -q '\.debug_info'; then
 	while IFS=$'\t' read -r name producer; do
 		case $name in
 		/usr/*) continue ;;
-		"$src"/* | */lib/*.cpp | */tools/*.cpp | */plugin/*.cpp) ;;
+		"$src"/* | */lib/*.cpp | */tools/*.cpp | */plugin/*.cpp | */plugin/*.c) ;;
 		*) continue ;;
 		esac
 		units=$((units + 1))

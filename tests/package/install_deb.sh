@@ -32,7 +32,7 @@ dpkg --root="$root" -s gpuslots | grep -q '^Status: install ok installed$' ||
 
 multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch)
 plugin=/usr/lib/$multiarch/slurm/gpuslots.so
-for path in /usr/bin/gpuslots "$plugin" /usr/share/lua/5.1/gpuslots_job_submit.lua \
+for path in /usr/bin/gpuslots "$plugin" "${plugin%/*}/gpuslots-core.so" /usr/share/lua/5.1/gpuslots_job_submit.lua \
 	/etc/gpuslots/gpuslots.yaml.example /etc/slurm/plugstack.conf.d/gpuslots.conf \
 	/usr/share/man/man1/gpuslots.1.gz /usr/share/man/man5/gpuslots.yaml.5.gz \
 	/usr/share/man/man8/gpuslots.so.8.gz /usr/share/bash-completion/completions/gpuslots \
@@ -43,8 +43,11 @@ done
 src=$(cd "$(dirname "$0")/../.." && pwd)
 for unit in "$src"/etc/systemd/*; do
 	[ -e "$unit" ] || continue
-	name=$(basename "$unit" .in)
-	[ -f "$root/lib/systemd/system/$name" ] || bad "the package does not install /lib/systemd/system/$name"
+	name=$(basename "$unit")
+	[ -f "$root/usr/lib/systemd/system/$name" ] || bad "the package does not install /usr/lib/systemd/system/$name"
+	for exe in $(sed -n 's/^Exec[A-Za-z]*=[-@!+]*\([^ ]*\).*/\1/p' "$root/usr/lib/systemd/system/$name" 2>/dev/null); do
+		[ -x "$root$exe" ] || bad "$name runs $exe, which the package does not install"
+	done
 done
 conffiles=$(dpkg --root="$root" -s gpuslots | sed -n '/^Conffiles:/,/^[A-Z]/p')
 for path in /etc/gpuslots/gpuslots.yaml.example /etc/slurm/plugstack.conf.d/gpuslots.conf; do

@@ -1,5 +1,5 @@
 # The plugin says which build slurmd loaded, in the words of `gpuslots --version`, once per
-# slurmd start (slurm_spank_init in slurmd's own context, plugin/dispatch.cpp).
+# slurmd start (slurm_spank_init in slurmd's own context, plugin/entry.c), before the core loads.
 
 scenario_version_logged() {
 	local line log starts logged nodes=0
@@ -8,11 +8,11 @@ scenario_version_logged() {
 		[ -e "$log" ] || fail "no slurmd log in $CLUSTER_DIR/log"
 		nodes=$((nodes + 1))
 		starts=$(grep -c 'slurmd version .* started' "$log")
-		logged=$(grep -cF "gpuslots: init: $line loaded by slurmd" "$log")
+		logged=$(grep -cF "gpuslots: slurmd: loaded $line" "$log")
 		[ "$starts" -ge 1 ] || fail "$log has no 'slurmd version ... started' line"
 		expect_eq "$logged" "$starts" "version lines in $log (one per slurmd start: '$line')"
-		expect_eq "$(grep -c 'gpuslots: init: .* loaded by slurmd' "$log")" "$logged" \
+		expect_eq "$(grep -c 'gpuslots: slurmd: loaded ' "$log")" "$logged" \
 			"version lines in $log that are not this build's"
 	done
-	ok "each of $nodes slurmd logged '$line loaded by slurmd' once per start"
+	ok "each of $nodes slurmd logged 'gpuslots: slurmd: loaded $line' once per start"
 }
