@@ -3,6 +3,7 @@
 #include <exception>
 
 #include "cli.hpp"
+#include "gpuslots/version.hpp"
 #include "text.hpp"
 
 namespace {
@@ -16,7 +17,7 @@ int run(int argc, char** argv) {
     app.footer(kExitCodeHelp);
     app.require_subcommand(1, 1);
     app.fallthrough();
-    app.set_version_flag("--version", GPUSLOTS_VERSION);
+    app.set_version_flag("--version", std::string(gpuslots::version_line()));
     Globals globals;
     app.add_option("--config", globals.config_path, "Config file (YAML)");
     Runner runner;
