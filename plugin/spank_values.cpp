@@ -10,30 +10,17 @@
 
 namespace gpuslots::spank {
 
-struct spank_option kOptions[] = {
-    {const_cast<char*>(kGpuOption), const_cast<char*>("N"),
-     const_cast<char*>("Reserve N GPU slots on each node of the job (gpuslots); the job sees "
-                       "exactly those GPUs"),
-     1, kGpuSlotsIndex, submit::on_option},
-    {const_cast<char*>(kCpuOption), const_cast<char*>("N"),
-     const_cast<char*>("Reserve N CPU slots on each node of the job (gpuslots)"), 1, kCpuSlotsIndex,
-     submit::on_option},
-    SPANK_OPTIONS_TABLE_END,
-};
+struct spank_option* kOptions = nullptr;
+
+const char* option_name(OptionIndex index) {
+    return index == kGpuSlotsIndex ? kGpuOption : kCpuOption;
+}
 
 Result<PluginArgs> args_of(int ac, char** av) {
     std::vector<std::string> args;
     for (int i = 0; i < ac; ++i)
         args.emplace_back(av[i]);
     return parse_plugin_args(args);
-}
-
-bool register_option(spank_t sp, OptionIndex index, const char* hook) {
-    const spank_err_t rc = spank_option_register(sp, &kOptions[index]);
-    if (rc == ESPANK_SUCCESS) return true;
-    log_error(hook,
-              std::string("cannot register --") + kOptions[index].name + ": " + spank_strerror(rc));
-    return false;
 }
 
 namespace {

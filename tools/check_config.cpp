@@ -2,9 +2,14 @@
 // changing anything; where the config says Slurm schedules servers, compare it with what
 // slurmctld says (through Slurm's commands: gpuslots_controller). For admins after an edit,
 // and for monitoring.
+#include <unistd.h>
+
 #include <algorithm>
+#include <ctime>
 
 #include "cli.hpp"
+#include "gpuslots/job_record.hpp"
+#include "gpuslots/reconcile.hpp"
 #include "gpuslots/slurm_setup.hpp"
 #include "gpuslots/status.hpp"
 #include "gpuslots/storage.hpp"
@@ -15,7 +20,32 @@ namespace {
 struct CheckOptions {
     bool slurm = false;
     bool no_slurm = false;
+    std::string record_dir = kDefaultRecordDir;
 };
+
+// The plugin's job records on this host (gpuslots/job_record.hpp): jobs whose prolog read this
+// config file and that hold slots in a ledger other than the one it names now (state.path or
+// backend changed under them). Warnings:
+// the plugin refuses new jobs on those nodes until they end, which is what keeps the two
+// ledgers from handing out the same GPUs.
+void check_moved_ledger(const Config& config, const std::string& record_dir) {
+    auto records = RecordDir::open_existing(record_dir);
+    if (!records) {
+        // Root's directory (0700) is not for others to read: nothing to say then.
+        if (::geteuid() == 0) warn(records.error().message);
+        return;
+    }
+    for (const auto& r : held_in_other_ledgers(config, *records, std::nullopt, false)) {
+        // Records of prologs that read another config file are about another setup (another
+        // cluster on this host, a test); the plugin itself judges by node alone.
+        if (r.config_source != config.source) continue;
+        warn(fmt::format(
+            "the ledger has moved: job {} holds its slots on {} in {}, but the "
+            "config names {}; the plugin refuses new GPU jobs on {} until it ends "
+            "(or move the ledger back)",
+            r.job_id, r.node, ledger_location(r.state), ledger_location(config.state), r.node));
+    }
+}
 
 // Returns kOk or kUnusable; prints one line per problem.
 int check_slurm(const Config& config) {
@@ -60,6 +90,48 @@ int check_slurm(const Config& config) {
     return rc;
 }
 
+// The Slurm jobs' reservations whose job slurmctld no longer shows on their node (reconcile's
+// rules): leaks, one line each with the command that fixes it. Returns kOk or kUnusable.
+int check_leaks(const std::vector<Reservation>& reservations, bool must_ask) {
+    std::size_t jobs = 0;
+    for (const auto& r : reservations)
+        jobs += r.origin == Origin::slurm;
+    if (jobs == 0) return kOk;
+    auto view = ask_jobs(SlurmController(), ::geteuid() == 0);
+    if (!view) {
+        const std::string line = fmt::format(
+            "slurm: cannot ask slurmctld whether the ledger's {} Slurm job reservation(s) still "
+            "run: {}",
+            jobs, view.error().message);
+        if (!must_ask) {
+            warn(line);
+            return kOk;
+        }
+        fmt::print(stderr, "gpuslots: {}\n", line);
+        return kUnusable;
+    }
+    // Judged without a grace period: a job that slurmctld no longer shows on the node is a
+    // leak already; reconcile releases it once it is older than its grace period.
+    ReconcileRules rules;
+    rules.now_unix = static_cast<std::int64_t>(std::time(nullptr));
+    const std::chrono::seconds grace = rules.grace;
+    rules.grace = std::chrono::seconds(0);
+    std::size_t leaks = 0;
+    for (const auto& j : judge(reservations, *view, rules)) {
+        if (j.reservation.origin != Origin::slurm || j.verdict != Verdict::release) continue;
+        const Reservation& r = j.reservation;
+        const bool young = rules.now_unix - r.created_unix < grace.count();
+        fmt::print(stderr,
+                   "gpuslots: leak: job {} holds GPUs [{}] and {} CPUs on {}, but {}; release it "
+                   "with 'gpuslots reconcile --server {}'{} (see first: --dry-run)\n",
+                   r.task_id, join_ints(r.gpus), r.cpus, r.server, j.why, r.server,
+                   young ? fmt::format(" once it is {} s old", grace.count()) : "");
+        ++leaks;
+    }
+    fmt::print("  slurm jobs: {} reservation(s) compared with slurmctld, {} leaked\n", jobs, leaks);
+    return leaks == 0 ? kOk : kUnusable;
+}
+
 int run_check_config(const CheckOptions& o, const Globals& globals) {
     auto config = load(globals);
     if (!config) return report(config.error());
@@ -83,6 +155,7 @@ int run_check_config(const CheckOptions& o, const Globals& globals) {
     int rc = kOk;
     for (const auto& warning : storage_warnings(*config))
         warn(warning);
+    check_moved_ledger(*config, o.record_dir);
     auto ledger = open_ledger(*config, Ledger::Access::read_only);
     if (!ledger) return report(ledger.error());
     auto problems = (*ledger)->verify();
@@ -90,6 +163,7 @@ int run_check_config(const CheckOptions& o, const Globals& globals) {
     auto reservations = (*ledger)->reservations();
     if (!reservations) return report(reservations.error());
     const std::size_t count = reservations->size();
+    const std::vector<Reservation> held = *reservations;
     const FleetStatus st = summarize(config->fleet, std::move(*reservations));
     fmt::print("  ledger holds {} reservation(s)\n", count);
     for (const auto& s : st.removed) {
@@ -109,9 +183,12 @@ int run_check_config(const CheckOptions& o, const Globals& globals) {
         scheduled |= s.slurm != SlurmMode::none;
     if ((scheduled || o.slurm) && !o.no_slurm) {
         if (check_slurm(*config) != kOk) rc = kUnusable;
+        if (check_leaks(held, true) != kOk) rc = kUnusable;
     } else {
         fmt::print("  slurmctld: not compared ({})\n",
                    o.no_slurm ? "--no-slurm" : "no server says 'slurm: slots' or 'slurm: follow'");
+        // The plugin books for jobs on servers Slurm does not schedule by the slots too.
+        if (!o.no_slurm && slurm_configured() && check_leaks(held, false) != kOk) rc = kUnusable;
     }
     return rc;
 }
@@ -128,6 +205,11 @@ void setup_check_config(CLI::App& app, const Globals& globals, Runner& runner) {
                   "Compare with slurmctld even when no server says 'slurm: slots' (finds nodes "
                   "that count slots the config does not let Slurm schedule)");
     sub->add_flag("--no-slurm", o->no_slurm, "Do not ask slurmctld");
+    sub->add_option("--record-dir", o->record_dir,
+                    "Where the plugin keeps its job records on this host (its plugstack "
+                    "record_dir=), to warn about jobs that hold slots in another ledger than "
+                    "the configured one")
+        ->capture_default_str();
     sub->callback([o, &globals, &runner] {
         runner = [o, &globals] { return run_check_config(*o, globals); };
     });
