@@ -13,6 +13,9 @@
 
 #include <fmt/format.h>
 
+#include "gpuslots/ledger.hpp"
+#include "gpuslots/storage.hpp"
+
 namespace gpuslots {
 namespace {
 
@@ -210,12 +213,12 @@ Result<void> RecordDir::remove(const std::string& node, const std::string& job_i
     return {};
 }
 
-std::vector<JobRecord> RecordDir::on_node(const std::string& node) const {
+std::vector<JobRecord> RecordDir::on_node(const std::optional<std::string>& node) const {
     std::vector<JobRecord> out;
     if (dir_.empty()) return out;
     DIR* d = ::opendir(dir_.c_str());
     if (d == nullptr) return out;
-    const std::string prefix = file_name(node, "");  // "<node>+.job"
+    const std::string prefix = node ? file_name(*node, "") : std::string(".job");  // "<node>+.job"
     const std::string stem = prefix.substr(0, prefix.size() - 4);
     while (const dirent* e = ::readdir(d)) {
         const std::string name = e->d_name;
@@ -230,9 +233,36 @@ std::vector<JobRecord> RecordDir::on_node(const std::string& node) const {
         ::close(fd);
         if (n <= 0) continue;
         text.resize(static_cast<std::size_t>(n));
-        if (auto r = decode_record(text); r && r->node == node) out.push_back(std::move(*r));
+        if (auto r = decode_record(text); r && (!node || r->node == *node)) {
+            out.push_back(std::move(*r));
+        }
     }
     ::closedir(d);
+    return out;
+}
+
+std::vector<JobRecord> held_in_other_ledgers(const Config& config, const RecordDir& records,
+                                             const std::optional<std::string>& node,
+                                             bool remove_stale) {
+    std::vector<JobRecord> out;
+    for (JobRecord& other : records.on_node(node)) {
+        if (other.state.backend == config.state.backend &&
+            ledger_location(other.state) == ledger_location(config.state)) {
+            continue;
+        }
+        // Does the other ledger still hold that job there? Read-only: nothing is created.
+        const Config old = config_of(other);
+        auto ledger = open_ledger(old, Access::read_only);
+        if (ledger) {
+            auto held = (*ledger)->find(Origin::slurm, other.job_id, other.node);
+            if (held && !held->has_value()) {
+                // A record left behind is looked at again next time.
+                if (remove_stale) (void)records.remove(other.node, other.job_id);
+                continue;
+            }
+        }
+        out.push_back(std::move(other));
+    }
     return out;
 }
 

@@ -140,10 +140,20 @@ static const struct gpuslots_core* load_core(void) {
     return core;
 }
 
-/* Exactly what parse_plugin_args() accepts: nothing, or one absolute config=. Anything else is
- * an error, which the core words. */
+/* Exactly what parse_plugin_args() accepts: nothing, or at most one absolute config= and one
+ * absolute record_dir=. Anything else is an error, which the core words. */
 static int plain_args(int ac, char** av) {
-    return ac == 0 || (ac == 1 && strncmp(av[0], "config=/", 8) == 0);
+    int config = 0, record_dir = 0;
+    for (int i = 0; i < ac; ++i) {
+        if (strncmp(av[i], "config=/", 8) == 0) {
+            ++config;
+        } else if (strncmp(av[i], "record_dir=/", 12) == 0) {
+            ++record_dir;
+        } else {
+            return 0;
+        }
+    }
+    return config <= 1 && record_dir <= 1;
 }
 
 static int asked_for_slots(spank_t sp) {

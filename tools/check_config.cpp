@@ -8,6 +8,7 @@
 #include <ctime>
 
 #include "cli.hpp"
+#include "gpuslots/job_record.hpp"
 #include "gpuslots/reconcile.hpp"
 #include "gpuslots/slurm_setup.hpp"
 #include "gpuslots/status.hpp"
@@ -20,7 +21,31 @@ namespace {
 struct CheckOptions {
     bool slurm = false;
     bool no_slurm = false;
+    std::string record_dir = kDefaultRecordDir;
 };
+
+// The plugin's job records on this host (gpuslots/job_record.hpp): jobs whose prolog read this
+// config file and that hold slots in a ledger other than the one it names now (state.path or
+// backend changed under them). Warnings:
+// the plugin refuses new jobs on those nodes until they end, which is what keeps the two
+// ledgers from handing out the same GPUs.
+void check_moved_ledger(const Config& config, const std::string& record_dir) {
+    auto records = RecordDir::open_existing(record_dir);
+    if (!records) {
+        // Root's directory (0700) is not for others to read: nothing to say then.
+        if (::geteuid() == 0) warn("{}", records.error().message);
+        return;
+    }
+    for (const auto& r : held_in_other_ledgers(config, *records, std::nullopt, false)) {
+        // Records of prologs that read another config file are about another setup (another
+        // cluster on this host, a test); the plugin itself judges by node alone.
+        if (r.config_source != config.source) continue;
+        warn(
+            "the ledger has moved: job {} holds its slots on {} in {}, but the config names {}; "
+            "the plugin refuses new GPU jobs on {} until it ends (or move the ledger back)",
+            r.job_id, r.node, ledger_location(r.state), ledger_location(config.state), r.node);
+    }
+}
 
 // Returns kOk or kUnusable; prints one line per problem.
 int check_slurm(const Config& config) {
@@ -153,6 +178,7 @@ int run_check_config(const CheckOptions& o, const Globals& globals) {
     int rc = kOk;
     for (const auto& warning : storage_warnings(*config))
         warn("{}", warning);
+    check_moved_ledger(*config, o.record_dir);
     auto ledger = open_ledger(*config, Ledger::Access::read_only);
     if (!ledger) return report(ledger.error());
     auto problems = (*ledger)->verify();
@@ -205,6 +231,11 @@ void setup_check_config(CLI::App& app, const Globals& globals, Runner& runner) {
                   "Compare with slurmctld even when no server says 'slurm: slots' (finds nodes "
                   "that count slots the config does not let Slurm schedule)");
     sub->add_flag("--no-slurm", o->no_slurm, "Do not ask slurmctld");
+    sub->add_option("--record-dir", o->record_dir,
+                    "Where the plugin keeps its job records on this host (its plugstack "
+                    "record_dir=), to warn about jobs that hold slots in another ledger than "
+                    "the configured one")
+        ->capture_default_str();
     sub->callback([o, &globals, &runner] {
         runner = [o, &globals] { return run_check_config(*o, globals); };
     });

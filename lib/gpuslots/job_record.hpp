@@ -47,8 +47,9 @@ class RecordDir {
     Result<std::optional<JobRecord>> read(const std::string& node, const std::string& job_id) const;
     // No record is not an error.
     Result<void> remove(const std::string& node, const std::string& job_id) const;
-    // Every record of `node` that can be read (the others are skipped).
-    std::vector<JobRecord> on_node(const std::string& node) const;
+    // Every record of `node` (of every node when nullopt) that can be read (the others are
+    // skipped).
+    std::vector<JobRecord> on_node(const std::optional<std::string>& node) const;
 
     const std::string& path() const { return dir_; }
 
@@ -56,6 +57,14 @@ class RecordDir {
     explicit RecordDir(std::string dir) : dir_(std::move(dir)) {}
     std::string dir_;  // "" for a directory that does not exist (open_existing)
 };
+
+// The records (of `node`, or of every node) whose job still holds a reservation on its node in
+// a ledger other than the one `config` names: while one does, two ledgers could hand out the
+// same GPUs there. Records whose job holds nothing in its ledger any more are stale: removed
+// with `remove_stale`, skipped either way. A ledger that cannot be read counts as holding.
+std::vector<JobRecord> held_in_other_ledgers(const Config& config, const RecordDir& records,
+                                             const std::optional<std::string>& node,
+                                             bool remove_stale);
 
 // The records' file format, exposed for the tests.
 std::string encode_record(const JobRecord& record);

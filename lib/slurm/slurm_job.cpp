@@ -194,8 +194,17 @@ HookOutcome reserve_in(const Config& config, Ledger& ledger, const PluginArgs& a
     request.exact_gpus = exact;
     request.on_server = true;
     if (native) {
-        // No waiting for a job gpuslots does not decide: one try.
+        // No waiting for a job gpuslots does not decide: one try (two, when jobs of an
+        // earlier boot of this node held Slurm's GPUs).
         auto r = ledger.reserve(job.node, request);
+        if (!r && r.error().code == Errc::no_fit) {
+            auto released = release_dead_before_boot(ledger, job.node);
+            if (!released) return HookOutcome{true, released.error().message};
+            if (!released->empty()) {
+                log.notes.insert(log.notes.end(), released->begin(), released->end());
+                r = ledger.reserve(job.node, request);
+            }
+        }
         if (r) {
             return HookOutcome{false, fmt::format("job {} on {}: recorded Slurm's GPUs [{}]",
                                                   job.job_id, job.node, join(r->gpus))};

@@ -17,10 +17,6 @@ std::string local_time(std::int64_t when) {
     return buf;
 }
 
-bool same_ledger(const StateConfig& a, const StateConfig& b) {
-    return a.backend == b.backend && ledger_location(a) == ledger_location(b);
-}
-
 }  // namespace
 
 std::string record_dir_of(const PluginArgs& args) {
@@ -67,19 +63,8 @@ StartOutcome slurmd_start(const PluginArgs& args, const std::string& node) {
 std::optional<std::string> moved_ledger_refusal(const Config& config, const RecordDir& records,
                                                 const std::string& node,
                                                 const std::string& job_id) {
-    for (const JobRecord& other : records.on_node(node)) {
-        if (other.job_id == job_id || same_ledger(other.state, config.state)) continue;
-        // Does the other ledger still hold that job here? Read-only: nothing is created.
-        const Config old = config_of(other);
-        auto ledger = open_ledger(old, Ledger::Access::read_only);
-        if (ledger) {
-            auto held = (*ledger)->find(Origin::slurm, other.job_id, node);
-            if (held && !held->has_value()) {
-                // Stale: its job holds nothing there. One left behind is looked at again.
-                (void)records.remove(node, other.job_id);
-                continue;
-            }
-        }
+    for (const JobRecord& other : held_in_other_ledgers(config, records, node, true)) {
+        if (other.job_id == job_id) continue;  // a rerun prolog of the same job
         return fmt::format(
             "the ledger has moved while jobs hold GPUs on {}: job {} holds its slots in {} "
             "(config {} then), but the config {} now names {}; no job gets slots from the new "

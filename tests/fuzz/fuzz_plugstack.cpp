@@ -2,7 +2,8 @@
 // NUL bytes into arguments; Slurm splits its line at white space, so every other byte can occur
 // inside one argument.
 // Properties: no crash; an error is Errc::config, one line, starts with "plugstack.conf: ";
-// success means at most one argument, exactly "config=" followed by the absolute path returned.
+// success means at most one "config=" and one "record_dir=" argument, each followed by the
+// absolute path returned.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -35,9 +36,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         require(!parsed->config.has_value(), "no arguments: the default config lookup");
         return 0;
     }
-    require(args.size() == 1 && parsed->config.has_value(),
-            "an accepted argument list is one config= argument");
-    require(args[0] == "config=" + *parsed->config && parsed->config->front() == '/',
-            "config= takes the absolute path as given", [&] { return args[0]; });
+    require(args.size() <= 2, "an accepted argument list is one config= and one record_dir=");
+    std::size_t seen = 0;
+    for (const auto& arg : args) {
+        const bool config = arg.rfind("config=", 0) == 0;
+        const auto& value = config ? parsed->config : parsed->record_dir;
+        require(value.has_value() && arg == (config ? "config=" : "record_dir=") + *value &&
+                    value->front() == '/',
+                "each argument takes the absolute path as given", [&] { return arg; });
+        ++seen;
+    }
+    require(seen == static_cast<std::size_t>(parsed->config.has_value()) +
+                        static_cast<std::size_t>(parsed->record_dir.has_value()),
+            "every value came from an argument");
     return 0;
 }

@@ -217,3 +217,39 @@ BOOST_AUTO_TEST_CASE(a_record_round_trips_and_a_torn_one_is_not_a_record) {
     BOOST_TEST(!decode_record(text.substr(0, text.size() - 4)).has_value());
     BOOST_TEST(!decode_record("gpuslots-job-record 2\nend\n").has_value());
 }
+
+BOOST_AUTO_TEST_CASE(check_config_warns_about_jobs_holding_slots_in_another_ledger) {
+    Node n;
+    BOOST_TEST_REQUIRE(!job_prolog(n.args, job("70", "1"), n.fast).node_fault);
+    n.push("state:\n  path: moved.db\n");
+    const auto run = [&] {
+        return test::run_process(
+            {GPUSLOTS_CLI, "--config", n.dir.file("gpuslots.yaml"), "check-config", "--no-slurm",
+             "--record-dir", n.dir.file("records")},
+            "");
+    };
+    const test::Run moved = run();
+    BOOST_TEST(has(moved.err,
+                   "gpuslots: warning: the ledger has moved: job 70 holds its slots "
+                   "on n1 in " +
+                       n.dir.file("state.db") + ", but the config names " + n.dir.file("moved.db")),
+               moved.err);
+    // check-config changes nothing: the record is still there, and the job still holds.
+    BOOST_TEST(std::filesystem::exists(n.dir.file("records/n1+70.job")));
+    BOOST_TEST_REQUIRE(!job_epilog(n.args, job("70", "1")).node_fault);
+    BOOST_TEST(!has(run().err, "the ledger has moved"));
+}
+
+BOOST_AUTO_TEST_CASE(slurms_own_gpus_are_recorded_once_jobs_of_an_earlier_boot_are_released) {
+    Node n;
+    SlurmJob before = job("80", std::nullopt);
+    before.slurm_gpus = "1";
+    BOOST_TEST_REQUIRE(!job_prolog(n.args, before, n.fast).node_fault);
+    n.boot("second-boot");
+    SlurmJob now = job("81", std::nullopt);
+    now.slurm_gpus = "1";
+    const HookOutcome out = job_prolog(n.args, now, n.fast);
+    BOOST_TEST(has(out.message, "recorded Slurm's GPUs [1]"), out.message);
+    BOOST_TEST_REQUIRE(out.notes.size() == 1U);
+    BOOST_TEST(has(out.notes[0], "released job 80's GPUs 1 on n1"), out.notes[0]);
+}

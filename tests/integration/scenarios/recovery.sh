@@ -27,8 +27,8 @@ fake_old_boot_job() {
 		VALUES ('slurm', '$job', '$node', 0, $#, 0, strftime('%s', 'now') - 3600, 'an-earlier-boot');
 		INSERT INTO gpu_holds (server, gpu, reservation) VALUES $values;"
 }
-# leaked_gpus JOB...: GPUs the ledger still holds for these jobs (which are all gone).
-leaked_gpus() {
+# gpus_held_for JOB...: GPUs the ledger still holds for these jobs (which are all gone).
+gpus_held_for() {
 	local j n=0 node gpus
 	for j in "$@"; do
 		for node in $(ledger_nodes "$j"); do
@@ -60,7 +60,7 @@ scenario_reboot_rule() {
 	# Before a refusal: job 999001 "ran before the crash" and holds all of n1; Slurm (which
 	# knows of no such job) starts the next GPU job there, whose prolog finds no room.
 	fake_old_boot_job 999001 $node $(seq 0 $((total - 1)))
-	expect_eq "$(leaked_gpus 999001)" "$total" "GPUs held by job 999001 before"
+	expect_eq "$(gpus_held_for 999001)" "$total" "GPUs held by job 999001 before"
 	note "before: leaked GPUs: $total (job 999001, reserved under another boot)"
 	srun -w $node --gpu-slots="$total" "$W"/report next >"$W"/next.out 2>"$W"/next.err ||
 		fail "the next GPU job on $node failed: $(cat "$W"/next.err)"
@@ -68,17 +68,17 @@ scenario_reboot_rule() {
 	expect_grep "$log" "gpuslots: job_prolog: released job 999001's GPUs 0(,[0-9]+)* on $node: reserved before this node's boot at " \
 		"the prolog's log line"
 	note "$(grep -o "gpuslots: job_prolog: released job 999001.*" "$log" | tail -1)"
-	expect_eq "$(leaked_gpus 999001)" 0 "GPUs left to job 999001"
+	expect_eq "$(gpus_held_for 999001)" 0 "GPUs left to job 999001"
 	ok "a job of an earlier boot is released before a refusal; the next GPU job ran on all $total GPUs"
 
 	# At slurmd start: job 999002 likewise; slurmd comes back (as after a reboot).
 	wait_until 20 "an empty ledger" eval '[ "$(ledger_task_count)" = 0 ]'
 	fake_old_boot_job 999002 $node 0
-	expect_eq "$(leaked_gpus 999002)" 1 "GPUs held by job 999002 before"
+	expect_eq "$(gpus_held_for 999002)" 1 "GPUs held by job 999002 before"
 	restart_slurmd $node
 	wait_until 20 "slurmd's log line" grep -q "gpuslots: slurmd: released job 999002's GPUs 0 on $node: reserved before this node's boot at " "$log"
 	note "$(grep -o "gpuslots: slurmd: released job 999002.*" "$log" | tail -1)"
-	expect_eq "$(leaked_gpus 999002)" 0 "GPUs left to job 999002"
+	expect_eq "$(gpus_held_for 999002)" 0 "GPUs left to job 999002"
 	srun -w $node --gpu-slots="$total" "$W"/report after >"$W"/after.out 2>"$W"/after.err ||
 		fail "the GPU job after slurmd's start failed: $(cat "$W"/after.err)"
 	assert_no_drain
@@ -126,7 +126,7 @@ scenario_config_push() {
 	expect_eq "$(job_state "$j1") $(job_state "$j2")" "COMPLETED COMPLETED" "states of jobs $j1 $j2"
 	GPUSLOTS_CONFIG=$good wait_ledger_clear "$j1" 20
 	local leaked
-	leaked=$(GPUSLOTS_CONFIG=$good leaked_gpus "$j1" "$j2")
+	leaked=$(GPUSLOTS_CONFIG=$good gpus_held_for "$j1" "$j2")
 	note "after: leaked GPUs: $leaked"
 	expect_eq "$leaked" 0 "GPUs still reserved for jobs $j1 $j2"
 	assert_no_drain

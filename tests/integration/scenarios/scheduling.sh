@@ -179,6 +179,8 @@ scenario_manual_booking() {
 	local busy rc
 	busy=$(sbatch --parsable -w n3 --gpu-slots=4 -o /dev/null --wrap "$W/report busy hold") || fail "sbatch failed"
 	wait_job_state "$busy" RUNNING 30
+	# RUNNING comes before its prolog (PrologFlags=Alloc) has reserved: wait for the ledger.
+	wait_ledger_has "$busy" n3 20
 	local before
 	before=$(ledger_snapshot)
 	cli allocate it-late 1 0 --server n3 --wait 2 >"$W"/late.out 2>"$W"/late.err
