@@ -34,7 +34,7 @@ Connection::Connection(const Endpoint& endpoint, std::chrono::seconds lock_wait)
     // as nobody in particular: say which file, and why, instead.
     const int fd = ::open(endpoint.option_file.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        throw Failure{kOptionFileUnreadable,
+        throw Failure{errno == EACCES || errno == EPERM ? kOptionFileDenied : kOptionFileUnreadable,
                       fmt::format("cannot read the option file {}: {}", endpoint.option_file,
                                   std::strerror(errno))};
     }

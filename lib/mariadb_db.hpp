@@ -34,8 +34,11 @@ inline constexpr int kUnknownDatabase = 1049;  // ER_BAD_DB_ERROR
 inline constexpr int kNoSuchTable = 1146;      // ER_NO_SUCH_TABLE
 inline constexpr int kNoSuchProcedure = 1305;  // ER_SP_DOES_NOT_EXIST
 inline constexpr int kSignal = 1644;           // ER_SIGNAL_EXCEPTION: the procedure refused
-// Not the server's: the option file could not be read (checked before connecting).
+// Not the server's: the option file could not be read (checked before connecting), for want
+// of permission or otherwise; a write in a store opened for reading only.
 inline constexpr int kOptionFileUnreadable = -1;
+inline constexpr int kOptionFileDenied = -2;
+inline constexpr int kReadOnly = -3;
 
 // True for the connector's "cannot reach / lost the server" errors (2002, 2003, 2005, 2006,
 // 2013, ...): the database is down or the network is, not the ledger damaged.

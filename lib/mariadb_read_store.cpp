@@ -172,7 +172,7 @@ std::chrono::seconds lock_wait(const StateConfig& state) {
 std::string location(const MariadbOptions& o) {
     std::string where = !o.socket.empty() ? o.socket
                         : !o.host.empty() ? (o.port ? fmt::format("{}:{}", o.host, o.port) : o.host)
-                                          : "the server of " + o.option_file;
+                                          : "the server its option files name";
     return fmt::format("database {} on {}", o.database, where);
 }
 
@@ -183,6 +183,13 @@ Error to_error(const Failure& f, const MariadbOptions& o, const std::string& opt
     case kOptionFileUnreadable:
         return make_error(Errc::config, "{}; it holds the database account of the ledger {}",
                           f.message, where);
+    case kOptionFileDenied:
+        return make_error(Errc::permission,
+                          "{}: only root may change the ledger ({}); others read it with "
+                          "state.mariadb.read_option_file",
+                          f.message, where);
+    case kReadOnly:
+        return make_error(Errc::permission, "{} ({})", f.message, where);
     case kAccessDenied:
     case kDatabaseDenied:
         return make_error(Errc::config,
@@ -253,7 +260,7 @@ Result<std::unique_ptr<Store>> open_store(const Config& config, Access access) {
     } catch (const Failure& f) {
         return to_error(f, o, o.option_file);
     }
-    return writer_store(config, std::move(db));
+    return writer_store(config, access, std::move(db));
 }
 
 Result<void> check_write_access(const Config& config, std::uint32_t euid) {

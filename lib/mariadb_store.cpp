@@ -54,11 +54,14 @@ Reservation to_reservation(const Statement& s) {
 
 class WriterStore final : public Store {
   public:
-    WriterStore(const Config& config, std::unique_ptr<Connection> db)
-        : config_(config), db_(std::move(db)) {}
+    WriterStore(const Config& config, Access access, std::unique_ptr<Connection> db)
+        : config_(config), access_(access), db_(std::move(db)) {}
 
     void begin(Transaction kind) override {
         found_.clear();
+        if (kind == Transaction::write && access_ == Access::read_only) {
+            throw Failure{kReadOnly, "the ledger was opened for reading only"};
+        }
         if (!db_) reconnect();
         if (kind == Transaction::write) {
             guard([&] { db_->exec("START TRANSACTION"); });
@@ -346,6 +349,7 @@ class WriterStore final : public Store {
     }
 
     const Config& config_;
+    Access access_;
     std::unique_ptr<Connection> db_;  // null after a lost connection: begin() connects again
     bool open_ = false;
     struct Found {
@@ -366,8 +370,9 @@ class WriterStore final : public Store {
 
 }  // namespace
 
-std::unique_ptr<Store> writer_store(const Config& config, std::unique_ptr<Connection> db) {
-    return std::make_unique<WriterStore>(config, std::move(db));
+std::unique_ptr<Store> writer_store(const Config& config, Access access,
+                                    std::unique_ptr<Connection> db) {
+    return std::make_unique<WriterStore>(config, access, std::move(db));
 }
 
 }  // namespace gpuslots::mariadb

@@ -21,7 +21,8 @@ namespace gpuslots::mariadb {
 Result<std::unique_ptr<Store>> open_store(const Config& config, Access access);
 
 // The writers' store over an open connection (mariadb_store.cpp).
-std::unique_ptr<Store> writer_store(const Config& config, std::unique_ptr<Connection> db);
+std::unique_ptr<Store> writer_store(const Config& config, Access access,
+                                    std::unique_ptr<Connection> db);
 // The read account's store (mariadb_read_store.cpp).
 std::unique_ptr<Store> reader_store(const Config& config, std::unique_ptr<Connection> db);
 
