@@ -350,9 +350,11 @@ void Parser::mariadb_state(const YAML::Node& node, MariadbOptions& out) {
                  gpuslots::in_quotes(out.database, 80));
         }
     }
-    if (node["option_file"]) out.option_file = file_path(node["option_file"], "state.mariadb.option_file");
+    if (node["option_file"])
+        out.option_file = file_path(node["option_file"], "state.mariadb.option_file");
     if (node["read_option_file"]) {
-        out.read_option_file = file_path(node["read_option_file"], "state.mariadb.read_option_file");
+        out.read_option_file =
+            file_path(node["read_option_file"], "state.mariadb.read_option_file");
     }
     const auto seconds = [&](const char* key, std::chrono::seconds& field) {
         const std::string path = std::string("state.mariadb.") + key;

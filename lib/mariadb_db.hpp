@@ -101,7 +101,7 @@ class Statement {
     std::string sql_;
     std::vector<Param> params_;
     bool has_result_ = false;
-    std::vector<std::string> row_;  // the bound buffers
+    std::vector<std::string> row_;      // the bound buffers
     std::vector<std::string> fetched_;  // the current row's values
     std::vector<unsigned long> lengths_;
     std::vector<char> nulls_;

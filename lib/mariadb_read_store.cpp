@@ -180,46 +180,47 @@ Error to_error(const Failure& f, const MariadbOptions& o, const std::string& opt
     const std::string where = location(o);
     if (f.whole_sentence) return Error{Errc::ledger, f.message};
     switch (f.code) {
-    case kOptionFileUnreadable:
-        return make_error(Errc::config, "{}; it holds the database account of the ledger {}",
-                          f.message, where);
-    case kOptionFileDenied:
-        return make_error(Errc::permission,
-                          "{}: only root may change the ledger ({}); others read it with "
-                          "state.mariadb.read_option_file",
-                          f.message, where);
-    case kReadOnly:
-        return make_error(Errc::permission, "{} ({})", f.message, where);
-    case kAccessDenied:
-    case kDatabaseDenied:
-        return make_error(Errc::config,
-                          "MariaDB refused the login as the account in {} ({}): {}; check its "
-                          "[client] user and password and the grants 'gpuslots db init' printed",
-                          option_file, where, f.message);
-    case kCommandDenied:
-    case kProcedureDenied:
-        return make_error(Errc::permission,
-                          "the database account in {} may not do this: {}; only root (with the "
-                          "writers' option file {}) may change the ledger",
-                          option_file, f.message, o.option_file);
-    case kUnknownDatabase:
-    case kNoSuchTable:
-    case kNoSuchProcedure:
-        return make_error(Errc::ledger,
-                          "{} holds no gpuslots ledger ({}); run 'gpuslots db init' as the "
-                          "database admin",
-                          where, f.message);
-    case kDeadlock:
-    case kLockWaitTimeout:
-        return make_error(Errc::busy,
-                          "the ledger ({}) stayed locked by other writers past "
-                          "state.busy_timeout_ms: {}",
-                          where, f.message);
-    case kDuplicateKey:
-        return make_error(Errc::conflict, "the ledger ({}) refused a duplicate: {}", where,
-                          f.message);
-    default:
-        break;
+        case kOptionFileUnreadable:
+            return make_error(Errc::config, "{}; it holds the database account of the ledger {}",
+                              f.message, where);
+        case kOptionFileDenied:
+            return make_error(Errc::permission,
+                              "{}: only root may change the ledger ({}); others read it with "
+                              "state.mariadb.read_option_file",
+                              f.message, where);
+        case kReadOnly:
+            return make_error(Errc::permission, "{} ({})", f.message, where);
+        case kAccessDenied:
+        case kDatabaseDenied:
+            return make_error(
+                Errc::config,
+                "MariaDB refused the login as the account in {} ({}): {}; check its "
+                "[client] user and password and the grants 'gpuslots db init' printed",
+                option_file, where, f.message);
+        case kCommandDenied:
+        case kProcedureDenied:
+            return make_error(Errc::permission,
+                              "the database account in {} may not do this: {}; only root (with the "
+                              "writers' option file {}) may change the ledger",
+                              option_file, f.message, o.option_file);
+        case kUnknownDatabase:
+        case kNoSuchTable:
+        case kNoSuchProcedure:
+            return make_error(Errc::ledger,
+                              "{} holds no gpuslots ledger ({}); run 'gpuslots db init' as the "
+                              "database admin",
+                              where, f.message);
+        case kDeadlock:
+        case kLockWaitTimeout:
+            return make_error(Errc::busy,
+                              "the ledger ({}) stayed locked by other writers past "
+                              "state.busy_timeout_ms: {}",
+                              where, f.message);
+        case kDuplicateKey:
+            return make_error(Errc::conflict, "the ledger ({}) refused a duplicate: {}", where,
+                              f.message);
+        default:
+            break;
     }
     if (connection_lost(f.code)) {
         return make_error(Errc::ledger,
@@ -273,17 +274,19 @@ Result<void> check_write_access(const Config& config, std::uint32_t euid) {
                           "account's option file {} is root's alone)",
                           file);
     }
-    return make_error(Errc::config, "cannot read the option file {}: {}; it holds the database "
-                                    "account of the ledger {}",
+    return make_error(Errc::config,
+                      "cannot read the option file {}: {}; it holds the database "
+                      "account of the ledger {}",
                       file, std::strerror(e), location(config.state.mariadb));
 }
 
 std::vector<std::string> warnings(const MariadbOptions& o) {
     struct stat st {};
     if (::stat(o.option_file.c_str(), &st) != 0 || (st.st_mode & 0077) == 0) return {};
-    return {fmt::format("the option file {} (mode {:04o}) is readable by others, who can then "
-                        "change the ledger; chmod 0600 {}",
-                        o.option_file, st.st_mode & 07777, o.option_file)};
+    return {
+        fmt::format("the option file {} (mode {:04o}) is readable by others, who can then "
+                    "change the ledger; chmod 0600 {}",
+                    o.option_file, st.st_mode & 07777, o.option_file)};
 }
 
 }  // namespace gpuslots::mariadb

@@ -114,8 +114,7 @@ std::string literal(Connection& db, const std::string& text) {
     return "'" + out + "'";
 }
 
-std::vector<std::string> grants(Connection& db, const std::string& database,
-                                 const Accounts& a) {
+std::vector<std::string> grants(Connection& db, const std::string& database, const Accounts& a) {
     const std::string writer = literal(db, a.writer) + "@" + literal(db, a.host);
     const std::string reader = literal(db, a.reader) + "@" + literal(db, a.host);
     return {
@@ -157,11 +156,10 @@ InitReport init_schema(Connection& admin, const Config& config, const Accounts& 
     if (report.from_version == 0) {
         for (const char* table : kTables)
             admin.exec(table);
-        admin.exec(fmt::format("INSERT INTO ledger_schema (id, version) VALUES (1, {})",
-                               kSchemaVersion));
+        admin.exec(
+            fmt::format("INSERT INTO ledger_schema (id, version) VALUES (1, {})", kSchemaVersion));
     }
-    for (std::int64_t v = std::max<std::int64_t>(report.from_version, 1); v < kSchemaVersion;
-         ++v) {
+    for (std::int64_t v = std::max<std::int64_t>(report.from_version, 1); v < kSchemaVersion; ++v) {
         admin.exec(kMigrations[v - 1]);
         admin.exec(fmt::format("UPDATE ledger_schema SET version = {} WHERE id = 1", v + 1));
     }
@@ -189,6 +187,8 @@ InitReport init_schema(Connection& admin, const Config& config, const Accounts& 
     }
     admin.exec("COMMIT");
     report.grants = grants(admin, database, accounts);
+    const auto scheduler = admin.rows("SELECT @@event_scheduler");
+    report.event_scheduler = !scheduler.empty() && scheduler[0][0].value_or("") == "ON";
     return report;
 }
 

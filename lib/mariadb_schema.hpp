@@ -29,10 +29,11 @@ struct Accounts {
 
 // What `db init` did, for the admin.
 struct InitReport {
-    std::int64_t from_version = 0;      // 0: a new schema
-    std::vector<std::string> added;     // servers of the config that got a row
-    std::vector<std::string> removed;   // rows of servers that are not in the config (kept)
-    std::vector<std::string> grants;    // the statements the admin runs, one per line
+    std::int64_t from_version = 0;     // 0: a new schema
+    std::vector<std::string> added;    // servers of the config that got a row
+    std::vector<std::string> removed;  // rows of servers that are not in the config (kept)
+    std::vector<std::string> grants;   // the statements the admin runs, one per line
+    bool event_scheduler = true;       // false: the server runs no events (the reaper waits)
 };
 
 // Creates (or migrates) the schema in state.mariadb.database over `admin` (an account that may

@@ -101,8 +101,8 @@ class WriterStore final : public Store {
         return guard([&] {
             ServerHoldings out;
             auto& rows = statement(
-                on_server_, fmt::format("SELECT {} {} WHERE r.server = ? GROUP BY r.id", kColumns,
-                                        kJoin));
+                on_server_,
+                fmt::format("SELECT {} {} WHERE r.server = ? GROUP BY r.id", kColumns, kJoin));
             rows.execute(server);
             while (rows.fetch())
                 out.reservations.push_back(to_reservation(rows));
@@ -154,8 +154,8 @@ class WriterStore final : public Store {
     std::vector<Reservation> all() override {
         return guard([&] {
             std::vector<Reservation> out;
-            auto& s = statement(all_, fmt::format("SELECT {} {} GROUP BY r.id ORDER BY r.id",
-                                                  kColumns, kJoin));
+            auto& s = statement(
+                all_, fmt::format("SELECT {} {} GROUP BY r.id ORDER BY r.id", kColumns, kJoin));
             s.execute();
             while (s.fetch())
                 out.push_back(to_reservation(s));
@@ -291,8 +291,7 @@ class WriterStore final : public Store {
     void drop() {
         statements_.clear();
         on_server_ = held_on_server_ = loads_ = all_ = refusal_ = insert_ = delete_holds_ =
-            delete_ = record_refusal_ = erase_refusal_ = erase_refusals_ = insert_server_ =
-                nullptr;
+            delete_ = record_refusal_ = erase_refusal_ = erase_refusals_ = insert_server_ = nullptr;
         find_[0] = find_[1] = nullptr;
         holds_.clear();
         locks_.clear();
@@ -360,10 +359,10 @@ class WriterStore final : public Store {
     };
     std::vector<Found> found_;  // the row ids find() read in this transaction, for erase()
     std::vector<std::unique_ptr<Statement>> statements_;  // owns the prepared statements below
-    Statement *on_server_ = nullptr, *held_on_server_ = nullptr, *loads_ = nullptr,
-              *all_ = nullptr, *refusal_ = nullptr, *insert_ = nullptr, *delete_holds_ = nullptr,
-              *delete_ = nullptr, *record_refusal_ = nullptr, *erase_refusal_ = nullptr,
-              *erase_refusals_ = nullptr, *insert_server_ = nullptr;
+    Statement *on_server_ = nullptr, *held_on_server_ = nullptr, *loads_ = nullptr, *all_ = nullptr,
+              *refusal_ = nullptr, *insert_ = nullptr, *delete_holds_ = nullptr, *delete_ = nullptr,
+              *record_refusal_ = nullptr, *erase_refusal_ = nullptr, *erase_refusals_ = nullptr,
+              *insert_server_ = nullptr;
     Statement* find_[2] = {nullptr, nullptr};
     std::map<std::size_t, std::unique_ptr<Statement>> holds_, locks_;  // by number of rows
 };

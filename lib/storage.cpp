@@ -79,8 +79,8 @@ Result<StoreInitReport> init_store(const Config& config, const StoreInit& how) {
             mariadb::lock_wait(config.state));
         const mariadb::Accounts accounts{how.writer, how.reader, how.account_host};
         mariadb::InitReport r = mariadb::init_schema(admin, config, accounts);
-        return StoreInitReport{r.from_version, mariadb::kSchemaVersion, std::move(r.added),
-                               std::move(r.removed), std::move(r.grants)};
+        return StoreInitReport{r.from_version,       mariadb::kSchemaVersion, std::move(r.added),
+                               std::move(r.removed), std::move(r.grants),     r.event_scheduler};
     } catch (const StoreFailure& f) {
         return mariadb::to_error(f, config.state.mariadb, how.admin_option_file);
     }

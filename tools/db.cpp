@@ -21,24 +21,32 @@ int run_db_init(const DbOptions& o, const Globals& globals) {
         fmt::print("db init: created the gpuslots schema (version {}) in {}\n", done->to_version,
                    where);
     } else if (done->from_version < done->to_version) {
-        fmt::print("db init: migrated {} from schema version {} to {}\n", where,
-                   done->from_version, done->to_version);
+        fmt::print("db init: migrated {} from schema version {} to {}\n", where, done->from_version,
+                   done->to_version);
     } else {
         fmt::print("db init: {} is at schema version {}; nothing to migrate\n", where,
                    done->to_version);
     }
-    fmt::print("db init: the status procedure and the event that ends readers' long "
-               "transactions are in place\n");
+    fmt::print(
+        "db init: the status procedure and the event that ends readers' long "
+        "transactions are in place\n");
+    if (!done->event_scheduler) {
+        warn(
+            "the database server runs no events (event_scheduler is OFF): set "
+            "event_scheduler=ON in its config, or users' open transactions are never ended");
+    }
     fmt::print("db init: {} server(s) of the config, {} new\n", config->fleet.size(),
                done->added.size());
     for (const auto& name : done->removed) {
-        fmt::print("db init: server {} is in the ledger but not in the config; its row is kept "
-                   "(release what it holds, 'gpuslots status' lists it)\n",
-                   in_quotes(name));
+        fmt::print(
+            "db init: server {} is in the ledger but not in the config; its row is kept "
+            "(release what it holds, 'gpuslots status' lists it)\n",
+            in_quotes(name));
     }
-    fmt::print("\nCreate the accounts (as the database admin; passwords of your own, then the "
-               "same in {} and {}):\n",
-               config->state.mariadb.option_file, config->state.mariadb.read_option_file);
+    fmt::print(
+        "\nCreate the accounts (as the database admin; passwords of your own, then the "
+        "same in {} and {}):\n",
+        config->state.mariadb.option_file, config->state.mariadb.read_option_file);
     for (const auto& line : done->grants)
         fmt::print("  {}\n", line);
     return kOk;
@@ -63,8 +71,7 @@ void setup_db(CLI::App& app, const Globals& globals, Runner& runner) {
         ->required();
     init->add_option("--writer", o->init.writer, "Writers' account name in the grants")
         ->capture_default_str();
-    init->add_option("--reader", o->init.reader,
-                     "Read account name in the grants and in the event")
+    init->add_option("--reader", o->init.reader, "Read account name in the grants and in the event")
         ->capture_default_str();
     init->add_option("--account-host", o->init.account_host,
                      "Host part of both accounts ('%': any host)")

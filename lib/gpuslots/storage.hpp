@@ -35,7 +35,7 @@ Result<void> check_write_access(const Config& config, std::uint32_t euid);
 // the first write) answers Errc::bad_input.
 struct StoreInit {
     std::string admin_option_file;
-    std::string writer = "gpuslots";       // the accounts named in the grants it prints
+    std::string writer = "gpuslots";  // the accounts named in the grants it prints
     std::string reader = "gpuslots_read";
     std::string account_host = "%";
 };
@@ -45,6 +45,7 @@ struct StoreInitReport {
     std::vector<std::string> added;    // servers that got their row
     std::vector<std::string> removed;  // rows of servers no longer in the config (kept)
     std::vector<std::string> grants;   // SQL for the admin to run, one statement per entry
+    bool event_scheduler = true;       // false: the server runs no events; say so
 };
 Result<StoreInitReport> init_store(const Config& config, const StoreInit& how);
 

@@ -1,7 +1,8 @@
 // Many processes against one ledger: 16 workers on 3 servers allocate and release at random
 // while a checker samples status. Run once per store (`test_concurrency --store=NAME`, see
-// tests/support/stores.hpp); a store that cannot be had here exits 77 (skipped). Fails on any double-booked GPU index, any free + reserved != total, any
-// lost reservation; at the end everything is free again.
+// tests/support/stores.hpp); a store that cannot be had here exits 77 (skipped). Fails on any
+// double-booked GPU index, any free + reserved != total, any lost reservation; at the end
+// everything is free again.
 //
 // Double booking is detected independently of the ledger: each worker marks the indices it
 // got in shared memory with a compare-and-swap (cleared before it releases them in the ledger),
@@ -28,7 +29,8 @@ namespace {
 constexpr int kWorkers = 16;
 constexpr int kOpsPerWorker = 80;
 constexpr int kServers = 3;
-constexpr int kGpus = 16;  // 48 GPUs for 16 workers holding up to 3 reservations of 1-3: often full, not always
+constexpr int kGpus =
+    16;  // 48 GPUs for 16 workers holding up to 3 reservations of 1-3: often full, not always
 constexpr uid_t kNobody = 65534;
 
 struct Shared {

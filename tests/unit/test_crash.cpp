@@ -174,8 +174,7 @@ servers:
 
             // Before anything republishes it, the status snapshot shows each server as of
             // some commit: at most the operation in flight behind the ledger.
-            const std::size_t in_snapshot =
-                on_sqlite() ? snapshot_reservations(config).size() : 0;
+            const std::size_t in_snapshot = on_sqlite() ? snapshot_reservations(config).size() : 0;
 
             auto ledger = open_ledger(config, Ledger::Access::read_write);
             BOOST_TEST_REQUIRE(ledger.ok(), (ledger.ok() ? "" : ledger.error().message));
