@@ -136,7 +136,7 @@ Statement& Statement::run() {
         in[i].buffer_type = params_[i].type;
         if (params_[i].type == MYSQL_TYPE_LONGLONG) {
             in[i].buffer = &params_[i].number;
-        } else {
+        } else if (params_[i].type != MYSQL_TYPE_NULL) {
             in[i].buffer = params_[i].text.data();
             in[i].buffer_length = params_[i].text.size();
         }

@@ -77,6 +77,15 @@ class Statement {
     void add(std::string_view v) { params_.push_back(Param{MYSQL_TYPE_STRING, 0, std::string(v)}); }
     void add(const std::string& v) { add(std::string_view(v)); }
     void add(const char* v) { add(std::string_view(v)); }
+    // nullopt: SQL NULL.
+    template <typename T>
+    void add(const std::optional<T>& v) {
+        if (v) {
+            add(*v);
+        } else {
+            params_.push_back(Param{MYSQL_TYPE_NULL, 0, {}});
+        }
+    }
     Statement& run();
     // The next row of the result: false when there is none left (the result is then freed).
     bool fetch();

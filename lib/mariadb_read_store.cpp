@@ -118,14 +118,9 @@ class ReaderStore final : public Store {
             r.gpu_count = std::stoi(field(5));
             r.owner_uid = static_cast<std::uint32_t>(std::stoul(field(6)));
             r.created_unix = std::stoll(field(7));
-            if (row.at(8)) {
-                const std::string& list = *row[8];
-                for (std::size_t at = 0; at < list.size();) {
-                    const std::size_t comma = std::min(list.find(',', at), list.size());
-                    r.gpus.push_back(std::stoi(list.substr(at, comma - at)));
-                    at = comma + 1;
-                }
-            }
+            r.boot_id = row.at(8).value_or("");
+            if (row.at(9)) r.expires_unix = std::stoll(*row[9]);
+            if (row.at(10)) r.gpus = gpu_list(*row[10]);
             rows_.push_back(std::move(r));
         }
         loaded_ = true;

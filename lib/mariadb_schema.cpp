@@ -44,6 +44,8 @@ constexpr const char* kTables[] = {
     gpu_count   INT NOT NULL CHECK (gpu_count >= 0),
     owner_uid   INT UNSIGNED NOT NULL,
     created     BIGINT NOT NULL,
+    boot_id     VARBINARY(64) NULL,  -- the host's boot id when it was made (NULL: unknown)
+    expires_at  BIGINT NULL,         -- when it lapses, Unix time (NULL: never)
     manual_task VARBINARY(255) AS (IF(origin = 'manual', task_id, NULL)) PERSISTENT,
     UNIQUE KEY one_per_task_and_server (server, origin, task_id),
     UNIQUE KEY one_reservation_per_manual_task (manual_task),
@@ -78,7 +80,7 @@ BEGIN
             'gpuslots_status() runs only outside a transaction, with autocommit on';
     END IF;
     SELECT r.id, r.origin, r.task_id, r.server, r.cpus, r.gpu_count, r.owner_uid, r.created,
-           GROUP_CONCAT(h.gpu ORDER BY h.gpu SEPARATOR ',')
+           r.boot_id, r.expires_at, GROUP_CONCAT(h.gpu ORDER BY h.gpu SEPARATOR ',')
     FROM reservations r LEFT JOIN gpu_holds h ON h.reservation = r.id AND h.server = r.server
     GROUP BY r.id ORDER BY r.id;
 END)sql";

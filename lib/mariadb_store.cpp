@@ -28,7 +28,7 @@ namespace {
 
 constexpr const char* kColumns =
     "r.id, r.origin, r.task_id, r.server, r.cpus, r.gpu_count, r.owner_uid, r.created, "
-    "GROUP_CONCAT(h.gpu ORDER BY h.gpu SEPARATOR ',')";
+    "r.boot_id, r.expires_at, GROUP_CONCAT(h.gpu ORDER BY h.gpu SEPARATOR ',')";
 constexpr const char* kJoin =
     "FROM reservations r LEFT JOIN gpu_holds h ON h.reservation = r.id AND h.server = r.server";
 
@@ -41,14 +41,9 @@ Reservation to_reservation(const Statement& s) {
     r.gpu_count = static_cast<int>(s.integer(5));
     r.owner_uid = static_cast<std::uint32_t>(s.integer(6));
     r.created_unix = s.integer(7);
-    if (!s.is_null(8)) {
-        const std::string& list = s.text(8);
-        for (std::size_t at = 0; at < list.size();) {
-            const std::size_t comma = std::min(list.find(',', at), list.size());
-            r.gpus.push_back(std::stoi(list.substr(at, comma - at)));
-            at = comma + 1;
-        }
-    }
+    r.boot_id = s.text(8);
+    if (!s.is_null(9)) r.expires_unix = s.integer(9);
+    if (!s.is_null(10)) r.gpus = gpu_list(s.text(10));
     return r;
 }
 
@@ -179,9 +174,12 @@ class WriterStore final : public Store {
         guard([&] {
             auto& row = statement(insert_, R"sql(
                 INSERT INTO reservations (origin, task_id, server, cpus, gpu_count, owner_uid,
-                                          created) VALUES (?, ?, ?, ?, ?, ?, ?))sql");
+                                          created, boot_id, expires_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?))sql");
             row.execute(origin_name(r.origin), r.task_id, r.server, r.cpus, r.gpu_count,
-                        r.owner_uid, r.created_unix);
+                        r.owner_uid, r.created_unix,
+                        r.boot_id.empty() ? std::optional<std::string>() : r.boot_id,
+                        r.expires_unix);
             if (r.gpus.empty()) return;
             const auto id = static_cast<std::int64_t>(row.insert_id());
             // One statement for all the indices: the primary key (server, gpu) refuses the
@@ -368,6 +366,16 @@ class WriterStore final : public Store {
 };
 
 }  // namespace
+
+std::vector<int> gpu_list(const std::string& list) {
+    std::vector<int> out;
+    for (std::size_t at = 0; at < list.size();) {
+        const std::size_t comma = std::min(list.find(',', at), list.size());
+        out.push_back(std::stoi(list.substr(at, comma - at)));
+        at = comma + 1;
+    }
+    return out;
+}
 
 std::unique_ptr<Store> writer_store(const Config& config, Access access,
                                     std::unique_ptr<Connection> db) {

@@ -41,6 +41,9 @@ std::string location(const MariadbOptions& options);
 Error to_error(const Failure& failure, const MariadbOptions& options,
                const std::string& option_file);
 
+// "0,2,3" (GROUP_CONCAT of the held indices) as numbers.
+std::vector<int> gpu_list(const std::string& text);
+
 // The session's row-lock wait: below the read time-out (a lock wait must end before the
 // connector gives up on the answer), within the operation's deadline.
 std::chrono::seconds lock_wait(const StateConfig& state);

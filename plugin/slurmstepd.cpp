@@ -1,5 +1,5 @@
 // slurmstepd (S_CTX_REMOTE), the step's privileged hooks, as root:
-//   init                  registers the options, so that the step's values can be read back
+//   init                  reports invalid plugstack arguments (entry.c registers the options)
 //   init_post_opt         looks this job's reservation up on this node (by the job id from
 //                         Slurm and the node name slurmstepd set in its own environment, never
 //                         anything the user controls) and sets CUDA_VISIBLE_DEVICES & co. for
@@ -27,6 +27,9 @@ std::optional<std::string> g_refusal;
 std::optional<std::string> g_lookup_error;
 std::optional<PluginArgs> g_args;
 std::optional<Reservation> g_held;  // the job's reservation on this node
+// Set when init_post_opt could not finish (an exception reached the firewall); a plain flag,
+// so that setting it cannot fail.
+bool g_unfinished = false;
 
 // A step of a hetjob carries one value per option for all its components (the last
 // component's: srun keeps one value per command), so its values say nothing about what each
@@ -48,16 +51,10 @@ void fail_closed(spank_t sp, const std::string& why) {
 
 }  // namespace
 
-int init(spank_t sp, int ac, char** av) {
-    // Bad arguments are reported by init_post_opt, which fails closed; here they only stop
-    // the options from being registered.
-    if (auto args = spank::args_of(ac, av); !args) {
-        spank::log_error("init", args.error().message);
-        return 0;
-    }
-    for (spank::OptionIndex i : {spank::kGpuSlotsIndex, spank::kCpuSlotsIndex}) {
-        spank::register_option(sp, i, "init");
-    }
+int init(spank_t /*sp*/, int ac, char** av) {
+    // Called only for arguments that entry.c found invalid (it registered the options for the
+    // others): they are reported here, and by init_post_opt, which fails closed.
+    if (auto args = spank::args_of(ac, av); !args) spank::log_error("init", args.error().message);
     return 0;
 }
 
@@ -84,7 +81,8 @@ int init_post_opt(spank_t sp, int ac, char** av) {
     }
     if (env.error) {
         spank::log_error("init_post_opt", env.message);
-        g_lookup_error = "cannot read the gpuslots ledger on " + job->node + ": " + env.message;
+        g_lookup_error =
+            "gpuslots cannot look up this job's slots on " + job->node + ": " + env.message;
     } else if (env.refusal) {
         g_refusal = *env.refusal;
         spank::log_info("init_post_opt", env.message);
@@ -94,8 +92,22 @@ int init_post_opt(spank_t sp, int ac, char** av) {
     return 0;
 }
 
+int init_post_opt_failed(spank_t sp, const char* why) noexcept {
+    g_unfinished = true;
+    try {
+        fail_closed(sp, std::string("cannot look this job's GPUs up: ") + why);
+    } catch (...) {
+        // Not even the defaults could be built: hide the one variable every CUDA program reads.
+        spank_setenv(sp, "CUDA_VISIBLE_DEVICES", "", 1);
+    }
+    return 0;
+}
+
 int task_init_privileged(spank_t sp) {
     std::optional<std::string> reason = g_refusal;
+    if (!reason && g_unfinished && !g_lookup_error) {
+        g_lookup_error = "internal error while looking this job's GPUs up (see slurmd's log)";
+    }
     if (!reason) {
         // The step's own option values can be read here, unlike in init_post_opt.
         auto step = spank::job_of(sp);

@@ -76,5 +76,6 @@ void setup_reset(CLI::App& app, const Globals& globals, Runner& runner);
 void setup_check_config(CLI::App& app, const Globals& globals, Runner& runner);
 void setup_slurm_config(CLI::App& app, const Globals& globals, Runner& runner);
 void setup_db(CLI::App& app, const Globals& globals, Runner& runner);
+void setup_reconcile(CLI::App& app, const Globals& globals, Runner& runner);
 
 }  // namespace gpuslots::cli

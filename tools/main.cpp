@@ -26,6 +26,7 @@ int run(int argc, char** argv) {
     setup_check_config(app, globals, runner);
     setup_slurm_config(app, globals, runner);
     setup_db(app, globals, runner);
+    setup_reconcile(app, globals, runner);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

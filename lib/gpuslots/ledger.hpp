@@ -58,6 +58,13 @@ class Ledger {
         Origin origin, std::string_view task_id, const std::optional<std::string>& server,
         std::optional<std::uint32_t> required_owner = std::nullopt);
 
+    // Releases `judged` only if the ledger still holds that very reservation: the same origin,
+    // id and server, made at the same time with the same GPUs and CPUs, all checked and
+    // erased in one transaction. For a caller that decided on an older snapshot (reconcile):
+    // a reservation made again since, for a requeued job or a reused id, is not released.
+    // Returns what was released, or nullopt when the ledger holds something else or nothing.
+    Result<std::optional<Reservation>> release_if_unchanged(const Reservation& judged);
+
     // The reservation of `task_id` on `server`, if any.
     Result<std::optional<Reservation>> find(Origin origin, std::string_view task_id,
                                             std::string_view server);
@@ -75,6 +82,14 @@ class Ledger {
     Result<void> record_refusal(std::string_view server, std::string_view task_id,
                                 std::string_view reason);
     Result<std::optional<std::string>> refusal(std::string_view server, std::string_view task_id);
+
+    // The reboot rule: releases the Slurm jobs' reservations on `server` that were made under
+    // a boot id other than `boot_id` (the boot id of `server` itself, now), with their
+    // refusals; a job's reservation made before its node's current boot cannot belong to a
+    // live job. Manual reservations and those of an unknown boot are never touched; an empty
+    // `boot_id` releases nothing. Returns what was released. Errors: busy, ledger.
+    Result<std::vector<Reservation>> release_before_boot(std::string_view server,
+                                                         std::string_view boot_id);
 
     // A full consistency check of the store itself (beyond check_invariants): storage
     // integrity and rows that do not add up. Empty when all is well.

@@ -27,7 +27,8 @@
 #   PLUGIN=gpuslots    gpuslots: load GPUSLOTS_SO with config=DIR/etc/gpuslots.yaml
 #                      empty: load EMPTY_SO (job_prolog/job_epilog that do nothing)
 #                      none: an empty plugstack.conf
-#   GPUSLOTS_SO        the built gpuslots.so (needed for PLUGIN=gpuslots); copied into DIR/lib
+#   GPUSLOTS_SO        the built gpuslots.so (needed for PLUGIN=gpuslots); copied into DIR/lib,
+#                      with the gpuslots-core.so next to it where there is one
 #   EMPTY_SO           the built empty_spank.so (needed for PLUGIN=empty); copied into DIR/lib
 #   GPUSLOTS_CLI       the built gpuslots tool (optional); copied to DIR/bin, which env.sh puts
 #                      on PATH
@@ -50,6 +51,8 @@
 #   FOLLOW=0           1 (needs GRES=GPUS): Slurm's own gres/gpu manages the GPUs and gpuslots
 #                      follows it: `slurm: follow` in the config, no gpuslots GRES (cpuslots
 #                      only), and job_submit.lua maps --gpu-slots to gres:gpu
+#   SLURMD_TIMEOUT=60  SlurmdTimeout: how long a silent slurmd takes to be marked DOWN (a
+#                      scenario that lets a node go DOWN sets it short)
 #   CTLD_DEBUG=info SLURMD_DEBUG=info
 #
 # Layout of DIR: etc/ (slurm.conf, plugstack.conf, gpuslots.yaml, gres.conf), env.sh (source
@@ -283,7 +286,7 @@ ReturnToService=2
 # Short timers, so that tests do not wait for minutes.
 KillWait=2
 MessageTimeout=10
-SlurmdTimeout=60
+SlurmdTimeout=$SLURMD_TIMEOUT
 InactiveLimit=0
 MinJobAge=300
 UnkillableStepTimeout=30
@@ -375,6 +378,10 @@ write_plugstack() {
 	case "$PLUGIN" in
 	gpuslots)
 		install -m 0755 "$GPUSLOTS_SO" "$DIR"/lib/gpuslots.so
+		# The core next to it (a plugin from before the core was split off has none).
+		if [ -f "$(dirname "$GPUSLOTS_SO")"/gpuslots-core.so ]; then
+			install -m 0755 "$(dirname "$GPUSLOTS_SO")"/gpuslots-core.so "$DIR"/lib/gpuslots-core.so
+		fi
 		echo "required $DIR/lib/gpuslots.so ${PLUGIN_ARGS-config=$DIR/etc/gpuslots.yaml}" \
 			>"$DIR"/etc/plugstack.conf
 		;;
@@ -445,6 +452,7 @@ cmd_up() {
 	JOB_SUBMIT=${JOB_SUBMIT-$js_default}
 	CTLD_DEBUG=${CTLD_DEBUG:-info}
 	SLURMD_DEBUG=${SLURMD_DEBUG:-info}
+	SLURMD_TIMEOUT=${SLURMD_TIMEOUT:-60}
 
 	local why
 	why=$(cannot_run_reason)
@@ -477,6 +485,7 @@ cmd_up() {
 	[[ "$PROLOG_WAIT" =~ ^[0-9]+$ ]] || die "PROLOG_WAIT=$PROLOG_WAIT: expected seconds"
 	[[ "$DURABILITY" =~ ^(full|normal)$ ]] || die "DURABILITY=$DURABILITY: expected full or normal"
 	[[ "$GRES" =~ ^[0-9]+$ ]] || die "GRES=$GRES: expected a number"
+	[[ "$SLURMD_TIMEOUT" =~ ^[1-9][0-9]*$ ]] || die "SLURMD_TIMEOUT=$SLURMD_TIMEOUT: expected seconds"
 	[[ "$SLOTS_GRES" =~ ^[01]$ ]] || die "SLOTS_GRES=$SLOTS_GRES: expected 0 or 1"
 	[[ "$FOLLOW" =~ ^[01]$ ]] || die "FOLLOW=$FOLLOW: expected 0 or 1"
 	if [ "$FOLLOW" = 1 ] && { [ "$GRES" != "$GPUS" ] || [ "$SLOTS_GRES" != 1 ]; }; then
@@ -546,6 +555,7 @@ GRES=$GRES
 SLOTS_GRES=$SLOTS_GRES
 JOB_SUBMIT=$JOB_SUBMIT
 FOLLOW=$FOLLOW
+SLURMD_TIMEOUT=$SLURMD_TIMEOUT
 EOF
 	export SLURM_CONF=$DIR/etc/slurm.conf
 
