@@ -9,7 +9,8 @@
 //     primary key (server, gpu) of gpu_holds refuses a double-booked GPU, the unique keys of
 //     reservations a second reservation of a job on a node or of a manual task anywhere.
 //   - Names and task ids are bytes (VARBINARY), compared as the config and SQLite compare
-//     them: exactly.
+//     them: exactly. Task ids may be up to 2048 bytes (the tool accepts 128; the keys that
+//     hold them stay within InnoDB's 3072-byte limit).
 //   - The read account gets no privilege on any table, only EXECUTE on gpuslots_status(): a
 //     table privilege would let it lock rows (SELECT ... FOR UPDATE needs no more than SELECT)
 //     and stall every prolog. The procedure runs as its definer and refuses to run inside a
@@ -38,7 +39,7 @@ constexpr const char* kTables[] = {
     R"sql(CREATE TABLE reservations (
     id          BIGINT UNSIGNED NOT NULL AUTO_INCREMENT PRIMARY KEY,
     origin      ENUM('manual', 'slurm') NOT NULL,
-    task_id     VARBINARY(255) NOT NULL,
+    task_id     VARBINARY(2048) NOT NULL,
     server      VARBINARY(255) NOT NULL,
     cpus        INT NOT NULL CHECK (cpus >= 0),
     gpu_count   INT NOT NULL CHECK (gpu_count >= 0),
@@ -46,7 +47,7 @@ constexpr const char* kTables[] = {
     created     BIGINT NOT NULL,
     boot_id     VARBINARY(64) NULL,  -- the host's boot id when it was made (NULL: unknown)
     expires_at  BIGINT NULL,         -- when it lapses, Unix time (NULL: never)
-    manual_task VARBINARY(255) AS (IF(origin = 'manual', task_id, NULL)) PERSISTENT,
+    manual_task VARBINARY(2048) AS (IF(origin = 'manual', task_id, NULL)) PERSISTENT,
     UNIQUE KEY one_per_task_and_server (server, origin, task_id),
     UNIQUE KEY one_reservation_per_manual_task (manual_task),
     KEY by_task (task_id)
@@ -59,7 +60,7 @@ constexpr const char* kTables[] = {
     KEY by_reservation (reservation)
 ) ENGINE=InnoDB)sql",
     R"sql(CREATE TABLE refusals (
-    task_id VARBINARY(255) NOT NULL,
+    task_id VARBINARY(2048) NOT NULL,
     server  VARBINARY(255) NOT NULL,
     reason  BLOB NOT NULL,
     created BIGINT NOT NULL,
