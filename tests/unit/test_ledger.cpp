@@ -25,24 +25,9 @@ const test::StoreUnderTest& contract::store() {
 }
 
 int main(int argc, char* argv[]) {
-    std::string name = "sqlite";
     std::vector<char*> args;
-    for (int i = 0; i < argc; ++i) {
-        const std::string_view arg = argv[i];
-        if (arg.rfind("--store=", 0) == 0) {
-            name = arg.substr(8);
-        } else {
-            args.push_back(argv[i]);
-        }
-    }
-    for (const auto& store : test::kStores) {
-        if (name == store.name) g_store = &store;
-    }
-    if (g_store == nullptr) {
-        std::fprintf(stderr, "test_ledger: no store '%s' in tests/support/stores.hpp\n",
-                     name.c_str());
-        return 2;
-    }
+    g_store = test::store_from_args(args, argc, argv);
+    if (g_store == nullptr) return 2;
     if (auto why = g_store->unavailable()) {
         std::printf("SKIP: the ledger contract on store %s cannot run here: %s\n", g_store->name,
                     why->c_str());
