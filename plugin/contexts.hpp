@@ -17,6 +17,8 @@ namespace gpuslots::job_script {  // job_script.cpp: job_prolog, job_epilog, as 
 
 int prolog(spank_t sp, int ac, char** av);
 int epilog(spank_t sp, int ac, char** av);
+// slurmd's own start (S_CTX_SLURMD): the reboot rule on this node; always 0.
+int slurmd_init(int ac, char** av);
 
 }  // namespace gpuslots::job_script
 

@@ -12,7 +12,8 @@
 //   S_CTX_REMOTE      slurmstepd, root (init,          slurmstepd.cpp  hand the step its GPUs;
 //                     init_post_opt,                                   fail a refused job's
 //                     task_init_privileged)                            tasks
-//   S_CTX_SLURMD      slurmd itself                    -             nothing
+//   S_CTX_SLURMD      slurmd itself, root, at start    job_script.cpp  release this node's jobs
+//                                                                      of an earlier boot
 //
 // What each hook returns when it fails, and why (Slurm 22.05; see slurm-lab's findings in the
 // README). The same value is returned when an exception reaches the firewall below: nothing
@@ -22,6 +23,8 @@
 //   init                   local, allocator  -1          srun/sbatch/salloc stop before any job
 //                                                        exists (bad plugstack arguments: a
 //                                                        required plugin must not be ignored)
+//   init                   slurmd            0           never stop slurmd from starting: the
+//                                                        reboot rule only logs what it could not do
 //   init                   remote            0           -1 would fail the step's launch, and
 //                                                        for a batch step drain the node; the
 //                                                        step hooks fail closed instead
@@ -123,8 +126,10 @@ int slurm_spank_init(spank_t sp, int ac, char** av) {
     switch (spank_context()) {
         case S_CTX_REMOTE:
             return firewall("init", kKeepStep, [&] { return stepd::init(sp, ac, av); });
+        case S_CTX_SLURMD:
+            return firewall("slurmd", 0, [&] { return job_script::slurmd_init(ac, av); });
         default:
-            return 0;  // slurmd loads the stack at start; job_script never calls init
+            return 0;  // job_script never calls init
     }
 }
 

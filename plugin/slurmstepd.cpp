@@ -81,7 +81,8 @@ int init_post_opt(spank_t sp, int ac, char** av) {
     }
     if (env.error) {
         spank::log_error("init_post_opt", env.message);
-        g_lookup_error = "cannot read the gpuslots ledger on " + job->node + ": " + env.message;
+        g_lookup_error =
+            "gpuslots cannot look up this job's slots on " + job->node + ": " + env.message;
     } else if (env.refusal) {
         g_refusal = *env.refusal;
         spank::log_info("init_post_opt", env.message);

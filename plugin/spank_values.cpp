@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <vector>
 
 #include "contexts.hpp"
@@ -30,14 +31,18 @@ std::optional<std::string> option_value(spank_t sp, OptionIndex index) {
     return std::string(value != nullptr ? value : "");
 }
 
-std::string node_name() {
-    // slurmd exports its node name (it may run several, one per -N name) to the processes it
-    // starts; the job's environment is a different array, reached only with spank_getenv().
-    if (const char* n = std::getenv("SLURMD_NODENAME"); n != nullptr && *n != '\0') return n;
-    char host[256] = {};
-    if (::gethostname(host, sizeof host - 1) != 0) return {};
-    std::string name = host;
-    return name.substr(0, name.find('.'));
+// slurmd's own -N NAME (it may run several on one host, one per name), from its command line.
+std::string nodename_argument() {
+    std::ifstream in("/proc/self/cmdline", std::ios::binary);
+    std::vector<std::string> argv;
+    std::string arg;
+    while (std::getline(in, arg, '\0'))
+        argv.push_back(arg);
+    for (std::size_t i = 1; i < argv.size(); ++i) {
+        if (argv[i] == "-N" && i + 1 < argv.size()) return argv[i + 1];
+        if (argv[i].rfind("-N", 0) == 0 && argv[i].size() > 2) return argv[i].substr(2);
+    }
+    return {};
 }
 
 // The GPUs Slurm's own gres/gpu gave the job here: in the prolog from this process's
@@ -56,6 +61,19 @@ std::optional<std::string> slurm_gpus(spank_t sp) {
 }
 
 }  // namespace
+
+std::string node_name() {
+    // slurmd exports its node name (it may run several, one per -N name) to the processes it
+    // starts; the job's environment is a different array, reached only with spank_getenv().
+    if (const char* n = std::getenv("SLURMD_NODENAME"); n != nullptr && *n != '\0') return n;
+    if (spank_context() == S_CTX_SLURMD) {
+        if (std::string n = nodename_argument(); !n.empty()) return n;
+    }
+    char host[256] = {};
+    if (::gethostname(host, sizeof host - 1) != 0) return {};
+    std::string name = host;
+    return name.substr(0, name.find('.'));
+}
 
 Result<SlurmJob> job_of(spank_t sp) {
     SlurmJob job;

@@ -26,6 +26,10 @@ Result<PluginArgs> args_of(int ac, char** av);
 // controls), else from the host name.
 Result<SlurmJob> job_of(spank_t sp);
 
+// This node's Slurm name: SLURMD_NODENAME as slurmd exports it to what it starts; in slurmd
+// itself its -N argument; else the short host name.
+std::string node_name();
+
 void log_info(const char* hook, const std::string& message);
 void log_error(const char* hook, const std::string& message);
 

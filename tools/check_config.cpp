@@ -2,9 +2,13 @@
 // changing anything; where the config says Slurm schedules servers, compare it with what
 // slurmctld says (through Slurm's commands: gpuslots_controller). For admins after an edit,
 // and for monitoring.
+#include <unistd.h>
+
 #include <algorithm>
+#include <ctime>
 
 #include "cli.hpp"
+#include "gpuslots/reconcile.hpp"
 #include "gpuslots/slurm_setup.hpp"
 #include "gpuslots/status.hpp"
 #include "gpuslots/storage.hpp"
@@ -60,6 +64,48 @@ int check_slurm(const Config& config) {
     return rc;
 }
 
+// The Slurm jobs' reservations whose job slurmctld no longer shows on their node (reconcile's
+// rules): leaks, one line each with the command that fixes it. Returns kOk or kUnusable.
+int check_leaks(const std::vector<Reservation>& reservations, bool must_ask) {
+    std::size_t jobs = 0;
+    for (const auto& r : reservations)
+        jobs += r.origin == Origin::slurm;
+    if (jobs == 0) return kOk;
+    auto view = ask_jobs(SlurmController(), ::geteuid() == 0);
+    if (!view) {
+        const std::string line = fmt::format(
+            "slurm: cannot ask slurmctld whether the ledger's {} Slurm job reservation(s) still "
+            "run: {}",
+            jobs, view.error().message);
+        if (!must_ask) {
+            warn(line);
+            return kOk;
+        }
+        fmt::print(stderr, "gpuslots: {}\n", line);
+        return kUnusable;
+    }
+    // Judged without a grace period: a job that slurmctld no longer shows on the node is a
+    // leak already; reconcile releases it once it is older than its grace period.
+    ReconcileRules rules;
+    rules.now_unix = static_cast<std::int64_t>(std::time(nullptr));
+    const std::chrono::seconds grace = rules.grace;
+    rules.grace = std::chrono::seconds(0);
+    std::size_t leaks = 0;
+    for (const auto& j : judge(reservations, *view, rules)) {
+        if (j.reservation.origin != Origin::slurm || j.verdict != Verdict::release) continue;
+        const Reservation& r = j.reservation;
+        const bool young = rules.now_unix - r.created_unix < grace.count();
+        fmt::print(stderr,
+                   "gpuslots: leak: job {} holds GPUs [{}] and {} CPUs on {}, but {}; release it "
+                   "with 'gpuslots reconcile --server {}'{} (see first: --dry-run)\n",
+                   r.task_id, join_ints(r.gpus), r.cpus, r.server, j.why, r.server,
+                   young ? fmt::format(" once it is {} s old", grace.count()) : "");
+        ++leaks;
+    }
+    fmt::print("  slurm jobs: {} reservation(s) compared with slurmctld, {} leaked\n", jobs, leaks);
+    return leaks == 0 ? kOk : kUnusable;
+}
+
 int run_check_config(const CheckOptions& o, const Globals& globals) {
     auto config = load(globals);
     if (!config) return report(config.error());
@@ -90,6 +136,7 @@ int run_check_config(const CheckOptions& o, const Globals& globals) {
     auto reservations = (*ledger)->reservations();
     if (!reservations) return report(reservations.error());
     const std::size_t count = reservations->size();
+    const std::vector<Reservation> held = *reservations;
     const FleetStatus st = summarize(config->fleet, std::move(*reservations));
     fmt::print("  ledger holds {} reservation(s)\n", count);
     for (const auto& s : st.removed) {
@@ -109,9 +156,12 @@ int run_check_config(const CheckOptions& o, const Globals& globals) {
         scheduled |= s.slurm != SlurmMode::none;
     if ((scheduled || o.slurm) && !o.no_slurm) {
         if (check_slurm(*config) != kOk) rc = kUnusable;
+        if (check_leaks(held, true) != kOk) rc = kUnusable;
     } else {
         fmt::print("  slurmctld: not compared ({})\n",
                    o.no_slurm ? "--no-slurm" : "no server says 'slurm: slots' or 'slurm: follow'");
+        // The plugin books for jobs on servers Slurm does not schedule by the slots too.
+        if (!o.no_slurm && slurm_configured() && check_leaks(held, false) != kOk) rc = kUnusable;
     }
     return rc;
 }

@@ -75,5 +75,6 @@ void setup_release(CLI::App& app, const Globals& globals, Runner& runner);
 void setup_reset(CLI::App& app, const Globals& globals, Runner& runner);
 void setup_check_config(CLI::App& app, const Globals& globals, Runner& runner);
 void setup_slurm_config(CLI::App& app, const Globals& globals, Runner& runner);
+void setup_reconcile(CLI::App& app, const Globals& globals, Runner& runner);
 
 }  // namespace gpuslots::cli

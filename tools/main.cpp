@@ -25,6 +25,7 @@ int run(int argc, char** argv) {
     setup_reset(app, globals, runner);
     setup_check_config(app, globals, runner);
     setup_slurm_config(app, globals, runner);
+    setup_reconcile(app, globals, runner);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -1,9 +1,21 @@
-// gpuslots status [--json]: the original tool's table, or one JSON object for automation.
-// Reading needs no more than read access to the ledger (like squeue).
+// gpuslots status [--json] [--no-slurm]: the original tool's table, or one JSON object for
+// automation. Reading needs no more than read access to the ledger (like squeue).
+//
+// Where the ledger holds Slurm jobs' reservations and this host has a Slurm configuration,
+// slurmctld is asked which of those jobs still run there (reconcile's rules, grace 0), and a
+// reservation whose job is gone is marked: "job:42(gone)" in the table, "gone": true in the
+// JSON. Without a Slurm configuration, or with --no-slurm, nothing is asked: status stays as
+// fast as reading the ledger. slurmctld that does not answer within 5 s costs those 5 s once
+// and a warning, never the status itself.
 #include <algorithm>
+#include <ctime>
 #include <string>
+#include <unordered_map>
+
+#include <unistd.h>
 
 #include "cli.hpp"
+#include "gpuslots/reconcile.hpp"
 #include "gpuslots/status.hpp"
 #include "gpuslots/storage.hpp"
 
@@ -12,7 +24,60 @@ namespace {
 
 struct StatusOptions {
     bool json = false;
+    bool no_slurm = false;
 };
+
+// What slurmctld says of each Slurm job's reservation, keyed by mark_key().
+struct SlurmMark {
+    std::string state;
+    bool gone = false;
+};
+struct SlurmMarks {
+    bool checked = false;  // slurmctld was asked and answered
+    std::unordered_map<std::string, SlurmMark> by_reservation;
+    std::size_t gone = 0;
+};
+
+std::string mark_key(const Reservation& r) {
+    return r.server + '\n' + r.task_id;
+}
+
+const SlurmMark* mark_of(const SlurmMarks& marks, const Reservation& r) {
+    if (!marks.checked || r.origin != Origin::slurm) return nullptr;
+    auto it = marks.by_reservation.find(mark_key(r));
+    return it == marks.by_reservation.end() ? nullptr : &it->second;
+}
+
+// nullopt when there is nothing to ask (no Slurm job in the ledger); marks.checked false when
+// slurmctld was not asked (no Slurm here, --no-slurm) or could not be (warned).
+std::optional<SlurmMarks> ask_slurm(const std::vector<Reservation>& reservations,
+                                    const StatusOptions& options) {
+    const bool any_job =
+        std::any_of(reservations.begin(), reservations.end(),
+                    [](const Reservation& r) { return r.origin == Origin::slurm; });
+    if (!any_job) return std::nullopt;
+    SlurmMarks marks;
+    if (options.no_slurm || !slurm_configured()) return marks;
+    auto jobs = ask_jobs(SlurmController(std::chrono::seconds(5)), ::geteuid() == 0);
+    if (!jobs) {
+        warn(
+            fmt::format("cannot ask slurmctld whether the ledger's jobs still run: {} "
+                        "(--no-slurm does not ask)",
+                        jobs.error().message));
+        return marks;
+    }
+    ReconcileRules rules;
+    rules.now_unix = static_cast<std::int64_t>(std::time(nullptr));
+    rules.grace = std::chrono::seconds(0);
+    marks.checked = true;
+    for (const auto& j : judge(reservations, *jobs, rules)) {
+        if (j.reservation.origin != Origin::slurm) continue;
+        const bool gone = j.verdict == Verdict::release;
+        marks.gone += gone;
+        marks.by_reservation[mark_key(j.reservation)] = SlurmMark{j.job_state, gone};
+    }
+    return marks;
+}
 
 int percent_used(long long free, long long total) {
     if (total <= 0) return 0;
@@ -23,13 +88,15 @@ std::string task_label(const Reservation& r) {
     return r.origin == Origin::slurm ? "job:" + r.task_id : r.task_id;
 }
 
-std::string task_list(const std::vector<Reservation>& tasks) {
+std::string task_list(const std::vector<Reservation>& tasks, const SlurmMarks& marks) {
     if (tasks.empty()) return "-";
     // Long lists are cut so the table stays readable; --json has them all.
     constexpr std::size_t kMaxWidth = 48;
     std::string out;
     for (std::size_t i = 0; i < tasks.size(); ++i) {
-        std::string next = (i > 0 ? " " : "") + task_label(tasks[i]);
+        const SlurmMark* mark = mark_of(marks, tasks[i]);
+        std::string next =
+            (i > 0 ? " " : "") + task_label(tasks[i]) + (mark && mark->gone ? "(gone)" : "");
         if (out.size() + next.size() > kMaxWidth) {
             out += fmt::format(" (+{} more)", tasks.size() - i);
             break;
@@ -39,7 +106,7 @@ std::string task_list(const std::vector<Reservation>& tasks) {
     return out;
 }
 
-void print_table(const FleetStatus& st) {
+void print_table(const FleetStatus& st, const SlurmMarks& marks) {
     std::size_t name_width = 6;  // "SERVER"
     for (const auto& s : st.servers)
         name_width = std::max(name_width, s.name.size());
@@ -55,7 +122,7 @@ void print_table(const FleetStatus& st) {
             percent_used(s.gpus_free, s.gpus_total),
             fmt::format("{}/{}", s.cpus_free, s.cpus_total),
             percent_used(s.cpus_free, s.cpus_total),
-            fmt::format("{} {}", s.tasks.size(), task_list(s.tasks)));
+            fmt::format("{} {}", s.tasks.size(), task_list(s.tasks, marks)));
     }
     const Totals& t = st.totals;
     row("TOTAL", fmt::format("{}/{}", t.gpus_free, t.gpus_total),
@@ -66,7 +133,7 @@ void print_table(const FleetStatus& st) {
 // The JSON is appended by hand into one buffer: no format-string parsing and no temporary
 // strings per task. At 10,000 servers and 40,000 reservations, fmt::format here cost more
 // than reading the ledger.
-void append_task(std::string& out, const Reservation& r) {
+void append_task(std::string& out, const Reservation& r, const SlurmMarks& marks) {
     out += R"({"id":)";
     append_json_string(out, r.task_id);
     out += R"(,"gpus":[)";
@@ -98,10 +165,15 @@ void append_task(std::string& out, const Reservation& r) {
     } else {
         out += "null";
     }
+    if (const SlurmMark* mark = mark_of(marks, r)) {
+        out += R"(,"job_state":)";
+        append_json_string(out, mark->state);
+        out += mark->gone ? R"(,"gone":true)" : R"(,"gone":false)";
+    }
     out += '}';
 }
 
-void append_server(std::string& out, const ServerStatus& s) {
+void append_server(std::string& out, const ServerStatus& s, const SlurmMarks& marks) {
     out += R"({"name":)";
     append_json_string(out, s.name);
     out += R"(,"gpus_total":)";
@@ -115,18 +187,21 @@ void append_server(std::string& out, const ServerStatus& s) {
     out += R"(,"tasks":[)";
     for (std::size_t i = 0; i < s.tasks.size(); ++i) {
         if (i > 0) out += ',';
-        append_task(out, s.tasks[i]);
+        append_task(out, s.tasks[i], marks);
     }
     out += "]}";
 }
 
-void print_json(const FleetStatus& st, const Config& config) {
+void print_json(const FleetStatus& st, const Config& config,
+                const std::optional<SlurmMarks>& marks) {
+    const SlurmMarks none;
+    const SlurmMarks& m = marks ? *marks : none;
     std::string out;
     out.reserve(256 + st.servers.size() * 160 + static_cast<std::size_t>(st.totals.tasks) * 140);
     out += R"({"servers":[)";
     for (std::size_t i = 0; i < st.servers.size(); ++i) {
         if (i > 0) out += ',';
-        append_server(out, st.servers[i]);
+        append_server(out, st.servers[i], m);
     }
     const Totals& t = st.totals;
     out += fmt::format(
@@ -135,14 +210,17 @@ void print_json(const FleetStatus& st, const Config& config) {
     out += R"("removed_servers":[)";
     for (std::size_t i = 0; i < st.removed.size(); ++i) {
         if (i > 0) out += ',';
-        append_server(out, st.removed[i]);
+        append_server(out, st.removed[i], m);
     }
     out += R"(],"problems":[)";
     for (std::size_t i = 0; i < st.problems.size(); ++i) {
         if (i > 0) out += ',';
         append_json_string(out, st.problems[i]);
     }
-    out += fmt::format(R"(],"config":{},"ledger":{}}})", json_string(config.source),
+    out += ']';
+    // Present only when the ledger holds Slurm jobs' reservations (README: status --json).
+    if (marks) out += marks->checked ? R"(,"slurm_checked":true)" : R"(,"slurm_checked":false)";
+    out += fmt::format(R"(,"config":{},"ledger":{}}})", json_string(config.source),
                        json_string(ledger_location(config.state)));
     out += '\n';
     std::fwrite(out.data(), 1, out.size(), stdout);
@@ -155,11 +233,19 @@ int run_status(const StatusOptions& options, const Globals& globals) {
     if (!ledger) return report(ledger.error());
     auto reservations = (*ledger)->reservations();
     if (!reservations) return report(reservations.error());
+    const std::optional<SlurmMarks> marks = ask_slurm(*reservations, options);
     const FleetStatus st = summarize(config->fleet, std::move(*reservations));
     if (options.json) {
-        print_json(st, *config);
+        print_json(st, *config, marks);
     } else {
-        print_table(st);
+        print_table(st, marks ? *marks : SlurmMarks{});
+    }
+    if (marks && marks->gone > 0) {
+        warn(
+            fmt::format("{} reservation(s) of Slurm jobs that no longer run there (marked "
+                        "gone); 'gpuslots reconcile --dry-run' shows them, 'gpuslots "
+                        "reconcile' releases them",
+                        marks->gone));
     }
     for (const auto& s : st.removed) {
         std::vector<std::string> ids;
@@ -182,6 +268,9 @@ void setup_status(CLI::App& app, const Globals& globals, Runner& runner) {
     CLI::App* sub =
         app.add_subcommand("status", "Show free and reserved GPUs and CPUs per server, and totals");
     sub->add_flag("--json", options->json, "Print one JSON object instead of the table");
+    sub->add_flag("--no-slurm", options->no_slurm,
+                  "Do not ask slurmctld whether the ledger's Slurm jobs still run (by default "
+                  "it is asked where Slurm is configured, and jobs that are gone are marked)");
     sub->callback([options, &globals, &runner] {
         runner = [options, &globals] { return run_status(*options, globals); };
     });

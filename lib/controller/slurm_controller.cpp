@@ -1,8 +1,11 @@
 #include "gpuslots/slurm_controller.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstdlib>
 #include <cstring>
 
 #include "gpuslots/command.hpp"
@@ -221,6 +224,14 @@ std::vector<int> parse_gpu_indices(std::string_view detail, std::string_view nod
     return out;
 }
 
+bool slurm_configured() {
+    if (const char* conf = std::getenv("SLURM_CONF"); conf != nullptr && *conf != '\0') {
+        return ::access(conf, R_OK) == 0;
+    }
+    return ::access("/etc/slurm/slurm.conf", R_OK) == 0 ||
+           ::access("/run/slurm/conf/slurm.conf", R_OK) == 0;
+}
+
 Result<std::vector<SlurmNodeInfo>> SlurmController::nodes() const {
     auto records = show("node", timeout_);
     if (!records) return records.error();
@@ -256,6 +267,7 @@ Result<SlurmSettings> SlurmController::settings() const {
     s.gres_types = split_list(get("GresTypes"));
     s.prolog_flags = split_list(get("PrologFlags"));
     s.job_submit_plugins = split_list(get("JobSubmitPlugins"));
+    s.private_data = split_list(get("PrivateData"));
     return s;
 }
 

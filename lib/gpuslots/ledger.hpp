@@ -58,6 +58,13 @@ class Ledger {
         Origin origin, std::string_view task_id, const std::optional<std::string>& server,
         std::optional<std::uint32_t> required_owner = std::nullopt);
 
+    // Releases `judged` only if the ledger still holds that very reservation: the same origin,
+    // id and server, made at the same time with the same GPUs and CPUs, all checked and
+    // erased in one transaction. For a caller that decided on an older snapshot (reconcile):
+    // a reservation made again since, for a requeued job or a reused id, is not released.
+    // Returns what was released, or nullopt when the ledger holds something else or nothing.
+    Result<std::optional<Reservation>> release_if_unchanged(const Reservation& judged);
+
     // The reservation of `task_id` on `server`, if any.
     Result<std::optional<Reservation>> find(Origin origin, std::string_view task_id,
                                             std::string_view server);

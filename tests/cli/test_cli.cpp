@@ -30,6 +30,8 @@
 #include <string>
 #include <vector>
 
+#include "gpuslots/config.hpp"
+#include "gpuslots/ledger.hpp"
 #include "support/bounded.hpp"
 #include "support/fixtures.hpp"
 
@@ -778,6 +780,108 @@ BOOST_AUTO_TEST_CASE(nobody_reads_status_but_cannot_change_the_ledger,
         }
     }
     BOOST_TEST(site.ok({"status"}) == as_root);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(reconcile)
+
+// A Slurm job's reservation, as the plugin's prolog makes it (the tool cannot make one).
+void reserve_for_job(const Site& site, const std::string& job, const std::string& server) {
+    auto config = gpuslots::load_config(site.config());
+    BOOST_TEST_REQUIRE(config.ok(), (config.ok() ? "" : config.error().message));
+    auto ledger = gpuslots::open_ledger(*config, gpuslots::Ledger::Access::read_write);
+    BOOST_TEST_REQUIRE(ledger.ok(), (ledger.ok() ? "" : ledger.error().message));
+    const gpuslots::Request request{gpuslots::Origin::slurm, job, 2, 2, 0, {}};
+    auto reserved = (*ledger)->reserve(server, request);
+    BOOST_TEST_REQUIRE(reserved.ok(), (reserved.ok() ? "" : reserved.error().message));
+}
+
+Run without_slurm(const Site& site, const std::vector<std::string>& args) {
+    std::vector<std::string> argv{GPUSLOTS_CLI, "--config", site.config(), "reconcile"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_process(argv, "", -1, {"PATH=/nonexistent"});
+}
+
+BOOST_AUTO_TEST_CASE(without_slurm_jobs_in_the_ledger_slurm_is_not_needed) {
+    Site site;
+    site.ok({"allocate", "test_001", "2", "16"});
+    const std::string before = site.snapshot();
+    const Run r = without_slurm(site, {"--grace", "0"});
+    BOOST_TEST(r.exit_code == kOk, r.err);
+    BOOST_TEST(r.out ==
+               "reconcile: 1 reservation(s) checked: 0 released, 0 held by running jobs, 0 "
+               "kept for now, 0 old manual one(s) reported\n");
+    // An old manual reservation is reported, never released.
+    const Run old = without_slurm(site, {"--old", "0"});
+    BOOST_TEST(old.exit_code == kOk, old.err);
+    BOOST_TEST(contains(old.out, "old task 'test_001' on gpu-server-"), old.out);
+    BOOST_TEST(contains(old.out, "release it with 'gpuslots release test_001'"), old.out);
+    const Run json = without_slurm(site, {"--old", "0", "--json"});
+    BOOST_TEST(json.exit_code == kOk, json.err);
+    const auto tree = parse_json(json.out);
+    BOOST_TEST(tree.get<bool>("slurm_asked") == false);
+    BOOST_TEST(tree.get<int>("released") == 0);
+    BOOST_TEST(tree.get_child("reservations").front().second.get<std::string>("action") ==
+               "reported");
+    BOOST_TEST(site.snapshot() == before);
+}
+
+BOOST_AUTO_TEST_CASE(when_slurmctld_cannot_be_asked_nothing_is_released) {
+    Site site;
+    reserve_for_job(site, "42", "gpu-server-0");
+    const std::string before = read_file(site.ledger());
+    for (const auto& args : std::vector<std::vector<std::string>>{
+             {"--grace", "0"}, {"--grace", "0", "--dry-run"}, {"--json"}}) {
+        expect_failure(
+            without_slurm(site, args), kUnusable,
+            {"cannot ask slurmctld", "scontrol not found on PATH", "nothing was released"});
+        BOOST_TEST((read_file(site.ledger()) == before), "the ledger file changed");
+    }
+    // --server that names no server holding a job: nothing to ask.
+    const Run other = without_slurm(site, {"--server", "gpu-server-1"});
+    BOOST_TEST(other.exit_code == kOk, other.err);
+}
+
+BOOST_AUTO_TEST_CASE(bad_options_are_2_and_change_nothing) {
+    Site site;
+    reserve_for_job(site, "42", "gpu-server-0");
+    const std::string before = read_file(site.ledger());
+    const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+        {{"--grace", "abc"}, "--grace: 'abc' is not a whole number"},
+        {{"--grace", "-1"}, "--grace"},
+        {{"--grace", "99999999999"}, "--grace"},
+        {{"--old", "1h"}, "--old: '1h' is not a whole number"},
+        {{"--timeout", "0"}, "--timeout: 0 is out of range"},
+        {{"--server", "n[1-"}, "--server: "},
+        {{"--bogus"}, "--bogus"},
+    };
+    for (const auto& [args, phrase] : cases) {
+        BOOST_TEST_CONTEXT(args.front() << " " << args.back()) {
+            expect_failure(without_slurm(site, args), kBadInput, {phrase});
+            BOOST_TEST((read_file(site.ledger()) == before), "the ledger file changed");
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(only_root_releases_others_may_look,
+                     *boost::unit_test::precondition(running_as_root)) {
+    Site site;
+    site.ok({"allocate", "test_001", "1", "1"});
+    const Run denied = site.cli({"reconcile"}, kNobodyUid);
+    expect_failure(denied, kDenied, {"only root", "--dry-run"});
+    const Run look = site.cli({"reconcile", "--dry-run"}, kNobodyUid);
+    BOOST_TEST(look.exit_code == kOk, look.err);
+    BOOST_TEST(contains(look.out, "reconcile: 1 reservation(s) checked"), look.out);
+}
+
+BOOST_AUTO_TEST_CASE(help_tells_what_it_does) {
+    const Run r = run_process({GPUSLOTS_CLI, "reconcile", "--help"});
+    BOOST_TEST(r.exit_code == kOk);
+    for (const char* part : {"--dry-run", "--grace", "--server", "--json", "--old", "--timeout",
+                             "never a manual one", "Exit 4"}) {
+        BOOST_TEST(contains(r.out, part), "reconcile --help lacks '" << part << "'");
+    }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -51,6 +51,8 @@
 #   FOLLOW=0           1 (needs GRES=GPUS): Slurm's own gres/gpu manages the GPUs and gpuslots
 #                      follows it: `slurm: follow` in the config, no gpuslots GRES (cpuslots
 #                      only), and job_submit.lua maps --gpu-slots to gres:gpu
+#   SLURMD_TIMEOUT=60  SlurmdTimeout: how long a silent slurmd takes to be marked DOWN (a
+#                      scenario that lets a node go DOWN sets it short)
 #   CTLD_DEBUG=info SLURMD_DEBUG=info
 #
 # Layout of DIR: etc/ (slurm.conf, plugstack.conf, gpuslots.yaml, gres.conf), env.sh (source
@@ -284,7 +286,7 @@ ReturnToService=2
 # Short timers, so that tests do not wait for minutes.
 KillWait=2
 MessageTimeout=10
-SlurmdTimeout=60
+SlurmdTimeout=$SLURMD_TIMEOUT
 InactiveLimit=0
 MinJobAge=300
 UnkillableStepTimeout=30
@@ -450,6 +452,7 @@ cmd_up() {
 	JOB_SUBMIT=${JOB_SUBMIT-$js_default}
 	CTLD_DEBUG=${CTLD_DEBUG:-info}
 	SLURMD_DEBUG=${SLURMD_DEBUG:-info}
+	SLURMD_TIMEOUT=${SLURMD_TIMEOUT:-60}
 
 	local why
 	why=$(cannot_run_reason)
@@ -482,6 +485,7 @@ cmd_up() {
 	[[ "$PROLOG_WAIT" =~ ^[0-9]+$ ]] || die "PROLOG_WAIT=$PROLOG_WAIT: expected seconds"
 	[[ "$DURABILITY" =~ ^(full|normal)$ ]] || die "DURABILITY=$DURABILITY: expected full or normal"
 	[[ "$GRES" =~ ^[0-9]+$ ]] || die "GRES=$GRES: expected a number"
+	[[ "$SLURMD_TIMEOUT" =~ ^[1-9][0-9]*$ ]] || die "SLURMD_TIMEOUT=$SLURMD_TIMEOUT: expected seconds"
 	[[ "$SLOTS_GRES" =~ ^[01]$ ]] || die "SLOTS_GRES=$SLOTS_GRES: expected 0 or 1"
 	[[ "$FOLLOW" =~ ^[01]$ ]] || die "FOLLOW=$FOLLOW: expected 0 or 1"
 	if [ "$FOLLOW" = 1 ] && { [ "$GRES" != "$GPUS" ] || [ "$SLOTS_GRES" != 1 ]; }; then
@@ -551,6 +555,7 @@ GRES=$GRES
 SLOTS_GRES=$SLOTS_GRES
 JOB_SUBMIT=$JOB_SUBMIT
 FOLLOW=$FOLLOW
+SLURMD_TIMEOUT=$SLURMD_TIMEOUT
 EOF
 	export SLURM_CONF=$DIR/etc/slurm.conf
 

@@ -158,7 +158,8 @@ wait_reports() {
 
 # ---- the ledger, through the admin tool ------------------------------------------------------
 
-status_json() { cli status --json || fail "gpuslots status --json failed"; }
+# --no-slurm: the scenarios poll the ledger often; asking slurmctld each time would only slow them.
+status_json() { cli status --json --no-slurm || fail "gpuslots status --json failed"; }
 # query QUERY [ARG...]: one answer from `gpuslots status --json` (see status_query.py).
 query() { status_json | python3 "$IT_HERE"/status_query.py "$@"; }
 # ledger_gpus NODE JOB: the GPUs that Slurm job JOB holds on NODE ("0,1"), or NONE.

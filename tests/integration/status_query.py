@@ -10,6 +10,7 @@ scenarios (lib.sh), so that they need nothing beyond python3 to read it.
   owner JOB         "OWNER OWNER_UID" of the job's first reservation, or NONE
   nodes JOB         the nodes where JOB holds a reservation, space separated
   tasks             the total number of reservations
+  slurm_held        "NODE JOB GPU_COUNT" for every Slurm job's reservation, one per line
   gpus_total NODE   NODE's GPU count
   max_gpus          the largest server's GPU count
   snapshot          every server's free counts and tasks, one canonical line
@@ -48,6 +49,11 @@ def main(argv):
         print(" ".join(s["name"] for s in servers
                        if any(t.get("origin") == "slurm" and t["id"] == args[0]
                               for t in s["tasks"])))
+    elif query == "slurm_held":
+        for s in servers:
+            for t in s["tasks"]:
+                if t.get("origin") == "slurm":
+                    print(s["name"], t["id"], len(t["gpus"]))
     elif query == "tasks":
         print(status["totals"]["tasks"])
     elif query == "gpus_total":

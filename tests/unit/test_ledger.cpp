@@ -160,6 +160,41 @@ BOOST_FIXTURE_TEST_CASE(release_without_a_server_frees_every_node_of_a_job, Fixt
     BOOST_TEST(left->front().task_id == "9");
 }
 
+// reconcile decides on a snapshot and releases later: only the very reservation it judged.
+BOOST_FIXTURE_TEST_CASE(release_if_unchanged_releases_only_the_reservation_judged, Fixture) {
+    auto judged = ledger->reserve("gpu-server-0", job("7", 2, 2));
+    BOOST_TEST_REQUIRE(judged.ok());
+    BOOST_TEST_REQUIRE(ledger->record_refusal("gpu-server-0", "7", "earlier try").ok());
+    BOOST_TEST_REQUIRE(ledger->reserve("gpu-server-1", job("7", 1, 1)).ok());
+
+    // Made at another time (the job's prolog reserved again since), other GPUs, another
+    // server, another origin: each is not the reservation judged, and stays.
+    Reservation older = *judged;
+    older.created_unix -= 10;
+    Reservation other_gpus = *judged;
+    other_gpus.gpus = {2, 3};
+    Reservation elsewhere = *judged;
+    elsewhere.server = "gpu-server-1";
+    Reservation manual_one = *judged;
+    manual_one.origin = Origin::manual;
+    for (const Reservation& r : {older, other_gpus, elsewhere, manual_one}) {
+        auto kept = ledger->release_if_unchanged(r);
+        BOOST_TEST_REQUIRE(kept.ok());
+        BOOST_TEST(!kept->has_value());
+    }
+    BOOST_TEST(ledger->reservations()->size() == 2U);
+
+    auto released = ledger->release_if_unchanged(*judged);
+    BOOST_TEST_REQUIRE(released.ok());
+    BOOST_TEST_REQUIRE(released->has_value());
+    BOOST_TEST((*released)->gpus == judged->gpus, boost::test_tools::per_element());
+    BOOST_TEST(!ledger->refusal("gpu-server-0", "7")->has_value());
+    BOOST_TEST(ledger->find(Origin::slurm, "7", "gpu-server-1")->has_value());  // other node
+    auto twice = ledger->release_if_unchanged(*judged);
+    BOOST_TEST_REQUIRE(twice.ok());
+    BOOST_TEST(!twice->has_value());
+}
+
 BOOST_FIXTURE_TEST_CASE(release_frees_exactly_what_was_reserved_and_twice_is_harmless, Fixture) {
     auto kept = ledger->reserve("gpu-server-0", manual("kept", 1, 5));
     auto r = ledger->reserve("gpu-server-0", manual("r", 2, 7));

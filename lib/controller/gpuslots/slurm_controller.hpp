@@ -49,6 +49,7 @@ struct SlurmSettings {  // from `scontrol show config`
     std::vector<std::string> gres_types;
     std::vector<std::string> prolog_flags;
     std::vector<std::string> job_submit_plugins;
+    std::vector<std::string> private_data;  // "jobs": others' jobs are hidden from users
 };
 
 struct SlurmJobInfo {
@@ -58,6 +59,11 @@ struct SlurmJobInfo {
     std::uint32_t user_id = 0;
     std::string nodes;  // a hostlist, "" while pending
 };
+
+// Whether this host has a Slurm configuration to reach slurmctld with ($SLURM_CONF, the
+// packaged /etc/slurm/slurm.conf, or slurmd's configless cache): without one, Slurm's
+// commands would look for slurmctld in DNS, which can take seconds to fail.
+bool slurm_configured();
 
 // Whether the job_submit mapping is active in slurmctld, found by a probe that submits
 // nothing (sbatch --test-only asking for the slot GRES itself, which only the mapping refuses).

@@ -1,0 +1,268 @@
+// gpuslots reconcile [--dry-run] [--grace SECONDS] [--server NAME] [--old SECONDS] [--json]:
+// release the reservations of Slurm jobs that no longer run where the ledger says (an epilog
+// that never ran: a node crash, a slurmd that died, a power loss), after asking slurmctld.
+// The rules are lib/controller/reconcile.cpp's; this file gathers, acts and prints.
+//
+// Made to run unattended from a timer, on the controller or on every node at once:
+//   - The ledger is read first and slurmctld asked after (see gpuslots/reconcile.hpp for why
+//     that order), and each release is conditional on the reservation being the one judged
+//     (Ledger::release_if_unchanged), so two runs at once, or a run beside prologs and
+//     epilogs, never release what they did not judge.
+//   - When slurmctld cannot be asked (down, not answering within --timeout, hiding jobs),
+//     nothing is released: exit 4. A ledger with no Slurm job in it needs no slurmctld at all.
+//   - Manual reservations are never released here, only reported when old.
+//
+// Slurm is asked with `scontrol -o show job` (SlurmController::jobs) rather than
+// `squeue --json`: in 22.05 the JSON form needs the openapi and serializer plugins on every
+// host that runs it and its schema (data_parser v0.0.38) is renamed in each release, while
+// scontrol's one-line records are the form gpuslots already parses and tests, and list the
+// jobs slurmctld still remembers in every state (COMPLETED, NODE_FAIL, ...) for MinJobAge.
+#include <unistd.h>
+
+#include <ctime>
+
+#include "cli.hpp"
+#include "gpuslots/hostlist.hpp"
+#include "gpuslots/reconcile.hpp"
+#include "gpuslots/request.hpp"
+#include "gpuslots/status.hpp"
+
+namespace gpuslots::cli {
+namespace {
+
+struct ReconcileOptions {
+    bool dry_run = false;
+    bool json = false;
+    std::string grace = "300";
+    std::string old = "86400";
+    std::string timeout = "30";
+    std::string server;
+};
+
+// What was done with one judgement.
+enum class Action { none, released, would_release, changed, kept, reported };
+
+const char* action_name(Action a) {
+    switch (a) {
+        case Action::none:
+            return "none";
+        case Action::released:
+            return "released";
+        case Action::would_release:
+            return "would_release";
+        case Action::changed:
+            return "changed";
+        case Action::kept:
+            return "kept";
+        case Action::reported:
+            return "reported";
+    }
+    return "none";
+}
+
+struct Outcome {
+    Judgement judgement;
+    Action action = Action::none;
+};
+
+std::string holder_label(const Reservation& r) {
+    return r.origin == Origin::slurm ? "job " + r.task_id : "task '" + r.task_id + "'";
+}
+
+std::string since(std::int64_t unix_seconds) {
+    std::string out;
+    append_utc_iso8601(out, unix_seconds);
+    return out;
+}
+
+void print_line(const Outcome& o) {
+    const Reservation& r = o.judgement.reservation;
+    const char* verb = nullptr;
+    switch (o.action) {
+        case Action::released:
+            verb = "released";
+            break;
+        case Action::would_release:
+            verb = "would release";
+            break;
+        case Action::changed:
+            verb = "left";
+            break;
+        case Action::kept:
+            verb = "kept";
+            break;
+        case Action::reported:
+            verb = "old";
+            break;
+        case Action::none:
+            return;  // held by a running job, or a young manual task: nothing to say
+    }
+    const std::string why = o.action == Action::changed
+                                ? "it changed in the ledger since it was judged (made again)"
+                                : o.judgement.why;
+    fmt::print("{} {} on {} (GPUs {}, {} CPUs, since {}): {}\n", verb, holder_label(r), r.server,
+               r.gpus.empty() ? "none" : join_ints(r.gpus), r.cpus, since(r.created_unix), why);
+}
+
+void print_json(const std::vector<Outcome>& outcomes, const ReconcileOptions& o,
+                const ReconcileRules& rules, bool slurm_asked, int released) {
+    std::string out = fmt::format(R"({{"dry_run":{},"grace_seconds":{},"slurm_asked":{},)",
+                                  o.dry_run, rules.grace.count(), slurm_asked);
+    out += R"("reservations":[)";
+    for (std::size_t i = 0; i < outcomes.size(); ++i) {
+        const Judgement& j = outcomes[i].judgement;
+        const Reservation& r = j.reservation;
+        if (i > 0) out += ',';
+        out += R"({"id":)";
+        append_json_string(out, r.task_id);
+        out += fmt::format(R"(,"origin":"{}","server":)", origin_name(r.origin));
+        append_json_string(out, r.server);
+        out += fmt::format(R"(,"gpus":[{}],"cpus":{},"since":")", join_ints(r.gpus), r.cpus);
+        append_utc_iso8601(out, r.created_unix);
+        out += fmt::format(R"(","action":"{}","reason":"{}","job_state":)",
+                           action_name(outcomes[i].action), reason_name(j.reason));
+        append_json_string(out, j.job_state);
+        out += R"(,"why":)";
+        append_json_string(out, j.why);
+        out += '}';
+    }
+    out += fmt::format(R"(],"released":{}}})", released);
+    out += '\n';
+    std::fwrite(out.data(), 1, out.size(), stdout);
+}
+
+Result<std::vector<std::string>> servers_in_scope(const std::string& expression) {
+    if (expression.empty()) return std::vector<std::string>();
+    auto names = expand_hostlist(expression);
+    if (!names) {
+        return make_error(Errc::bad_input, "--server: {}", names.error().message);
+    }
+    return names;
+}
+
+int run_reconcile(const ReconcileOptions& o, const Globals& globals) {
+    constexpr int kMaxSeconds = 365 * 86400;
+    auto grace = parse_count(o.grace, "--grace", Range{0, kMaxSeconds});
+    if (!grace) return report(grace.error());
+    auto old = parse_count(o.old, "--old", Range{0, kMaxSeconds});
+    if (!old) return report(old.error());
+    auto timeout = parse_count(o.timeout, "--timeout", Range{1, 3600});
+    if (!timeout) return report(timeout.error());
+    auto scope = servers_in_scope(o.server);
+    if (!scope) return report(scope.error());
+    auto config = load(globals);
+    if (!config) return report(config.error());
+    const bool root = ::geteuid() == 0;
+    if (!o.dry_run && !root) {
+        return report(make_error(Errc::permission,
+                                 "permission denied: only root may release Slurm jobs' "
+                                 "reservations; try 'gpuslots reconcile --dry-run'"));
+    }
+    auto ledger =
+        o.dry_run ? open_ledger(*config, Ledger::Access::read_only) : open_for_writing(*config);
+    if (!ledger) return report(ledger.error());
+
+    // The ledger first, then slurmctld (gpuslots/reconcile.hpp says why).
+    ReconcileRules rules;
+    rules.now_unix = static_cast<std::int64_t>(std::time(nullptr));
+    rules.grace = std::chrono::seconds(*grace);
+    rules.manual_old = std::chrono::seconds(*old);
+    auto all = (*ledger)->reservations();
+    if (!all) return report(all.error());
+    std::vector<Reservation> reservations;
+    bool any_job = false;
+    for (auto& r : *all) {
+        if (!scope->empty() && std::find(scope->begin(), scope->end(), r.server) == scope->end())
+            continue;
+        any_job |= r.origin == Origin::slurm;
+        reservations.push_back(std::move(r));
+    }
+    std::vector<SlurmJobInfo> none;
+    Result<JobView> jobs = JobView(none);
+    if (any_job) {
+        jobs = ask_jobs(SlurmController(std::chrono::seconds(*timeout)), root);
+        if (!jobs) {
+            return report(make_error(Errc::config,
+                                     "cannot ask slurmctld about the ledger's jobs: {}; "
+                                     "nothing was released",
+                                     jobs.error().message));
+        }
+    }
+
+    std::vector<Outcome> outcomes;
+    int released = 0, running = 0, kept = 0, reported = 0;
+    std::optional<Error> failure;
+    for (auto& j : judge(reservations, *jobs, rules)) {
+        Outcome outcome{std::move(j), Action::none};
+        const Judgement& judged = outcome.judgement;
+        if (judged.verdict == Verdict::release && failure) {
+            outcome.action = Action::kept;  // the ledger failed: no further tries this run
+        } else if (judged.verdict == Verdict::release && o.dry_run) {
+            outcome.action = Action::would_release;
+            ++released;
+        } else if (judged.verdict == Verdict::release) {
+            auto done = (*ledger)->release_if_unchanged(judged.reservation);
+            if (!done) {
+                failure = done.error();
+                outcome.action = Action::kept;
+            } else {
+                outcome.action = done->has_value() ? Action::released : Action::changed;
+                released += done->has_value();
+            }
+        } else if (judged.verdict == Verdict::report) {
+            outcome.action = Action::reported;
+            ++reported;
+        } else if (judged.reason == Reason::running) {
+            ++running;
+        } else if (judged.reason != Reason::manual) {
+            outcome.action = Action::kept;
+            ++kept;
+        }
+        if (!o.json) print_line(outcome);
+        outcomes.push_back(std::move(outcome));
+    }
+    if (o.json) {
+        print_json(outcomes, o, rules, any_job, released);
+    } else {
+        fmt::print(
+            "reconcile: {} reservation(s) checked{}: {} {}, {} held by running jobs, {} "
+            "kept for now, {} old manual one(s) reported\n",
+            reservations.size(), any_job ? " against slurmctld" : "", released,
+            o.dry_run ? "would be released" : "released", running, kept, reported);
+    }
+    if (failure) {
+        return report(make_error(failure->code, "stopped releasing: {}", failure->message));
+    }
+    return kOk;
+}
+
+}  // namespace
+
+void setup_reconcile(CLI::App& app, const Globals& globals, Runner& runner) {
+    auto o = std::make_shared<ReconcileOptions>();
+    CLI::App* sub = app.add_subcommand(
+        "reconcile",
+        "Release the reservations of Slurm jobs that no longer run on their node (finished, "
+        "cancelled, requeued elsewhere, unknown to slurmctld: an epilog that never ran), after "
+        "asking slurmctld; never one younger than --grace, never a manual one (old ones are "
+        "reported). Safe to run from a timer on the controller or on every node. Exit 4: "
+        "slurmctld could not be asked, nothing was released");
+    sub->add_flag("--dry-run", o->dry_run,
+                  "Only say what would be released; changes nothing (needs only read access)");
+    sub->add_option("--grace", o->grace,
+                    "Never release a reservation younger than this many seconds: its job's "
+                    "prolog may still be running (default 300)");
+    sub->add_option("--server", o->server,
+                    "Only the reservations on these servers (a name or a hostlist, e.g. "
+                    "n[1-4])");
+    sub->add_option("--old", o->old,
+                    "Report manual reservations held longer than this many seconds "
+                    "(default 86400)");
+    sub->add_option("--timeout", o->timeout,
+                    "Give up on slurmctld after this many seconds (default 30)");
+    sub->add_flag("--json", o->json, "Print one JSON object instead of the lines");
+    sub->callback(
+        [o, &globals, &runner] { runner = [o, &globals] { return run_reconcile(*o, globals); }; });
+}
+
+}  // namespace gpuslots::cli
