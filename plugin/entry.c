@@ -140,10 +140,18 @@ static const struct gpuslots_core* load_core(void) {
     return core;
 }
 
-/* Exactly what parse_plugin_args() accepts: nothing, or one absolute config=. Anything else is
- * an error, which the core words. */
+/* Exactly what parse_plugin_args() accepts: config= and record_dir=, each at most once, each an
+ * absolute path. Anything else is an error, which the core words. */
 static int plain_args(int ac, char** av) {
-    return ac == 0 || (ac == 1 && strncmp(av[0], "config=/", 8) == 0);
+    static const char* const keys[] = {"config=/", "record_dir=/"};
+    int seen[2] = {0, 0};
+    for (int i = 0; i < ac; ++i) {
+        int k = 0;
+        while (k < 2 && strncmp(av[i], keys[k], strlen(keys[k])) != 0)
+            ++k;
+        if (k == 2 || seen[k]++ != 0) return 0;
+    }
+    return 1;
 }
 
 static int asked_for_slots(spank_t sp) {
