@@ -20,7 +20,7 @@
 #include "gpuslots/ledger.hpp"
 #include "gpuslots/status.hpp"
 #include "support/fixtures.hpp"
-#include "support/stores.hpp"
+#include "support/store_main.hpp"
 
 using namespace gpuslots;
 
@@ -168,17 +168,7 @@ const test::StoreUnderTest* g_store = nullptr;
 }  // namespace
 
 int main(int argc, char* argv[]) {
-    std::vector<char*> args;
-    g_store = test::store_from_args(args, argc, argv);
-    if (g_store == nullptr) return 2;
-    if (auto why = g_store->unavailable()) {
-        std::printf("SKIP: the concurrency test on store %s cannot run here: %s\n", g_store->name,
-                    why->c_str());
-        return 77;
-    }
-    std::printf("the concurrency test on store %s\n", g_store->name);
-    return boost::unit_test::unit_test_main(&init_unit_test, static_cast<int>(args.size()),
-                                            args.data());
+    return test::store_test_main(argc, argv, "the concurrency test", g_store);
 }
 
 BOOST_AUTO_TEST_CASE(sixteen_processes_never_double_book_and_free_everything) {

@@ -22,7 +22,7 @@
 #include "gpuslots/status.hpp"
 #include "sqlite_snapshot.hpp"
 #include "support/fixtures.hpp"
-#include "support/stores.hpp"
+#include "support/store_main.hpp"
 
 using namespace gpuslots;
 
@@ -114,17 +114,7 @@ std::vector<Reservation> snapshot_reservations(const Config& config) {
 }  // namespace
 
 int main(int argc, char* argv[]) {
-    std::vector<char*> args;
-    g_store = test::store_from_args(args, argc, argv);
-    if (g_store == nullptr) return 2;
-    if (auto why = g_store->unavailable()) {
-        std::printf("SKIP: the crash test on store %s cannot run here: %s\n", g_store->name,
-                    why->c_str());
-        return 77;
-    }
-    std::printf("the crash test on store %s\n", g_store->name);
-    return boost::unit_test::unit_test_main(&init_unit_test, static_cast<int>(args.size()),
-                                            args.data());
+    return test::store_test_main(argc, argv, "the crash test", g_store);
 }
 
 BOOST_AUTO_TEST_CASE(sigkill_at_random_moments_never_leaves_a_half_operation) {

@@ -11,6 +11,7 @@
 
 #include "gpuslots/status.hpp"
 #include "gpuslots/storage.hpp"
+#include "support/store_main.hpp"
 #include "unit/ledger_contract.hpp"
 
 using namespace gpuslots;
@@ -25,17 +26,7 @@ const test::StoreUnderTest& contract::store() {
 }
 
 int main(int argc, char* argv[]) {
-    std::vector<char*> args;
-    g_store = test::store_from_args(args, argc, argv);
-    if (g_store == nullptr) return 2;
-    if (auto why = g_store->unavailable()) {
-        std::printf("SKIP: the ledger contract on store %s cannot run here: %s\n", g_store->name,
-                    why->c_str());
-        return 77;
-    }
-    std::printf("the ledger contract on store %s\n", g_store->name);
-    return boost::unit_test::unit_test_main(&init_unit_test, static_cast<int>(args.size()),
-                                            args.data());
+    return test::store_test_main(argc, argv, "the ledger contract", g_store);
 }
 
 BOOST_FIXTURE_TEST_CASE(reserve_takes_lowest_free_indices_and_counts_cpus, Fixture) {
