@@ -16,13 +16,18 @@
 #include <algorithm>
 #include <ctime>
 
+#include "gpuslots/boot.hpp"
+#include "gpuslots/holders.hpp"
 #include "gpuslots/placement.hpp"
 #include "gpuslots/request.hpp"
 #include "gpuslots/storage.hpp"
-#include "retry.hpp"
+#include "ledger_txn.hpp"
 
 namespace gpuslots {
 namespace {
+
+using detail::in_snapshot;
+using detail::Transaction;
 
 std::string join(const std::vector<int>& v) {
     return fmt::format("{}", fmt::join(v, ","));
@@ -32,35 +37,6 @@ std::string join(const std::vector<int>& v) {
 std::string holder_text(const Reservation& r) {
     return r.origin == Origin::slurm ? fmt::format("job {}", r.task_id)
                                      : fmt::format("task {}", in_quotes(r.task_id));
-}
-
-// A Store transaction that rolls back unless committed: a rule that refuses returns early, a
-// failure unwinds, and either way nothing stays half done.
-class Transaction {
-  public:
-    Transaction(Store& store, Store::Transaction kind) : store_(store) { store_.begin(kind); }
-    ~Transaction() {
-        if (open_) store_.rollback();
-    }
-    Transaction(const Transaction&) = delete;
-    Transaction& operator=(const Transaction&) = delete;
-    void commit() {
-        store_.commit();
-        open_ = false;
-    }
-
-  private:
-    Store& store_;
-    bool open_ = true;
-};
-
-// Runs `read` in a read transaction.
-template <typename F>
-auto in_snapshot(Store& store, F&& read) {
-    Transaction txn(store, Store::Transaction::read);
-    auto result = read();
-    txn.commit();
-    return result;
 }
 
 // Each server of the fleet, in config order, with what `loads` says it holds.
@@ -111,14 +87,6 @@ Ledger::Ledger(const Config& config, std::unique_ptr<Store> store)
     : config_(config), store_(std::move(store)), location_(ledger_location(config.state)) {}
 
 Ledger::~Ledger() = default;
-
-template <typename Body>
-auto Ledger::run(Body&& body) -> decltype(body()) {
-    return retry_transient(
-        std::chrono::steady_clock::now() + config_.state.busy_timeout,
-        [&](const StoreFailure& f) { return store_->transient(f); },
-        [&](const StoreFailure& f) { return store_->describe(f); }, body);
-}
 
 Result<Reservation> Ledger::reserve(std::string_view server_name, const Request& request) {
     auto server = check(server_name, request);
@@ -209,25 +177,6 @@ Result<std::vector<Reservation>> Ledger::release(Origin origin, std::string_view
         }
         txn.commit();
         return found;
-    });
-}
-
-Result<std::optional<Reservation>> Ledger::release_if_unchanged(const Reservation& judged) {
-    return run([&]() -> Result<std::optional<Reservation>> {
-        Transaction txn(*store_, Store::Transaction::write);
-        store_->lock_servers({judged.server});
-        const std::vector<Reservation> found =
-            store_->find(judged.origin, judged.task_id, judged.server);
-        if (found.empty()) return std::optional<Reservation>();
-        const Reservation& now = found.front();
-        if (now.created_unix != judged.created_unix || now.gpus != judged.gpus ||
-            now.gpu_count != judged.gpu_count || now.cpus != judged.cpus) {
-            return std::optional<Reservation>();
-        }
-        store_->erase(now);
-        if (now.origin == Origin::slurm) store_->erase_refusals(now.task_id, now.server);
-        txn.commit();
-        return std::optional<Reservation>(now);
     });
 }
 
@@ -406,10 +355,13 @@ Result<Reservation> Ledger::place(const Server& server, const Request& request,
     if (static_cast<int>(gpus.size()) < request.gpus || cpus_used + request.cpus > server.cpus) {
         const int gpus_free =
             static_cast<int>(lowest_free_gpus(server.gpus, holdings.held_gpus, server.gpus).size());
-        return make_error(Errc::no_fit,
-                          "{} do not fit on {} now: {} of {} GPUs and {} of {} CPUs are free",
-                          slots_text(request.gpus, request.cpus), server.name, gpus_free,
-                          server.gpus, std::max(0, server.cpus - cpus_used), server.cpus);
+        HolderContext context{static_cast<std::int64_t>(std::time(nullptr)), std::nullopt};
+        if (request.on_server) context.server_boot_id = current_boot_id();
+        const std::string held = holders_text(server.name, holdings.reservations, context);
+        return make_error(
+            Errc::no_fit, "{} do not fit on {} now: {} of {} GPUs and {} of {} CPUs are free{}{}",
+            slots_text(request.gpus, request.cpus), server.name, gpus_free, server.gpus,
+            std::max(0, server.cpus - cpus_used), server.cpus, held.empty() ? "" : ": ", held);
     }
 
     Reservation r;
@@ -421,6 +373,8 @@ Result<Reservation> Ledger::place(const Server& server, const Request& request,
     r.cpus = request.cpus;
     r.owner_uid = request.owner_uid;
     r.created_unix = static_cast<std::int64_t>(std::time(nullptr));
+    r.boot_id = current_boot_id();
+    r.expires_unix = request.expires_unix;
     store_->insert(r);
     return r;
 }

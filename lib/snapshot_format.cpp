@@ -11,7 +11,10 @@
 namespace gpuslots::sqlite {
 namespace {
 
-constexpr std::string_view kMagic = "gpuslots-status 2 ";
+// Version 3 added each reservation's boot id and expiry; files of version 2 (written before
+// the ledger was migrated, until their server's rows change) are read too.
+constexpr std::string_view kMagic = "gpuslots-status 3 ";
+constexpr std::string_view kMagicV2 = "gpuslots-status 2 ";
 constexpr std::string_view kHeadMagic = "gpuslots-status-head 1 ";
 constexpr std::size_t kMaxFileName = 200;  // leaves room below NAME_MAX for the prefix
 
@@ -105,6 +108,14 @@ std::string encode_server(const ServerRows& server) {
             out += fmt::format("{}", fmt::join(r.gpus, ","));
         }
         out += ' ';
+        append_string(out, r.boot_id);
+        out += ' ';
+        if (r.expires_unix) {
+            out += std::to_string(*r.expires_unix);
+        } else {
+            out += '-';
+        }
+        out += ' ';
         append_string(out, r.task_id);
         out += '\n';
     }
@@ -117,7 +128,9 @@ std::optional<ServerRows> decode_server(const std::string& bytes) {
     // a body that does not match, and reads again; bytes after the body are an older, longer
     // version's tail that the writer has not cut off yet).
     constexpr std::size_t kHeader = kMagic.size() + 34;
-    if (bytes.size() < kHeader || bytes.compare(0, kMagic.size(), kMagic) != 0) return std::nullopt;
+    if (bytes.size() < kHeader) return std::nullopt;
+    const bool v2 = bytes.compare(0, kMagicV2.size(), kMagicV2) == 0;
+    if (!v2 && bytes.compare(0, kMagic.size(), kMagic) != 0) return std::nullopt;
     std::uint64_t length = 0;
     std::uint64_t check = 0;
     const char* h = bytes.data() + kMagic.size();
@@ -145,9 +158,19 @@ std::optional<ServerRows> decode_server(const std::string& bytes) {
         if (!in.literal(" ") || !in.number(r.owner_uid) || !in.literal(" ") ||
             !in.number(r.created_unix) || !in.literal(" ") || !in.number(r.cpus) ||
             !in.literal(" ") || !in.number(r.gpu_count) || !in.literal(" ") || !in.gpus(r.gpus) ||
-            !in.literal(" ") || !in.string(r.task_id) || !in.literal("\n")) {
+            !in.literal(" ")) {
             return std::nullopt;
         }
+        if (!v2) {
+            if (!in.string(r.boot_id) || !in.literal(" ")) return std::nullopt;
+            if (!in.literal("-")) {
+                std::int64_t expires = 0;
+                if (!in.number(expires)) return std::nullopt;
+                r.expires_unix = expires;
+            }
+            if (!in.literal(" ")) return std::nullopt;
+        }
+        if (!in.string(r.task_id) || !in.literal("\n")) return std::nullopt;
         out.rows.push_back(std::move(row));
     }
     if (!in.literal("end\n") || !in.rest.empty()) return std::nullopt;

@@ -2,9 +2,10 @@
 //
 // A server's file: a header with the length and an FNV-1a checksum of the body, then the body,
 // one record per line, strings with their length in front so that any byte may appear in them:
-//   gpuslots-status 2 <body length> <checksum>
+//   gpuslots-status 3 <body length> <checksum>
 //   server 12:gpu-server-0
-//   r <row id> <m|s> <owner uid> <created> <cpus> <gpu count> <0,1|-> <length>:<task id>
+//   r <row id> <m|s> <owner uid> <created> <cpus> <gpu count> <0,1|-> <length>:<boot id>
+//     <expires|-> <length>:<task id>          (one line; version 2 had no boot id and expiry)
 //   end
 // The head: one fixed-size line, "gpuslots-status-head 1 <commit> <check>", the commit and a
 // check of it in hexadecimal, so that a torn read is recognised.

@@ -31,6 +31,11 @@ void Statement::bind(int index, std::string_view value) {
     if (rc != SQLITE_OK) throw Failure{rc, sqlite3_errmsg(db_)};
 }
 
+void Statement::bind_null(int index) {
+    const int rc = sqlite3_bind_null(stmt_, index);
+    if (rc != SQLITE_OK) throw Failure{rc, sqlite3_errmsg(db_)};
+}
+
 bool Statement::step() {
     const int rc = sqlite3_step(stmt_);
     if (rc == SQLITE_ROW) return true;

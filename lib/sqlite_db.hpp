@@ -47,7 +47,8 @@ class Statement {
     void done();
 
     std::int64_t integer(int column) const { return sqlite3_column_int64(stmt_, column); }
-    std::string text(int column) const;
+    std::string text(int column) const;  // "" for NULL
+    bool is_null(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
 
   private:
     void bind(int index, std::int64_t value);
@@ -56,6 +57,15 @@ class Statement {
     void bind(int index, std::string_view value);
     void bind(int index, const std::string& value) { bind(index, std::string_view(value)); }
     void bind(int index, const char* value) { bind(index, std::string_view(value)); }
+    void bind_null(int index);
+    template <typename T>
+    void bind(int index, const std::optional<T>& value) {
+        if (value) {
+            bind(index, *value);
+        } else {
+            bind_null(index);
+        }
+    }
 
     sqlite3* db_;
     sqlite3_stmt* stmt_ = nullptr;

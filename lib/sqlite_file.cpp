@@ -29,6 +29,8 @@ CREATE TABLE reservations (
     gpu_count INTEGER NOT NULL CHECK (gpu_count >= 0),
     owner_uid INTEGER NOT NULL,
     created   INTEGER NOT NULL,
+    boot_id    TEXT,
+    expires_at INTEGER,
     UNIQUE (server, origin, task_id)
 );
 CREATE UNIQUE INDEX one_reservation_per_manual_task ON reservations (task_id)
@@ -86,6 +88,13 @@ CREATE TABLE ledger_state (
     commits INTEGER NOT NULL CHECK (commits >= 0)
 );
 INSERT INTO ledger_state (id, commits) VALUES (1, 0);
+)sql",
+    // 3 -> 4: each reservation records the boot id of the host that made it (NULL: unknown,
+    // as for every row made before) and when it lapses (NULL: never). Appended columns, as
+    // SQLite adds them in place: the new schema above has them as its last columns too.
+    R"sql(
+ALTER TABLE reservations ADD COLUMN boot_id TEXT;
+ALTER TABLE reservations ADD COLUMN expires_at INTEGER;
 )sql",
 };
 static_assert(std::size(kMigrations) == kSchemaVersion - 1, "one migration per schema step");

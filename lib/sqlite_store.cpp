@@ -139,9 +139,7 @@ class SqliteStore final : public Store {
         ServerHoldings out;
         if (!db_) return out;
         std::vector<std::int64_t> ids;
-        auto& rows = statement(reservations_on_server_, R"sql(
-            SELECT id, origin, task_id, server, cpus, gpu_count, owner_uid, created
-            FROM reservations WHERE server = ?1)sql");
+        auto& rows = statement(reservations_on_server_, select_reservations("WHERE server = ?1"));
         rows.run_with(server);
         while (rows.step()) {
             ids.push_back(rows.integer(0));
@@ -183,10 +181,10 @@ class SqliteStore final : public Store {
         auto& s = find_[(origin == Origin::slurm ? 2 : 0) + (server ? 1 : 0)];
         if (!s) {
             s = std::make_unique<Statement>(
-                db_->handle(), fmt::format(R"sql(
-                    SELECT id, origin, task_id, server, cpus, gpu_count, owner_uid, created
-                    FROM reservations WHERE {} origin = '{}' AND task_id = ?1 ORDER BY server)sql",
-                                           server ? "server = ?2 AND" : "", origin_name(origin)));
+                db_->handle(), select_reservations(fmt::format(
+                                   "WHERE {} origin = '{}' AND task_id = ?1 ORDER BY "
+                                   "server",
+                                   server ? "server = ?2 AND" : "", origin_name(origin))));
         }
         if (server) {
             s->run_with(task_id, *server);
@@ -233,10 +231,14 @@ class SqliteStore final : public Store {
     void insert(const Reservation& r) override {
         touch(r.server);
         statement(insert_reservation_, R"sql(
-            INSERT INTO reservations (origin, task_id, server, cpus, gpu_count, owner_uid, created)
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7))sql")
+            INSERT INTO reservations (origin, task_id, server, cpus, gpu_count, owner_uid, created,
+                                      boot_id, expires_at)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9))sql")
             .run_with(origin_name(r.origin), r.task_id, r.server, r.cpus, r.gpu_count, r.owner_uid,
-                      r.created_unix)
+                      r.created_unix,
+                      r.boot_id.empty() ? std::optional<std::string_view>()
+                                        : std::optional<std::string_view>(r.boot_id),
+                      r.expires_unix)
             .done();
         const std::int64_t id = sqlite3_last_insert_rowid(db_->handle());
         auto& insert_hold = statement(insert_hold_, R"sql(
@@ -411,9 +413,7 @@ class SqliteStore final : public Store {
     // `status` costs. Row ids grow with every insert, so rowid order is age order.
     std::vector<Row> all_rows() {
         std::vector<Row> out;
-        auto& rows = statement(all_reservations_, R"sql(
-            SELECT id, origin, task_id, server, cpus, gpu_count, owner_uid, created
-            FROM reservations)sql");
+        auto& rows = statement(all_reservations_, select_reservations(""));
         rows.run_with();
         while (rows.step())
             out.push_back(Row{rows.integer(0), row_to_reservation(rows, 1)});
@@ -447,9 +447,7 @@ class SqliteStore final : public Store {
     // One server's reservations with their row ids and GPUs, in id order.
     std::vector<Row> server_rows(const std::string& server) {
         std::vector<Row> out;
-        auto& rows = statement(reservations_on_server_, R"sql(
-            SELECT id, origin, task_id, server, cpus, gpu_count, owner_uid, created
-            FROM reservations WHERE server = ?1)sql");
+        auto& rows = statement(reservations_on_server_, select_reservations("WHERE server = ?1"));
         rows.run_with(server);
         while (rows.step())
             out.push_back(Row{rows.integer(0), row_to_reservation(rows, 1)});
@@ -467,6 +465,16 @@ class SqliteStore final : public Store {
         return out;
     }
 
+    // The reservations' columns as row_to_reservation() reads them, then `rest`. A reader of a
+    // ledger from before kBootSchema (which it does not migrate) reads NULLs for the columns
+    // that schema lacks.
+    std::string select_reservations(std::string_view rest) const {
+        return fmt::format(
+            "SELECT id, origin, task_id, server, cpus, gpu_count, owner_uid, created, {} FROM "
+            "reservations {}",
+            schema_ >= kBootSchema ? "boot_id, expires_at" : "NULL, NULL", rest);
+    }
+
     Statement& statement(std::unique_ptr<Statement>& slot, std::string_view sql) {
         if (!slot) slot = std::make_unique<Statement>(db_->handle(), sql);
         return *slot;
@@ -481,6 +489,8 @@ class SqliteStore final : public Store {
         r.gpu_count = static_cast<int>(s.integer(first + 4));
         r.owner_uid = static_cast<std::uint32_t>(s.integer(first + 5));
         r.created_unix = s.integer(first + 6);
+        r.boot_id = s.text(first + 7);
+        if (!s.is_null(first + 8)) r.expires_unix = s.integer(first + 8);
         return r;
     }
 

@@ -26,6 +26,10 @@ namespace gpuslots::stepd {  // slurmstepd.cpp: the step's privileged hooks, as 
 
 int init(spank_t sp, int ac, char** av);
 int init_post_opt(spank_t sp, int ac, char** av);
+// What the firewall calls when init_post_opt threw: hide every GPU from the step (whatever
+// init_post_opt had set already) and make task_init_privileged fail a job that asked for
+// slots. Returns the hook's value (0: never fail the step itself).
+int init_post_opt_failed(spank_t sp, const char* why) noexcept;
 int task_init_privileged(spank_t sp);
 
 }  // namespace gpuslots::stepd

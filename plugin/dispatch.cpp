@@ -68,18 +68,36 @@ constexpr int kKeepStep = 0;      // slurmstepd: never fail the step itself
 constexpr int kFailTask = -1;     // one task, before exec
 constexpr int kNodeFault = -1;    // job_script: Slurm drains the node
 
-template <typename Body>
-int firewall(const char* hook, int on_failure, Body&& body) noexcept {
+// Logs why a hook failed; a second exception (no memory for the line) is swallowed, since
+// nothing may unwind into Slurm.
+void log_failure(const char* hook, const char* why, const char* detail = nullptr) noexcept {
+    try {
+        spank::log_error(hook, detail ? std::string(why) + ": " + detail : std::string(why));
+    } catch (...) {
+    }
+}
+
+// Runs body; when an exception escapes it, logs it and returns recover(why).
+template <typename Body, typename Recover>
+int firewall_with(const char* hook, Recover&& recover, Body&& body) noexcept {
     try {
         return body();
     } catch (const std::bad_alloc&) {
-        spank::log_error(hook, "out of memory");
+        log_failure(hook, "out of memory");
+        return recover("out of memory");
     } catch (const std::exception& e) {
-        spank::log_error(hook, std::string("internal error: ") + e.what());
+        log_failure(hook, "internal error", e.what());
+        return recover("internal error");
     } catch (...) {
-        spank::log_error(hook, "internal error");
+        log_failure(hook, "internal error");
+        return recover("internal error");
     }
-    return on_failure;
+}
+
+template <typename Body>
+int firewall(const char* hook, int on_failure, Body&& body) noexcept {
+    return firewall_with(
+        hook, [on_failure](const char*) noexcept { return on_failure; }, body);
 }
 
 bool submit_side(spank_context_t context) {
@@ -109,8 +127,12 @@ GPUSLOTS_EXPORT int slurm_spank_init_post_opt(spank_t sp, int ac, char** av) {
                         [&] { return submit::init_post_opt(sp, ac, av); });
     }
     if (context == S_CTX_REMOTE) {
-        return firewall("init_post_opt", kKeepStep,
-                        [&] { return stepd::init_post_opt(sp, ac, av); });
+        // Returning kKeepStep alone would leave the step whatever CUDA_VISIBLE_DEVICES it had:
+        // fail closed, as init_post_opt itself does for every error it knows.
+        return firewall_with(
+            "init_post_opt",
+            [sp](const char* why) noexcept { return stepd::init_post_opt_failed(sp, why); },
+            [&] { return stepd::init_post_opt(sp, ac, av); });
     }
     return 0;
 }

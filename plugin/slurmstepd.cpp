@@ -27,6 +27,9 @@ std::optional<std::string> g_refusal;
 std::optional<std::string> g_lookup_error;
 std::optional<PluginArgs> g_args;
 std::optional<Reservation> g_held;  // the job's reservation on this node
+// Set when init_post_opt could not finish (an exception reached the firewall); a plain flag,
+// so that setting it cannot fail.
+bool g_unfinished = false;
 
 // A step of a hetjob carries one value per option for all its components (the last
 // component's: srun keeps one value per command), so its values say nothing about what each
@@ -94,8 +97,22 @@ int init_post_opt(spank_t sp, int ac, char** av) {
     return 0;
 }
 
+int init_post_opt_failed(spank_t sp, const char* why) noexcept {
+    g_unfinished = true;
+    try {
+        fail_closed(sp, std::string("cannot look this job's GPUs up: ") + why);
+    } catch (...) {
+        // Not even the defaults could be built: hide the one variable every CUDA program reads.
+        spank_setenv(sp, "CUDA_VISIBLE_DEVICES", "", 1);
+    }
+    return 0;
+}
+
 int task_init_privileged(spank_t sp) {
     std::optional<std::string> reason = g_refusal;
+    if (!reason && g_unfinished && !g_lookup_error) {
+        g_lookup_error = "internal error while looking this job's GPUs up (see slurmd's log)";
+    }
     if (!reason) {
         // The step's own option values can be read here, unlike in init_post_opt.
         auto step = spank::job_of(sp);

@@ -1,5 +1,7 @@
-// gpuslots allocate TASK_ID GPUS CPUS [--server NAME] [--wait SECONDS] [--json]: reserve by
-// hand, for work run outside Slurm. Best fit unless --server names the server.
+// gpuslots allocate TASK_ID GPUS CPUS [--server NAME] [--wait SECONDS] [--for DURATION] [--json]:
+// reserve by hand, for work run outside Slurm. Best fit unless --server names the server.
+// --for (or manual.expire_after in the config) makes the reservation lapse: the ledger records
+// when, `status` shows it expired, and `reconcile` releases it (with its holder job).
 //
 // On a server Slurm schedules (slurm: slots / follow in the config), a booking only in the
 // ledger would be invisible to Slurm's scheduler: it would start a job there that the prolog
@@ -11,6 +13,8 @@
 // for gres:gpu and the booking takes exactly the GPUs Slurm gave it. Servers Slurm does not
 // schedule book in the ledger only.
 #include <unistd.h>
+
+#include <ctime>
 
 #include "cli.hpp"
 #include "gpuslots/placement.hpp"
@@ -27,8 +31,34 @@ struct AllocateOptions {
     std::string cpus;
     std::string server;
     std::string wait = "10";
+    std::optional<std::string> for_duration;  // --for; nullopt: the config's default
     bool json = false;
 };
+
+// How long the reservation lasts: --for DURATION or never, else manual.expire_after.
+Result<std::optional<std::chrono::seconds>> lifetime(const AllocateOptions& o,
+                                                     const Config& config) {
+    if (!o.for_duration) return config.manual.expire_after;
+    if (*o.for_duration == "never") return std::optional<std::chrono::seconds>();
+    auto d = parse_duration(*o.for_duration, "--for");
+    if (!d) return make_error(Errc::bad_input, "{}, or never", d.error().message);
+    return std::optional<std::chrono::seconds>(*d);
+}
+
+// `request`, lapsing `lasts` from now: stamped just before the reservation is made (after a
+// holder job started), so that the booking lasts as long as asked.
+Request lasting(Request request, const std::optional<std::chrono::seconds>& lasts) {
+    if (lasts)
+        request.expires_unix = static_cast<std::int64_t>(std::time(nullptr)) + lasts->count();
+    return request;
+}
+
+std::string until_text(const Reservation& r) {
+    if (!r.expires_unix) return "";
+    std::string out = ", until ";
+    append_utc_iso8601(out, *r.expires_unix);
+    return out;
+}
 
 // Best fit over what the ledger holds now: the server to book on, before booking.
 Result<std::string> choose_server(Ledger& ledger, const Config& config, int gpus, int cpus) {
@@ -59,13 +89,20 @@ std::string holder_gres(SlurmMode mode, int gpus, int cpus) {
 
 int print_result(const Reservation& r, const std::optional<Holder>& holder, bool json) {
     if (json) {
-        fmt::print(R"({{"id":{},"server":{},"gpus":[{}],"cpus":{}{}}})"
+        std::string expires;
+        if (r.expires_unix) {
+            expires = R"(,"expires_at":")";
+            append_utc_iso8601(expires, *r.expires_unix);
+            expires += '"';
+        }
+        fmt::print(R"({{"id":{},"server":{},"gpus":[{}],"cpus":{}{}{}}})"
                    "\n",
                    json_string(r.task_id), json_string(r.server), join_ints(r.gpus), r.cpus,
+                   expires,
                    holder ? R"(,"holder_job":)" + json_string(holder->job_id) : std::string());
     } else {
-        fmt::print("allocated {} on {}: GPUs {}, {} CPUs{}\n", r.task_id, r.server,
-                   r.gpus.empty() ? "none" : join_ints(r.gpus), r.cpus,
+        fmt::print("allocated {} on {}: GPUs {}, {} CPUs{}{}\n", r.task_id, r.server,
+                   r.gpus.empty() ? "none" : join_ints(r.gpus), r.cpus, until_text(r),
                    holder ? fmt::format(" (Slurm counts them: holder job {})", holder->job_id)
                           : std::string());
     }
@@ -82,20 +119,23 @@ int run_allocate(const AllocateOptions& o, const Globals& globals) {
     if (!cpus) return report(cpus.error());
     auto wait = parse_count(o.wait, "--wait", Range{1, 3600});
     if (!wait) return report(wait.error());
+    auto lasts = lifetime(o, *config);
+    if (!lasts) return report(lasts.error());
     if (!o.server.empty() && !config->fleet.find(o.server)) {
         return report(make_error(Errc::bad_input, "--server: '{}' is not in the config {}",
                                  o.server, config->source));
     }
     auto ledger = open_for_writing(*config);
     if (!ledger) return report(ledger.error());
-    const Request request{Origin::manual, o.task_id, *gpus, *cpus, requesting_uid(), {}};
+    const Request request{Origin::manual,   o.task_id, *gpus,        *cpus,
+                          requesting_uid(), {},        std::nullopt, false};
 
     bool scheduled = false;
     for (const auto& s : config->fleet.servers())
         scheduled |= s.slurm != SlurmMode::none;
     if (!scheduled) {  // today's behaviour, in one transaction
-        auto r =
-            o.server.empty() ? (*ledger)->allocate(request) : (*ledger)->reserve(o.server, request);
+        auto r = o.server.empty() ? (*ledger)->allocate(lasting(request, *lasts))
+                                  : (*ledger)->reserve(o.server, lasting(request, *lasts));
         if (!r) return report(r.error());
         return print_result(*r, std::nullopt, o.json);
     }
@@ -109,7 +149,7 @@ int run_allocate(const AllocateOptions& o, const Globals& globals) {
     const Server* server = config->fleet.server(name);
     const std::string gres = holder_gres(server->slurm, *gpus, *cpus);
     if (server->slurm == SlurmMode::none || gres.empty()) {
-        auto r = (*ledger)->reserve(name, request);
+        auto r = (*ledger)->reserve(name, lasting(request, *lasts));
         if (!r) return report(r.error());
         return print_result(*r, std::nullopt, o.json);
     }
@@ -150,7 +190,7 @@ int run_allocate(const AllocateOptions& o, const Globals& globals) {
             return report(own.error());
         }
     }
-    auto r = (*ledger)->reserve(name, booked);
+    auto r = (*ledger)->reserve(name, lasting(booked, *lasts));
     if (!r) {
         if (auto cancelled = slurm.cancel({holder->job_id}); !cancelled) {
             warn(fmt::format("could not cancel holder job {} ({}); cancel it with 'scancel {}'",
@@ -181,6 +221,10 @@ void setup_allocate(CLI::App& app, const Globals& globals, Runner& runner) {
     sub->add_option("--wait", o->wait,
                     "On a server Slurm schedules: how long Slurm may take to find room for the "
                     "holder job, in seconds (default 10); exit 3 when it does not");
+    sub->add_option("--for", o->for_duration,
+                    "Let the reservation lapse after DURATION (30m, 2h, 1d, 1h30m; or never), "
+                    "after which 'gpuslots reconcile' releases it (default: manual.expire_after "
+                    "in the config, never unless set)");
     sub->add_flag("--json", o->json, "Print the result as one JSON object");
     sub->callback(
         [o, &globals, &runner] { runner = [o, &globals] { return run_allocate(*o, globals); }; });

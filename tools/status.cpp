@@ -32,8 +32,9 @@ struct SlurmMark {
     std::string state;
     bool gone = false;
 };
-struct SlurmMarks {
-    bool checked = false;  // slurmctld was asked and answered
+struct Marks {
+    std::int64_t now_unix = 0;  // for "expired"
+    bool checked = false;       // slurmctld was asked and answered
     std::unordered_map<std::string, SlurmMark> by_reservation;
     std::size_t gone = 0;
 };
@@ -42,7 +43,11 @@ std::string mark_key(const Reservation& r) {
     return r.server + '\n' + r.task_id;
 }
 
-const SlurmMark* mark_of(const SlurmMarks& marks, const Reservation& r) {
+bool expired(const Marks& marks, const Reservation& r) {
+    return r.expires_unix && *r.expires_unix <= marks.now_unix;
+}
+
+const SlurmMark* mark_of(const Marks& marks, const Reservation& r) {
     if (!marks.checked || r.origin != Origin::slurm) return nullptr;
     auto it = marks.by_reservation.find(mark_key(r));
     return it == marks.by_reservation.end() ? nullptr : &it->second;
@@ -50,13 +55,13 @@ const SlurmMark* mark_of(const SlurmMarks& marks, const Reservation& r) {
 
 // nullopt when there is nothing to ask (no Slurm job in the ledger); marks.checked false when
 // slurmctld was not asked (no Slurm here, --no-slurm) or could not be (warned).
-std::optional<SlurmMarks> ask_slurm(const std::vector<Reservation>& reservations,
-                                    const StatusOptions& options) {
+std::optional<Marks> ask_slurm(const std::vector<Reservation>& reservations,
+                               const StatusOptions& options) {
     const bool any_job =
         std::any_of(reservations.begin(), reservations.end(),
                     [](const Reservation& r) { return r.origin == Origin::slurm; });
     if (!any_job) return std::nullopt;
-    SlurmMarks marks;
+    Marks marks;
     if (options.no_slurm || !slurm_configured()) return marks;
     auto jobs = ask_jobs(SlurmController(std::chrono::seconds(5)), ::geteuid() == 0);
     if (!jobs) {
@@ -70,7 +75,7 @@ std::optional<SlurmMarks> ask_slurm(const std::vector<Reservation>& reservations
     rules.now_unix = static_cast<std::int64_t>(std::time(nullptr));
     rules.grace = std::chrono::seconds(0);
     marks.checked = true;
-    for (const auto& j : judge(reservations, *jobs, rules)) {
+    for (const auto& j : judge(reservations, JobView(*jobs), rules)) {
         if (j.reservation.origin != Origin::slurm) continue;
         const bool gone = j.verdict == Verdict::release;
         marks.gone += gone;
@@ -88,15 +93,16 @@ std::string task_label(const Reservation& r) {
     return r.origin == Origin::slurm ? "job:" + r.task_id : r.task_id;
 }
 
-std::string task_list(const std::vector<Reservation>& tasks, const SlurmMarks& marks) {
+std::string task_list(const std::vector<Reservation>& tasks, const Marks& marks) {
     if (tasks.empty()) return "-";
     // Long lists are cut so the table stays readable; --json has them all.
     constexpr std::size_t kMaxWidth = 48;
     std::string out;
     for (std::size_t i = 0; i < tasks.size(); ++i) {
         const SlurmMark* mark = mark_of(marks, tasks[i]);
-        std::string next =
-            (i > 0 ? " " : "") + task_label(tasks[i]) + (mark && mark->gone ? "(gone)" : "");
+        std::string next = (i > 0 ? " " : "") + task_label(tasks[i]) +
+                           (mark && mark->gone ? "(gone)" : "") +
+                           (expired(marks, tasks[i]) ? "(expired)" : "");
         if (out.size() + next.size() > kMaxWidth) {
             out += fmt::format(" (+{} more)", tasks.size() - i);
             break;
@@ -106,7 +112,7 @@ std::string task_list(const std::vector<Reservation>& tasks, const SlurmMarks& m
     return out;
 }
 
-void print_table(const FleetStatus& st, const SlurmMarks& marks) {
+void print_table(const FleetStatus& st, const Marks& marks) {
     std::size_t name_width = 6;  // "SERVER"
     for (const auto& s : st.servers)
         name_width = std::max(name_width, s.name.size());
@@ -133,7 +139,7 @@ void print_table(const FleetStatus& st, const SlurmMarks& marks) {
 // The JSON is appended by hand into one buffer: no format-string parsing and no temporary
 // strings per task. At 10,000 servers and 40,000 reservations, fmt::format here cost more
 // than reading the ledger.
-void append_task(std::string& out, const Reservation& r, const SlurmMarks& marks) {
+void append_task(std::string& out, const Reservation& r, const Marks& marks) {
     out += R"({"id":)";
     append_json_string(out, r.task_id);
     out += R"(,"gpus":[)";
@@ -151,7 +157,20 @@ void append_task(std::string& out, const Reservation& r, const SlurmMarks& marks
     append_decimal(out, r.owner_uid);
     out += R"(,"since":")";
     append_utc_iso8601(out, r.created_unix);
-    out += '"';
+    out += R"(","boot_id":)";
+    if (r.boot_id.empty()) {
+        out += "null";
+    } else {
+        append_json_string(out, r.boot_id);
+    }
+    out += R"(,"expires_at":)";
+    if (r.expires_unix) {
+        out += '"';
+        append_utc_iso8601(out, *r.expires_unix);
+        out += expired(marks, r) ? R"(","expired":true)" : R"(","expired":false)";
+    } else {
+        out += "null";
+    }
     if (const SlurmMark* mark = mark_of(marks, r)) {
         out += R"(,"job_state":)";
         append_json_string(out, mark->state);
@@ -160,7 +179,7 @@ void append_task(std::string& out, const Reservation& r, const SlurmMarks& marks
     out += '}';
 }
 
-void append_server(std::string& out, const ServerStatus& s, const SlurmMarks& marks) {
+void append_server(std::string& out, const ServerStatus& s, const Marks& marks) {
     out += R"({"name":)";
     append_json_string(out, s.name);
     out += R"(,"gpus_total":)";
@@ -179,10 +198,8 @@ void append_server(std::string& out, const ServerStatus& s, const SlurmMarks& ma
     out += "]}";
 }
 
-void print_json(const FleetStatus& st, const Config& config,
-                const std::optional<SlurmMarks>& marks) {
-    const SlurmMarks none;
-    const SlurmMarks& m = marks ? *marks : none;
+// `slurm_field`: the ledger holds Slurm jobs' reservations, so "slurm_checked" is written.
+void print_json(const FleetStatus& st, const Config& config, const Marks& m, bool slurm_field) {
     std::string out;
     out.reserve(256 + st.servers.size() * 160 + static_cast<std::size_t>(st.totals.tasks) * 140);
     out += R"({"servers":[)";
@@ -206,7 +223,7 @@ void print_json(const FleetStatus& st, const Config& config,
     }
     out += ']';
     // Present only when the ledger holds Slurm jobs' reservations (README: status --json).
-    if (marks) out += marks->checked ? R"(,"slurm_checked":true)" : R"(,"slurm_checked":false)";
+    if (slurm_field) out += m.checked ? R"(,"slurm_checked":true)" : R"(,"slurm_checked":false)";
     out += fmt::format(R"(,"config":{},"ledger":{}}})", json_string(config.source),
                        json_string(ledger_location(config.state)));
     out += '\n';
@@ -220,19 +237,21 @@ int run_status(const StatusOptions& options, const Globals& globals) {
     if (!ledger) return report(ledger.error());
     auto reservations = (*ledger)->reservations();
     if (!reservations) return report(reservations.error());
-    const std::optional<SlurmMarks> marks = ask_slurm(*reservations, options);
+    const std::optional<Marks> asked = ask_slurm(*reservations, options);
+    Marks marks = asked ? *asked : Marks{};
+    marks.now_unix = static_cast<std::int64_t>(std::time(nullptr));
     const FleetStatus st = summarize(config->fleet, std::move(*reservations));
     if (options.json) {
-        print_json(st, *config, marks);
+        print_json(st, *config, marks, asked.has_value());
     } else {
-        print_table(st, marks ? *marks : SlurmMarks{});
+        print_table(st, marks);
     }
-    if (marks && marks->gone > 0) {
+    if (marks.gone > 0) {
         warn(
             fmt::format("{} reservation(s) of Slurm jobs that no longer run there (marked "
                         "gone); 'gpuslots reconcile --dry-run' shows them, 'gpuslots "
                         "reconcile' releases them",
-                        marks->gone));
+                        marks.gone));
     }
     for (const auto& s : st.removed) {
         std::vector<std::string> ids;

@@ -112,6 +112,13 @@ struct SlurmConfig {
                                                  "ZE_AFFINITY_MASK", "GPU_DEVICE_ORDINAL"};
 };
 
+// Manual reservations (the admin tool's allocate). YAML: manual.expire_after.
+struct ManualConfig {
+    // allocate without --for: the reservation lapses after this long, and `gpuslots
+    // reconcile` releases it then. nullopt (the default): it never lapses.
+    std::optional<std::chrono::seconds> expire_after;
+};
+
 struct Config {
     std::string source;  // the file it came from, for messages
     Fleet fleet;
@@ -119,6 +126,7 @@ struct Config {
     Range gpus_per_request;  // default 1 .. largest server's GPUs
     Range cpus_per_request;  // default 0 .. largest server's CPUs
     SlurmConfig slurm;
+    ManualConfig manual;
 };
 
 // Parses `text`, one YAML document of at most kMaxConfigBytes; `source` names the file in

@@ -83,6 +83,14 @@ class Ledger {
                                 std::string_view reason);
     Result<std::optional<std::string>> refusal(std::string_view server, std::string_view task_id);
 
+    // The reboot rule: releases the Slurm jobs' reservations on `server` that were made under
+    // a boot id other than `boot_id` (the boot id of `server` itself, now), with their
+    // refusals; a job's reservation made before its node's current boot cannot belong to a
+    // live job. Manual reservations and those of an unknown boot are never touched; an empty
+    // `boot_id` releases nothing. Returns what was released. Errors: busy, ledger.
+    Result<std::vector<Reservation>> release_before_boot(std::string_view server,
+                                                         std::string_view boot_id);
+
     // A full consistency check of the store itself (beyond check_invariants): storage
     // integrity and rows that do not add up. Empty when all is well.
     Result<std::vector<std::string>> verify();

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,12 @@ struct Request {
     // Empty: the ledger picks the lowest free indices. Otherwise exactly these indices (one per
     // requested GPU, any order), e.g. the GPUs Slurm's own gres/gpu gave the job.
     std::vector<int> exact_gpus;
+    // When the reservation lapses (Unix time; nullopt: never). The ledger only records it;
+    // `gpuslots reconcile` releases what has lapsed.
+    std::optional<std::int64_t> expires_unix;
+    // The caller runs on `server` itself (the plugin): a refusal may then call a Slurm job's
+    // reservation made under another boot id dead (holders.hpp).
+    bool on_server = false;
 };
 
 struct Reservation {
@@ -33,6 +40,11 @@ struct Reservation {
     int cpus = 0;
     std::uint32_t owner_uid = 0;
     std::int64_t created_unix = 0;
+    // The boot id (boot.hpp) of the host that made the reservation, as it was then: a Slurm
+    // job's reservation made before its node's current boot cannot belong to a live job.
+    // Empty when unknown (made before the ledger recorded it).
+    std::string boot_id;
+    std::optional<std::int64_t> expires_unix;  // Request::expires_unix
 };
 
 }  // namespace gpuslots

@@ -307,7 +307,7 @@ BOOST_AUTO_TEST_CASE(a_schema_1_ledger_is_migrated_by_the_first_writer_and_read_
     BOOST_TEST(user_version() == 1);
 
     auto ledger = open_rw(config);
-    BOOST_TEST(user_version() == 3);
+    BOOST_TEST(user_version() == 4);
     BOOST_TEST(ledger->verify()->empty());
     auto all = ledger->reservations();
     BOOST_TEST_REQUIRE(all->size() == 1U);
