@@ -2,13 +2,11 @@
 // each returns on failure. They return what the hook returns to Slurm.
 #pragma once
 
-extern "C" {
-#include <slurm/spank.h>
-}
+#include "core_abi.h"
 
 namespace gpuslots::submit {  // submit.cpp: srun, sbatch, salloc, as the user
 
-int init(spank_t sp, int ac, char** av);
+int start(const gpuslots_submit_start& start);
 int init_post_opt(spank_t sp, int ac, char** av);
 // The --gpu-slots / --cpu-slots callback (it gets no spank handle).
 int on_option(int val, const char* optarg, int remote);
@@ -19,6 +17,8 @@ namespace gpuslots::job_script {  // job_script.cpp: job_prolog, job_epilog, as 
 
 int prolog(spank_t sp, int ac, char** av);
 int epilog(spank_t sp, int ac, char** av);
+// slurmd's own start (S_CTX_SLURMD): the reboot rule on this node; always 0.
+int slurmd_init(int ac, char** av);
 
 }  // namespace gpuslots::job_script
 

@@ -1,5 +1,7 @@
-// gpuslots.so: the SPANK entry points, and nothing else. Each one switches on the context it
-// runs in and hands over to that context's file:
+// gpuslots-core.so: the hooks, and nothing else. Slurm loads gpuslots.so (entry.c), which loads
+// this core only where a hook has work for the job and calls it through the table at the end
+// (core_abi.h); a hook added here needs its forwarder in entry.c. Each one switches on the
+// context it runs in and hands over to that context's file:
 //
 //   context           who, as whom                     file          what
 //   S_CTX_LOCAL       srun, the user                   submit.cpp    register the options, check
@@ -10,7 +12,8 @@
 //   S_CTX_REMOTE      slurmstepd, root (init,          slurmstepd.cpp  hand the step its GPUs;
 //                     init_post_opt,                                   fail a refused job's
 //                     task_init_privileged)                            tasks
-//   S_CTX_SLURMD      slurmd itself                    -             nothing
+//   S_CTX_SLURMD      slurmd itself, root, at start    job_script.cpp  release this node's jobs
+//                                                                      of an earlier boot
 //
 // What each hook returns when it fails, and why (Slurm 22.05; see slurm-lab's findings in the
 // README). The same value is returned when an exception reaches the firewall below: nothing
@@ -20,6 +23,8 @@
 //   init                   local, allocator  -1          srun/sbatch/salloc stop before any job
 //                                                        exists (bad plugstack arguments: a
 //                                                        required plugin must not be ignored)
+//   init                   slurmd            0           never stop slurmd from starting: the
+//                                                        reboot rule only logs what it could not do
 //   init                   remote            0           -1 would fail the step's launch, and
 //                                                        for a batch step drain the node; the
 //                                                        step hooks fail closed instead
@@ -47,16 +52,12 @@ extern "C" {
 #include <string>
 
 #include "contexts.hpp"
+#include "core_abi.h"
 #include "spank_values.hpp"
 
+// The hooks below keep Slurm's names but stay inside the core (core.map exports only the
+// table): entry.c's hooks of the same names are the ones Slurm calls.
 #define GPUSLOTS_EXPORT __attribute__((visibility("default")))
-
-extern "C" {
-GPUSLOTS_EXPORT extern const char plugin_name[] = "gpuslots";
-GPUSLOTS_EXPORT extern const char plugin_type[] = "spank";
-GPUSLOTS_EXPORT extern const unsigned int plugin_version = SLURM_VERSION_NUMBER;
-GPUSLOTS_EXPORT extern const unsigned int spank_plugin_version = 1;
-}
 
 namespace {
 
@@ -108,19 +109,31 @@ bool submit_side(spank_context_t context) {
 
 extern "C" {
 
-GPUSLOTS_EXPORT int slurm_spank_init(spank_t sp, int ac, char** av) {
+// The submit side's init: entry.c registered the options and hands over what init saw.
+int submit_start(const gpuslots_submit_start* start) {
+    return firewall("init", kStopCommand, [&] { return submit::start(*start); });
+}
+
+int on_option(int val, const char* value, int remote) {
+    return submit::on_option(val, value, remote);  // it has its own firewall
+}
+
+void attach(const gpuslots_core_host* host) {
+    spank::kOptions = host->options;
+}
+
+int slurm_spank_init(spank_t sp, int ac, char** av) {
     switch (spank_context()) {
-        case S_CTX_LOCAL:
-        case S_CTX_ALLOCATOR:
-            return firewall("init", kStopCommand, [&] { return submit::init(sp, ac, av); });
         case S_CTX_REMOTE:
             return firewall("init", kKeepStep, [&] { return stepd::init(sp, ac, av); });
+        case S_CTX_SLURMD:
+            return firewall("slurmd", 0, [&] { return job_script::slurmd_init(ac, av); });
         default:
-            return 0;  // slurmd loads the stack at start; job_script never calls init
+            return 0;  // job_script never calls init
     }
 }
 
-GPUSLOTS_EXPORT int slurm_spank_init_post_opt(spank_t sp, int ac, char** av) {
+int slurm_spank_init_post_opt(spank_t sp, int ac, char** av) {
     const spank_context_t context = spank_context();
     if (submit_side(context)) {
         return firewall("init_post_opt", kStopCommand,
@@ -137,18 +150,31 @@ GPUSLOTS_EXPORT int slurm_spank_init_post_opt(spank_t sp, int ac, char** av) {
     return 0;
 }
 
-GPUSLOTS_EXPORT int slurm_spank_task_init_privileged(spank_t sp, int /*ac*/, char** /*av*/) {
+int slurm_spank_task_init_privileged(spank_t sp, int /*ac*/, char** /*av*/) {
     if (spank_context() != S_CTX_REMOTE) return 0;
     return firewall("task_init_privileged", kFailTask,
                     [&] { return stepd::task_init_privileged(sp); });
 }
 
-GPUSLOTS_EXPORT int slurm_spank_job_prolog(spank_t sp, int ac, char** av) {
+int slurm_spank_job_prolog(spank_t sp, int ac, char** av) {
     return firewall("job_prolog", kNodeFault, [&] { return job_script::prolog(sp, ac, av); });
 }
 
-GPUSLOTS_EXPORT int slurm_spank_job_epilog(spank_t sp, int ac, char** av) {
+int slurm_spank_job_epilog(spank_t sp, int ac, char** av) {
     return firewall("job_epilog", kNodeFault, [&] { return job_script::epilog(sp, ac, av); });
 }
+
+GPUSLOTS_EXPORT extern const gpuslots_core gpuslots_core_v1 = {
+    GPUSLOTS_CORE_ABI,
+    GPUSLOTS_VERSION,
+    attach,
+    slurm_spank_init,
+    submit_start,
+    on_option,
+    slurm_spank_init_post_opt,
+    slurm_spank_task_init_privileged,
+    slurm_spank_job_prolog,
+    slurm_spank_job_epilog,
+};
 
 }  // extern "C"

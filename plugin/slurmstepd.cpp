@@ -1,5 +1,5 @@
 // slurmstepd (S_CTX_REMOTE), the step's privileged hooks, as root:
-//   init                  registers the options, so that the step's values can be read back
+//   init                  reports invalid plugstack arguments (entry.c registers the options)
 //   init_post_opt         looks this job's reservation up on this node (by the job id from
 //                         Slurm and the node name slurmstepd set in its own environment, never
 //                         anything the user controls) and sets CUDA_VISIBLE_DEVICES & co. for
@@ -51,16 +51,10 @@ void fail_closed(spank_t sp, const std::string& why) {
 
 }  // namespace
 
-int init(spank_t sp, int ac, char** av) {
-    // Bad arguments are reported by init_post_opt, which fails closed; here they only stop
-    // the options from being registered.
-    if (auto args = spank::args_of(ac, av); !args) {
-        spank::log_error("init", args.error().message);
-        return 0;
-    }
-    for (spank::OptionIndex i : {spank::kGpuSlotsIndex, spank::kCpuSlotsIndex}) {
-        spank::register_option(sp, i, "init");
-    }
+int init(spank_t /*sp*/, int ac, char** av) {
+    // Called only for arguments that entry.c found invalid (it registered the options for the
+    // others): they are reported here, and by init_post_opt, which fails closed.
+    if (auto args = spank::args_of(ac, av); !args) spank::log_error("init", args.error().message);
     return 0;
 }
 
@@ -87,7 +81,8 @@ int init_post_opt(spank_t sp, int ac, char** av) {
     }
     if (env.error) {
         spank::log_error("init_post_opt", env.message);
-        g_lookup_error = "cannot read the gpuslots ledger on " + job->node + ": " + env.message;
+        g_lookup_error =
+            "gpuslots cannot look up this job's slots on " + job->node + ": " + env.message;
     } else if (env.refusal) {
         g_refusal = *env.refusal;
         spank::log_info("init_post_opt", env.message);

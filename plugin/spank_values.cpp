@@ -3,36 +3,24 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <vector>
 
 #include "contexts.hpp"
 
 namespace gpuslots::spank {
 
-struct spank_option kOptions[] = {
-    {const_cast<char*>(kGpuOption), const_cast<char*>("N"),
-     const_cast<char*>("Reserve N GPU slots on each node of the job (gpuslots); the job sees "
-                       "exactly those GPUs"),
-     1, kGpuSlotsIndex, submit::on_option},
-    {const_cast<char*>(kCpuOption), const_cast<char*>("N"),
-     const_cast<char*>("Reserve N CPU slots on each node of the job (gpuslots)"), 1, kCpuSlotsIndex,
-     submit::on_option},
-    SPANK_OPTIONS_TABLE_END,
-};
+struct spank_option* kOptions = nullptr;
+
+const char* option_name(OptionIndex index) {
+    return index == kGpuSlotsIndex ? kGpuOption : kCpuOption;
+}
 
 Result<PluginArgs> args_of(int ac, char** av) {
     std::vector<std::string> args;
     for (int i = 0; i < ac; ++i)
         args.emplace_back(av[i]);
     return parse_plugin_args(args);
-}
-
-bool register_option(spank_t sp, OptionIndex index, const char* hook) {
-    const spank_err_t rc = spank_option_register(sp, &kOptions[index]);
-    if (rc == ESPANK_SUCCESS) return true;
-    log_error(hook,
-              std::string("cannot register --") + kOptions[index].name + ": " + spank_strerror(rc));
-    return false;
 }
 
 namespace {
@@ -43,14 +31,18 @@ std::optional<std::string> option_value(spank_t sp, OptionIndex index) {
     return std::string(value != nullptr ? value : "");
 }
 
-std::string node_name() {
-    // slurmd exports its node name (it may run several, one per -N name) to the processes it
-    // starts; the job's environment is a different array, reached only with spank_getenv().
-    if (const char* n = std::getenv("SLURMD_NODENAME"); n != nullptr && *n != '\0') return n;
-    char host[256] = {};
-    if (::gethostname(host, sizeof host - 1) != 0) return {};
-    std::string name = host;
-    return name.substr(0, name.find('.'));
+// slurmd's own -N NAME (it may run several on one host, one per name), from its command line.
+std::string nodename_argument() {
+    std::ifstream in("/proc/self/cmdline", std::ios::binary);
+    std::vector<std::string> argv;
+    std::string arg;
+    while (std::getline(in, arg, '\0'))
+        argv.push_back(arg);
+    for (std::size_t i = 1; i < argv.size(); ++i) {
+        if (argv[i] == "-N" && i + 1 < argv.size()) return argv[i + 1];
+        if (argv[i].rfind("-N", 0) == 0 && argv[i].size() > 2) return argv[i].substr(2);
+    }
+    return {};
 }
 
 // The GPUs Slurm's own gres/gpu gave the job here: in the prolog from this process's
@@ -69,6 +61,19 @@ std::optional<std::string> slurm_gpus(spank_t sp) {
 }
 
 }  // namespace
+
+std::string node_name() {
+    // slurmd exports its node name (it may run several, one per -N name) to the processes it
+    // starts; the job's environment is a different array, reached only with spank_getenv().
+    if (const char* n = std::getenv("SLURMD_NODENAME"); n != nullptr && *n != '\0') return n;
+    if (spank_context() == S_CTX_SLURMD) {
+        if (std::string n = nodename_argument(); !n.empty()) return n;
+    }
+    char host[256] = {};
+    if (::gethostname(host, sizeof host - 1) != 0) return {};
+    std::string name = host;
+    return name.substr(0, name.find('.'));
+}
 
 Result<SlurmJob> job_of(spank_t sp) {
     SlurmJob job;

@@ -25,32 +25,41 @@ std::optional<std::string> env_value(const std::string& name) {
     return std::string(v);
 }
 
-// Slurm's name for an option's value in a command's environment.
+// Slurm's name for an option's value in a command's environment (entry.c reads it at init).
 std::string replay_variable(spank::OptionIndex index) {
     return index == spank::kGpuSlotsIndex ? "SLURM_SPANK__SLURM_SPANK_OPTION_gpuslots_gpu_slots"
                                           : "SLURM_SPANK__SLURM_SPANK_OPTION_gpuslots_cpu_slots";
 }
 
+// Set by start(), before any callback or init_post_opt reaches the core.
 std::optional<HetjobComponents> g_components[2];
 
 HetjobComponents& components(spank::OptionIndex index) {
-    auto& c = g_components[index];
-    if (!c) c.emplace(spank::kOptions[index].name, env_value(replay_variable(index)));
-    return *c;
+    return *g_components[index];
 }
 
 }  // namespace
 
-int init(spank_t sp, int ac, char** av) {
-    auto args = spank::args_of(ac, av);
+// What slurm_spank_init saw, handed over by entry.c when the core is first needed (the first
+// option callback, or invalid plugstack arguments); the options are registered already.
+int start(const gpuslots_submit_start& start) {
+    auto args = spank::args_of(start.ac, start.av);
     if (!args) {
         spank::log_error("init", args.error().message);
         return -1;
     }
     g_args = *args;
     for (spank::OptionIndex i : {spank::kGpuSlotsIndex, spank::kCpuSlotsIndex}) {
-        components(i);  // the environment as the command found it, before Slurm writes it
-        if (!spank::register_option(sp, i, "init")) return -1;
+        const char* at_start = start.env_at_start[i];
+        g_components[i].emplace(spank::option_name(i),
+                                at_start ? std::optional<std::string>(at_start) : std::nullopt);
+        // The components that ended before: no callback had run, so they carried nothing.
+        for (int c = 0; c < start.components_done; ++c) {
+            if (auto ok = g_components[i]->end_component(std::nullopt); !ok) {
+                slurm_error("gpuslots: %s", ok.error().message.c_str());
+                return -1;
+            }
+        }
     }
     return 0;
 }
@@ -62,7 +71,7 @@ int on_option(int val, const char* optarg, int remote) {
         const auto index =
             val == spank::kGpuSlotsIndex ? spank::kGpuSlotsIndex : spank::kCpuSlotsIndex;
         const std::string value = optarg ? optarg : "";
-        auto checked = check_option_value(g_args, spank::kOptions[index].name, value);
+        auto checked = check_option_value(g_args, spank::option_name(index), value);
         if (!checked) {
             slurm_error("gpuslots: %s", checked.error().message.c_str());
             return -1;
@@ -87,7 +96,7 @@ int init_post_opt(spank_t /*sp*/, int /*ac*/, char** /*av*/) {
         HetjobComponents& c = components(i);
         auto ok = c.end_component(env_value(replay_variable(i)));
         if (ok && step) {
-            ok = check_step_option(spank::kOptions[i].name, *job_id, c.env_at_start(), c.carried());
+            ok = check_step_option(spank::option_name(i), *job_id, c.env_at_start(), c.carried());
         }
         if (!ok) {
             slurm_error("gpuslots: %s", ok.error().message.c_str());

@@ -7,21 +7,24 @@ Result<PluginArgs> parse_plugin_args(const std::vector<std::string>& args) {
     for (const auto& arg : args) {
         const auto eq = arg.find('=');
         const std::string key = arg.substr(0, eq);
-        if (eq == std::string::npos || key != "config") {
+        std::optional<std::string>* slot = nullptr;
+        if (eq != std::string::npos && key == "config") slot = &out.config;
+        if (eq != std::string::npos && key == "record_dir") slot = &out.record_dir;
+        if (slot == nullptr) {
             return make_error(Errc::config,
-                              "plugstack.conf: unknown argument {} (allowed: config=FILE)",
+                              "plugstack.conf: unknown argument {} (allowed: config=FILE, "
+                              "record_dir=DIR)",
                               in_quotes(arg, 200));
         }
-        if (out.config) {
-            return make_error(Errc::config, "plugstack.conf: 'config=' is given twice");
+        if (slot->has_value()) {
+            return make_error(Errc::config, "plugstack.conf: '{}=' is given twice", key);
         }
         const std::string value = arg.substr(eq + 1);
         if (value.empty() || value.front() != '/') {
-            return make_error(Errc::config,
-                              "plugstack.conf: config= needs an absolute path, got {}",
-                              in_quotes(value, 200));
+            return make_error(Errc::config, "plugstack.conf: {}= needs an absolute path, got {}",
+                              key, in_quotes(value, 200));
         }
-        out.config = value;
+        *slot = value;
     }
     return out;
 }

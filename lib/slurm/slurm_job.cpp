@@ -5,6 +5,7 @@
 
 #include "gpuslots/request.hpp"
 #include "gpuslots/slurm_gpus.hpp"
+#include "gpuslots/slurm_recovery.hpp"
 
 namespace gpuslots {
 namespace {
@@ -71,15 +72,63 @@ Result<void> check_option_value(const PluginArgs& args, const std::string& optio
     return {};
 }
 
+namespace {
+
+HookOutcome prolog_in_ledger(const PluginArgs& args, const SlurmJob& job, PrologTiming timing,
+                             HookOutcome& log);
+
+}  // namespace
+
 HookOutcome job_prolog(const PluginArgs& args, const SlurmJob& job, PrologTiming timing) {
     const bool slurm_gave_gpus = job.slurm_gpus.has_value() && !job.slurm_gpus->empty();
     if (!job.asked_for_slots() && !slurm_gave_gpus) {
         return HookOutcome{false, fmt::format("job {}: no slots asked for", job.job_id)};
     }
+    HookOutcome log;
+    HookOutcome out = prolog_in_ledger(args, job, std::move(timing), log);
+    out.notes.insert(out.notes.begin(), log.notes.begin(), log.notes.end());
+    out.warnings.insert(out.warnings.begin(), log.warnings.begin(), log.warnings.end());
+    return out;
+}
+
+namespace {
+
+// The prolog of a job that asked for slots (or was given GPUs by Slurm's gres/gpu); lines to
+// log on the way go to `log`.
+HookOutcome prolog_in_ledger(const PluginArgs& args, const SlurmJob& job, PrologTiming timing,
+                             HookOutcome& log) {
+    const bool slurm_gave_gpus = job.slurm_gpus.has_value() && !job.slurm_gpus->empty();
     auto config = config_for(args);
-    if (!config) return HookOutcome{true, config.error().message};
+    if (!config) {
+        // Not a node fault: a config pushed to every node must not drain them all. slurmstepd
+        // cannot read it either, so a job that asked for slots fails with this in its tasks.
+        return HookOutcome{false,
+                           fmt::format("job {} on {}: reserved nothing: {}; the job cannot get "
+                                       "slots here until the config is fixed (the node stays "
+                                       "in service)",
+                                       job.job_id, job.node, config.error().message),
+                           true};
+    }
     auto ledger = open_ledger(*config, Ledger::Access::read_write);
     if (!ledger) return HookOutcome{true, ledger.error().message};
+
+    // What the epilog needs, kept before anything is reserved: a reservation is never made
+    // without its record (a record without a reservation only costs the epilog a look).
+    auto records = RecordDir::open(record_dir_of(args));
+    if (!records) {
+        log.warnings.push_back(fmt::format("job {} on {}: {}; its epilog will need the config",
+                                           job.job_id, job.node, records.error().message));
+    } else {
+        if (auto moved = moved_ledger_refusal(*config, *records, job.node, job.job_id)) {
+            return refuse(**ledger, job, *moved);
+        }
+        auto written =
+            records->write(JobRecord{job.node, job.job_id, config->source, config->state});
+        if (!written) {
+            log.warnings.push_back(fmt::format("job {} on {}: {}; its epilog will need the config",
+                                               job.job_id, job.node, written.error().message));
+        }
+    }
 
     // A native gres/gpu job (no gpuslots option) is Slurm's: gpuslots records it where it
     // can, and never refuses it.
@@ -125,7 +174,14 @@ HookOutcome job_prolog(const PluginArgs& args, const SlurmJob& job, PrologTiming
         }
         slots.gpus = static_cast<int>(exact.size());
     }
-    const Request request{Origin::slurm, job.job_id, slots.gpus, slots.cpus, job.uid, exact};
+    Request request;
+    request.origin = Origin::slurm;
+    request.task_id = job.job_id;
+    request.gpus = slots.gpus;
+    request.cpus = slots.cpus;
+    request.owner_uid = job.uid;
+    request.exact_gpus = exact;
+    request.on_server = true;
     if (native) {
         // No waiting for a job gpuslots does not decide: one try.
         auto r = (*ledger)->reserve(job.node, request);
@@ -141,6 +197,7 @@ HookOutcome job_prolog(const PluginArgs& args, const SlurmJob& job, PrologTiming
     }
     const auto deadline = std::chrono::steady_clock::now() + config->slurm.prolog_wait;
     auto poll = timing.first_poll;
+    bool checked_boot = false;
     for (;;) {
         auto r = (*ledger)->reserve(job.node, request);
         if (r) {
@@ -153,6 +210,17 @@ HookOutcome job_prolog(const PluginArgs& args, const SlurmJob& job, PrologTiming
         if (code == Errc::busy || code == Errc::ledger || code == Errc::config ||
             code == Errc::internal) {
             return HookOutcome{true, r.error().message};
+        }
+        if (code == Errc::no_fit && !checked_boot) {
+            // Before refusing for lack of room: what jobs of an earlier boot of this node hold
+            // is free (the reboot rule). Once per prolog.
+            checked_boot = true;
+            auto released = release_dead_before_boot(**ledger, job.node);
+            if (!released) return HookOutcome{true, released.error().message};
+            if (!released->empty()) {
+                log.notes.insert(log.notes.end(), released->begin(), released->end());
+                continue;
+            }
         }
         if (code != Errc::no_fit || std::chrono::steady_clock::now() + poll > deadline) {
             const std::string why =
@@ -173,21 +241,7 @@ HookOutcome job_prolog(const PluginArgs& args, const SlurmJob& job, PrologTiming
     }
 }
 
-HookOutcome job_epilog(const PluginArgs& args, const SlurmJob& job) {
-    auto config = config_for(args);
-    if (!config) return HookOutcome{true, config.error().message};
-    auto ledger = open_ledger(*config, Ledger::Access::read_write);
-    if (!ledger) return HookOutcome{true, ledger.error().message};
-    auto released = (*ledger)->release(Origin::slurm, job.job_id, job.node);
-    if (!released) return HookOutcome{true, released.error().message};
-    if (released->empty()) {
-        return HookOutcome{false,
-                           fmt::format("job {} on {}: nothing to release", job.job_id, job.node)};
-    }
-    const Reservation& r = released->front();
-    return HookOutcome{false, fmt::format("job {} on {}: released GPUs [{}] and {} CPUs",
-                                          job.job_id, job.node, join(r.gpus), r.cpus)};
-}
+}  // namespace
 
 StepEnvironment step_environment(const PluginArgs& args, const SlurmJob& job) {
     StepEnvironment env;

@@ -15,6 +15,10 @@
 # Prints medians and quartiles, and "@ KEY VALUE" lines for run_all.sh. The clusters are
 # torn down afterwards, also on failure.
 #
+# GPUSLOTS_BENCH_BEFORE=OTHER_BUILD_DIR adds two configurations on a cluster that loads that
+# build's plugin: before (--gpu-slots=1) and before_plain (no options), to compare two versions
+# of the plugin side by side in the same run.
+#
 # Exit 77 when Slurm cannot run here (not root, not installed), with the reason.
 set -euo pipefail
 BUILD=$(cd "${1:?usage: slurm_srun.sh BUILD_DIR WORK_DIR [RUNS]}" && pwd)
@@ -49,10 +53,22 @@ chmod 0755 "$CLUSTERS"
 # loaded everywhere but its prolog has nothing to reserve. It is kept away from gpuslots in
 # the rotation, so that it never queues behind that cluster's previous epilog.
 NAMES=(none gpuslots empty gres gpuslots_plain gpuslots_normal gpuslots_aged)
+BEFORE_SO=
+if [ -n "${GPUSLOTS_BENCH_BEFORE:-}" ]; then
+	BEFORE_SO=$(cd "$GPUSLOTS_BENCH_BEFORE" && pwd)/plugin/gpuslots.so
+	[ -f "$BEFORE_SO" ] || { echo "slurm_srun.sh: $BEFORE_SO is not built" >&2; exit 1; }
+	NAMES+=(before before_plain)
+fi
 HISTORY=${GPUSLOTS_BENCH_HISTORY:-1000}
 BENCH=$BUILD/tests/bench/gpuslots_bench
 up_names=()
-cluster_of() { if [ "$1" = gpuslots_plain ]; then echo gpuslots; else echo "$1"; fi; }
+cluster_of() {
+	case $1 in
+	gpuslots_plain) echo gpuslots ;;
+	before_plain) echo before ;;
+	*) echo "$1" ;;
+	esac
+}
 teardown() {
 	local n
 	for n in "${up_names[@]}"; do "$CLUSTER" down "$CLUSTERS/$n" >/dev/null 2>&1 || true; done
@@ -62,8 +78,9 @@ trap 'teardown; rm -rf "$CLUSTERS"' EXIT
 
 # up NAME INDEX FLAGS: one single-node cluster of the given kind.
 up() {
-	local name=$1 k=$2 flags=$3 plugin=none gres=0 durability=full
+	local name=$1 k=$2 flags=$3 plugin=none gres=0 durability=full so=$GPUSLOTS_SO
 	case $name in
+	before) plugin=gpuslots so=$BEFORE_SO ;;
 	gpuslots_normal) plugin=gpuslots durability=normal ;;
 	empty) plugin=empty ;;
 	gres) gres=4 ;;
@@ -75,7 +92,7 @@ up() {
 	# (slurm_burst.sh) measures Slurm scheduling by them.
 	NODES=1 GPUS=4 CPUS=8 PLUGIN=$plugin GRES=$gres PROLOG_FLAGS=$flags DURABILITY=$durability \
 		SLOTS_GRES=0 JOB_SUBMIT= \
-		GPUSLOTS_SO=$GPUSLOTS_SO EMPTY_SO=$EMPTY_SO \
+		GPUSLOTS_SO=$so EMPTY_SO=$EMPTY_SO \
 		CTLD_PORT=$((BASE_PORT + 10 * k)) SLURMD_PORT=$((BASE_PORT + 10 * k + 1)) \
 		"$CLUSTER" up "$CLUSTERS/$name" >"$CLUSTERS/$name.up.log" 2>&1 || {
 		cat "$CLUSTERS/$name.up.log" >&2
@@ -93,8 +110,8 @@ up() {
 srun_args() {
 	case $1 in
 	gres) echo "-N1 --gres=gpu:1 true" ;;
-	gpuslots_plain) echo "-N1 true" ;;
-	gpuslots*) echo "-N1 --gpu-slots=1 true" ;;
+	gpuslots_plain | before_plain) echo "-N1 true" ;;
+	gpuslots* | before) echo "-N1 --gpu-slots=1 true" ;;
 	*) echo "-N1 true" ;;
 	esac
 }
@@ -168,6 +185,15 @@ for flags in "" Alloc; do
 		printf "@ b4.%s.gpuslots_over_gres %s\n", t, g / r
 		printf "@ b4.%s.plain_minus_empty_ms %s\n", t, p - e
 		printf "@ b4.%s.gpuslots_over_empty %s\n", t, g / e }'
+	if [ -n "$BEFORE_SO" ]; then
+		awk -v b="${med[before]}" -v bp="${med[before_plain]}" -v e="${med[empty]}" -v t="$tag" \
+			-v g="${med[gpuslots]}" -v p="${med[gpuslots_plain]}" 'BEGIN {
+			printf "before (%s) - empty plugin: %+.1f ms, without --gpu-slots: %+.1f ms\n", ENVIRON["GPUSLOTS_BENCH_BEFORE"], b - e, bp - e
+			printf "@ b4.%s.before_minus_empty_ms %s\n", t, b - e
+			printf "@ b4.%s.before_plain_minus_empty_ms %s\n", t, bp - e
+			printf "@ b4.%s.plain_minus_before_plain_ms %s\n", t, p - bp
+			printf "@ b4.%s.gpuslots_minus_before_ms %s\n", t, g - b }'
+	fi
 	unset med
 	q=$(grep -c 'queued and waiting' "$CLUSTERS/srun.err" || true)
 	[ "$q" = 0 ] || echo "note: $q srun(s) queued behind a previous job's epilog"

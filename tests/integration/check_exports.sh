@@ -1,31 +1,62 @@
 #!/usr/bin/env bash
-# check_exports.sh PLUGIN.so: the plugin exports only what Slurm's plugin loader looks up
-# (plugin_name/type/version, spank_plugin_version, slurm_spank_*), so that the yaml-cpp,
-# SQLite and fmt inside it cannot clash with symbols in srun, slurmd or slurmstepd.
+# check_exports.sh PLUGIN.so [CORE.so]: the plugin (entry.c) exports only what Slurm's plugin
+# loader looks up (plugin_name/type/version, spank_plugin_version, slurm_spank_*) and needs no
+# library but libc, so that a job that does not use gpuslots never loads the C++ runtime,
+# yaml-cpp or SQLite; the core exports only its table, so that the yaml-cpp, SQLite and fmt
+# inside it cannot clash with symbols in srun, slurmd or slurmstepd.
 set -uo pipefail
-so=${1:?usage: $0 PLUGIN.so}
-command -v nm >/dev/null || {
-	echo "SKIP: nm not found (apt-get install binutils)" >&2
+so=${1:?usage: $0 PLUGIN.so [CORE.so]}
+core=${2:-}
+command -v nm >/dev/null && command -v readelf >/dev/null || {
+	echo "SKIP: nm or readelf not found (apt-get install binutils)" >&2
 	exit 77
 }
-symbols=$(nm -D --defined-only "$so" | awk '{print $NF}' | sort) || exit 1
+status=0
+exported() { nm -D --defined-only "$1" | awk '{print $NF}' | sort; }
+needed() { readelf -d "$1" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort | tr '\n' ' '; }
+
+symbols=$(exported "$so") || exit 1
 echo "exported by $so:"
 sed 's/^/  /' <<<"$symbols"
-status=0
 extra=$(grep -Ev '^(plugin_(name|type|version)|spank_plugin_version|slurm_spank_[a-z_]+)$' <<<"$symbols")
 if [ -n "$extra" ]; then
 	echo "FAIL: exported beyond plugin_*/slurm_spank_*: $(tr '\n' ' ' <<<"$extra")" >&2
 	status=1
 fi
-for needed in plugin_name plugin_type plugin_version slurm_spank_init slurm_spank_job_prolog \
+for wanted in plugin_name plugin_type plugin_version slurm_spank_init slurm_spank_job_prolog \
 	slurm_spank_job_epilog slurm_spank_init_post_opt slurm_spank_task_init_privileged; do
-	grep -qx "$needed" <<<"$symbols" || {
-		echo "FAIL: $needed is not exported" >&2
+	grep -qx "$wanted" <<<"$symbols" || {
+		echo "FAIL: $wanted is not exported" >&2
 		status=1
 	}
 done
+libs=$(needed "$so")
+echo "libraries $so needs: $libs"
+extra=$(tr ' ' '\n' <<<"$libs" | grep -Ev '^(libc\.so\.[0-9]+|libdl\.so\.[0-9]+|)$' | tr '\n' ' ')
+if [ -n "$extra" ]; then
+	echo "FAIL: $so needs more than libc: $extra(every job would load them)" >&2
+	status=1
+fi
 # For the record: what it takes from Slurm (resolved inside srun, slurmd, slurmstepd).
 undefined=$(nm -D --undefined-only "$so" | awk '{print $NF}' | grep -E '^(spank_|slurm_)' | sort | tr '\n' ' ')
 echo "Slurm API used: $undefined"
-[ $status = 0 ] && echo "ok: only plugin_* and slurm_spank_* (and spank_plugin_version) are exported"
+
+if [ -n "$core" ]; then
+	symbols=$(exported "$core") || exit 1
+	echo "exported by $core: $(tr '\n' ' ' <<<"$symbols")"
+	if [ "$symbols" != gpuslots_core_v1 ]; then
+		echo "FAIL: $core must export gpuslots_core_v1 alone" >&2
+		status=1
+	fi
+	echo "libraries $core needs: $(needed "$core")"
+	# Everything it uses must be in those libraries, but Slurm's API (in srun, slurmstepd...):
+	# entry.c loads it RTLD_NOW, so anything else would make the core unloadable.
+	missing=$(ldd -r "$core" 2>&1 | sed -n 's/^undefined symbol: \([^[:space:]]*\).*/\1/p' |
+		grep -Ev '^(spank_|slurm_)' | sort -u | head -5 | tr '\n' ' ')
+	if [ -n "$missing" ]; then
+		echo "FAIL: $core uses symbols nothing provides: $missing" >&2
+		status=1
+	fi
+fi
+[ $status = 0 ] && echo "ok: only plugin_* and slurm_spank_* (and spank_plugin_version) are exported, libc alone is needed${core:+; the core exports its table alone}"
 exit $status

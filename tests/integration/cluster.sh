@@ -27,7 +27,8 @@
 #   PLUGIN=gpuslots    gpuslots: load GPUSLOTS_SO with config=DIR/etc/gpuslots.yaml
 #                      empty: load EMPTY_SO (job_prolog/job_epilog that do nothing)
 #                      none: an empty plugstack.conf
-#   GPUSLOTS_SO        the built gpuslots.so (needed for PLUGIN=gpuslots); copied into DIR/lib
+#   GPUSLOTS_SO        the built gpuslots.so (needed for PLUGIN=gpuslots); copied into DIR/lib,
+#                      with the gpuslots-core.so next to it where there is one
 #   EMPTY_SO           the built empty_spank.so (needed for PLUGIN=empty); copied into DIR/lib
 #   GPUSLOTS_CLI       the built gpuslots tool (optional); copied to DIR/bin, which env.sh puts
 #                      on PATH
@@ -377,6 +378,10 @@ write_plugstack() {
 	case "$PLUGIN" in
 	gpuslots)
 		install -m 0755 "$GPUSLOTS_SO" "$DIR"/lib/gpuslots.so
+		# The core next to it (a plugin from before the core was split off has none).
+		if [ -f "$(dirname "$GPUSLOTS_SO")"/gpuslots-core.so ]; then
+			install -m 0755 "$(dirname "$GPUSLOTS_SO")"/gpuslots-core.so "$DIR"/lib/gpuslots-core.so
+		fi
 		echo "required $DIR/lib/gpuslots.so ${PLUGIN_ARGS-config=$DIR/etc/gpuslots.yaml}" \
 			>"$DIR"/etc/plugstack.conf
 		;;

@@ -18,13 +18,24 @@ BOOST_AUTO_TEST_CASE(config_takes_an_absolute_path) {
     BOOST_TEST(*args->config == "/etc/gpuslots/gpuslots.yaml");
 }
 
+BOOST_AUTO_TEST_CASE(record_dir_takes_an_absolute_path) {
+    auto args = parse_plugin_args({"record_dir=/tmp/x", "config=/etc/g.yaml"});
+    BOOST_TEST_REQUIRE(args.ok());
+    BOOST_TEST(args->record_dir.value_or("") == "/tmp/x");
+    BOOST_TEST(args->config.value_or("") == "/etc/g.yaml");
+    BOOST_TEST(!parse_plugin_args({})->record_dir.has_value());
+}
+
 BOOST_AUTO_TEST_CASE(anything_else_is_an_error_naming_it) {
     struct Case {
         std::vector<std::string> args;
         const char* phrase;
     };
     const std::vector<Case> cases = {
-        {{"conf=/x"}, "unknown argument 'conf=/x' (allowed: config=FILE)"},
+        {{"conf=/x"}, "unknown argument 'conf=/x' (allowed: config=FILE, record_dir=DIR)"},
+        {{"record_dir=run/gpuslots"}, "record_dir= needs an absolute path, got 'run/gpuslots'"},
+        {{"record_dir=/a", "record_dir=/a"}, "'record_dir=' is given twice"},
+        {{"record_dir"}, "unknown argument 'record_dir'"},
         {{"config"}, "unknown argument 'config'"},
         {{"verbose"}, "unknown argument 'verbose'"},
         {{"config="}, "config= needs an absolute path"},

@@ -25,6 +25,7 @@ struct Cluster {
                                    "state:\n  path: state.db\n" +
                                        slurm_section);
         args.config = dir.file("gpuslots.yaml");
+        args.record_dir = dir.file("records");
     }
 
     std::unique_ptr<Ledger> ledger() {
@@ -199,11 +200,22 @@ BOOST_AUTO_TEST_CASE(epilog_releases_exactly_this_nodes_share_and_twice_is_fine)
     BOOST_TEST(left->front().server == "n2");
 }
 
-BOOST_AUTO_TEST_CASE(an_unusable_config_or_ledger_is_a_node_fault) {
+// A config that cannot be read is not a node fault (a push to every node must not drain them
+// all): the prolog reserves nothing, the job's tasks fail with the config error (the step
+// cannot read it either), the epilog succeeds. Only a ledger that cannot be used is one.
+BOOST_AUTO_TEST_CASE(only_an_unusable_ledger_is_a_node_fault_not_a_config) {
     Cluster c;
     test::write_file(c.dir.file("gpuslots.yaml"), "servers: [oops\n");
-    BOOST_TEST(job_prolog(c.args, job("50", "n1", "1"), c.fast).node_fault);
-    BOOST_TEST(job_epilog(c.args, job("50", "n1", "1")).node_fault);
+    const HookOutcome prolog = job_prolog(c.args, job("50", "n1", "1"), c.fast);
+    BOOST_TEST(!prolog.node_fault);
+    BOOST_TEST(prolog.loud);
+    BOOST_TEST(prolog.message.find("reserved nothing: ") != std::string::npos, prolog.message);
+    BOOST_TEST(prolog.message.find("gpuslots.yaml:") != std::string::npos, prolog.message);
+    const HookOutcome epilog = job_epilog(c.args, job("50", "n1", "1"));
+    BOOST_TEST(!epilog.node_fault);
+    BOOST_TEST(epilog.loud);
+    BOOST_TEST(epilog.message.find("gpuslots reconcile --server n1") != std::string::npos,
+               epilog.message);
     const StepEnvironment env = step_environment(c.args, job("50", "n1", std::nullopt));
     BOOST_TEST(env.error);
     // Fail closed without a config too: the default variables, set and empty.

@@ -14,9 +14,13 @@ namespace gpuslots {
 
 struct PluginArgs {
     std::optional<std::string> config;  // config=FILE; else $GPUSLOTS_CONFIG, else the default
+    // record_dir=DIR: where job_prolog keeps what job_epilog needs (gpuslots/job_record.hpp);
+    // else kDefaultRecordDir.
+    std::optional<std::string> record_dir;
 };
 
-// Errors: Errc::config, e.g. "plugstack.conf: unknown argument 'conf=/x' (allowed: config=FILE)".
+// Errors: Errc::config, e.g. "plugstack.conf: unknown argument 'conf=/x' (allowed:
+// config=FILE, record_dir=DIR)".
 Result<PluginArgs> parse_plugin_args(const std::vector<std::string>& args);
 
 }  // namespace gpuslots

@@ -2,12 +2,18 @@
 // gather Slurm's values into a SlurmJob and call these functions, which are tested here.
 //
 // Failure semantics (README "What drains a node"):
-//   - A node fault (config unreadable or invalid, ledger unusable) fails job_prolog or
-//     job_epilog, and Slurm drains the node: nothing on it can be trusted until an admin looks.
+//   - Only a ledger that cannot be read or written is a node fault: it fails job_prolog or
+//     job_epilog, and Slurm drains the node (nothing on it can be trusted until an admin looks).
+//   - A config that is unreadable or invalid is not a node fault (a config push must never
+//     drain the fleet): the prolog logs it loudly and reserves nothing, and the job's tasks fail
+//     with the config error (slurmstepd cannot read it either); the epilog releases from the
+//     ledger its prolog recorded (gpuslots/job_record.hpp) without reading the config.
 //   - A job's own problem (slots taken for longer than slurm.prolog_wait_seconds, a bad option
-//     value, a node missing from the config) never fails the prolog: it is recorded as a
-//     refusal, and the job's tasks fail with that message when they start. The node stays up.
-//   - job_epilog releases what the job held; a job that never reserved is not an error.
+//     value, a node missing from the config, a ledger moved while jobs hold GPUs) never fails
+//     the prolog: it is recorded as a refusal, and the job's tasks fail with that message when
+//     they start. The node stays up.
+//   - job_epilog releases what the job held; a job that never reserved is not an error, and
+//     one that asked for nothing and has no record is done without reading any file.
 #pragma once
 
 #include <chrono>
@@ -58,8 +64,15 @@ Result<void> check_option_value(const PluginArgs& args, const std::string& optio
                                 const std::string& value);
 
 struct HookOutcome {
+    HookOutcome() = default;
+    HookOutcome(bool fault, std::string line, bool loud_line = false)
+        : node_fault(fault), message(std::move(line)), loud(loud_line) {}
+
     bool node_fault = false;  // the hook must fail (and Slurm will drain the node)
     std::string message;      // one line for the log, without the "gpuslots: <hook>: " prefix
+    bool loud = false;        // log `message` as an error although the hook succeeds
+    std::vector<std::string> notes;     // lines logged (info) before `message`
+    std::vector<std::string> warnings;  // lines logged (error) before `message`
 };
 
 struct PrologTiming {

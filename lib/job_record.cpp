@@ -1,0 +1,239 @@
+#include "gpuslots/job_record.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <sstream>
+
+#include <fmt/format.h>
+
+namespace gpuslots {
+namespace {
+
+constexpr const char* kMagic = "gpuslots-job-record 1";
+constexpr std::size_t kMaxRecordBytes = 16 * 1024;
+
+bool plain(unsigned char c) {
+    return std::isalnum(c) != 0 || c == '-' || c == '_' || c == '.';
+}
+
+// "<node>.<job id>.job", bytes other than plain ones written %XX, so that no name can leave
+// the directory or collide with another node's (several slurmd may share one host).
+std::string file_name(const std::string& node, const std::string& job_id) {
+    std::string name;
+    for (const std::string* part : {&node, &job_id}) {
+        if (!name.empty()) name += '+';
+        for (unsigned char c : *part) {
+            if (plain(c)) {
+                name += static_cast<char>(c);
+            } else {
+                name += fmt::format("%{:02X}", static_cast<unsigned>(c));
+            }
+        }
+    }
+    return name + ".job";
+}
+
+std::string errno_text() {
+    return std::strerror(errno);
+}
+
+Error dir_error(const std::string& dir, const std::string& what) {
+    return Error{Errc::ledger,
+                 fmt::format("job record directory {}: {}; the plugin keeps what each job's "
+                             "epilog needs there (plugstack.conf record_dir=DIR)",
+                             dir, what)};
+}
+
+Result<void> check_dir(const std::string& dir, const struct stat& st) {
+    if (!S_ISDIR(st.st_mode)) return dir_error(dir, "not a directory");
+    if (st.st_uid != ::geteuid()) {
+        return dir_error(dir, fmt::format("belongs to uid {}, not to uid {} who writes it; "
+                                          "chown it or remove it",
+                                          st.st_uid, ::geteuid()));
+    }
+    if ((st.st_mode & 022) != 0) {
+        return dir_error(dir, fmt::format("others may write it (mode {:04o}); chmod 0700 it",
+                                          st.st_mode & 07777));
+    }
+    return {};
+}
+
+}  // namespace
+
+Config config_of(const JobRecord& record) {
+    Config config;
+    config.source = record.config_source;
+    config.state = record.state;
+    return config;
+}
+
+std::string encode_record(const JobRecord& r) {
+    std::string out = std::string(kMagic) + "\n";
+    const auto line = [&](const char* key, const std::string& value) {
+        out += fmt::format("{} {}\n", key, value);
+    };
+    line("node", r.node);
+    line("job", r.job_id);
+    line("config", r.config_source);
+    line("backend", r.state.backend);
+    line("busy_timeout_ms", std::to_string(r.state.busy_timeout.count()));
+    line("sqlite.path", r.state.sqlite.path);
+    line("sqlite.durability", r.state.sqlite.durability == Durability::full ? "full" : "normal");
+    line("sqlite.write_queue", r.state.sqlite.write_queue ? "1" : "0");
+    return out + "end\n";
+}
+
+std::optional<JobRecord> decode_record(const std::string& text) {
+    std::istringstream in(text);
+    std::string line;
+    if (!std::getline(in, line) || line != kMagic) return std::nullopt;
+    std::map<std::string, std::string> values;
+    bool ended = false;
+    while (std::getline(in, line)) {
+        if (line == "end") {
+            ended = true;
+            break;
+        }
+        const auto space = line.find(' ');
+        if (space == std::string::npos) return std::nullopt;
+        values[line.substr(0, space)] = line.substr(space + 1);
+    }
+    if (!ended) return std::nullopt;  // cut short
+    for (const char* key : {"node", "job", "config", "backend", "busy_timeout_ms", "sqlite.path",
+                            "sqlite.durability", "sqlite.write_queue"}) {
+        if (values.count(key) == 0) return std::nullopt;
+    }
+    JobRecord r;
+    r.node = values["node"];
+    r.job_id = values["job"];
+    r.config_source = values["config"];
+    r.state.backend = values["backend"];
+    try {
+        r.state.busy_timeout = std::chrono::milliseconds(std::stoll(values["busy_timeout_ms"]));
+    } catch (...) {
+        return std::nullopt;
+    }
+    r.state.sqlite.path = values["sqlite.path"];
+    r.state.sqlite.durability =
+        values["sqlite.durability"] == "normal" ? Durability::normal : Durability::full;
+    r.state.sqlite.write_queue = values["sqlite.write_queue"] != "0";
+    return r;
+}
+
+Result<RecordDir> RecordDir::open(const std::string& dir) {
+    struct stat st {};
+    if (::lstat(dir.c_str(), &st) != 0) {
+        if (errno != ENOENT) return dir_error(dir, errno_text());
+        if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+            return dir_error(dir, "cannot create it: " + errno_text());
+        }
+        if (::lstat(dir.c_str(), &st) != 0) return dir_error(dir, errno_text());
+    }
+    if (auto ok = check_dir(dir, st); !ok) return ok.error();
+    return RecordDir(dir);
+}
+
+Result<RecordDir> RecordDir::open_existing(const std::string& dir) {
+    struct stat st {};
+    if (::lstat(dir.c_str(), &st) != 0) {
+        if (errno == ENOENT) return RecordDir("");
+        return dir_error(dir, errno_text());
+    }
+    if (auto ok = check_dir(dir, st); !ok) return ok.error();
+    return RecordDir(dir);
+}
+
+Result<void> RecordDir::write(const JobRecord& record) const {
+    for (const std::string* v : {&record.node, &record.job_id, &record.config_source,
+                                 &record.state.backend, &record.state.sqlite.path}) {
+        if (v->find('\n') != std::string::npos) {
+            return dir_error(
+                dir_, fmt::format("cannot record {}: a line break in it", in_quotes(*v, 100)));
+        }
+    }
+    const std::string name = file_name(record.node, record.job_id);
+    const std::string tmp = dir_ + "/." + name + ".tmp";
+    const std::string bytes = encode_record(record);
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) return dir_error(dir_, "cannot write " + tmp + ": " + errno_text());
+    const bool written =
+        ::write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()) &&
+        ::fsync(fd) == 0;
+    const std::string why = errno_text();
+    ::close(fd);
+    if (!written || ::rename(tmp.c_str(), (dir_ + "/" + name).c_str()) != 0) {
+        ::unlink(tmp.c_str());
+        return dir_error(dir_, "cannot write " + name + ": " + (written ? errno_text() : why));
+    }
+    const int dfd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        ::fsync(dfd);
+        ::close(dfd);
+    }
+    return {};
+}
+
+Result<std::optional<JobRecord>> RecordDir::read(const std::string& node,
+                                                 const std::string& job_id) const {
+    if (dir_.empty()) return std::optional<JobRecord>();
+    const std::string path = dir_ + "/" + file_name(node, job_id);
+    const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT) return std::optional<JobRecord>();
+        return dir_error(dir_, "cannot read " + path + ": " + errno_text());
+    }
+    std::string text(kMaxRecordBytes, '\0');
+    const ssize_t n = ::read(fd, text.data(), text.size());
+    ::close(fd);
+    if (n < 0) return dir_error(dir_, "cannot read " + path + ": " + errno_text());
+    text.resize(static_cast<std::size_t>(n));
+    auto record = decode_record(text);
+    if (!record || record->node != node || record->job_id != job_id) {
+        return dir_error(dir_, path + " is not a whole job record");
+    }
+    return std::optional<JobRecord>(std::move(*record));
+}
+
+Result<void> RecordDir::remove(const std::string& node, const std::string& job_id) const {
+    if (dir_.empty()) return {};
+    const std::string path = dir_ + "/" + file_name(node, job_id);
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+        return dir_error(dir_, "cannot remove " + path + ": " + errno_text());
+    }
+    return {};
+}
+
+std::vector<JobRecord> RecordDir::on_node(const std::string& node) const {
+    std::vector<JobRecord> out;
+    if (dir_.empty()) return out;
+    DIR* d = ::opendir(dir_.c_str());
+    if (d == nullptr) return out;
+    const std::string prefix = file_name(node, "");  // "<node>+.job"
+    const std::string stem = prefix.substr(0, prefix.size() - 4);
+    while (const dirent* e = ::readdir(d)) {
+        const std::string name = e->d_name;
+        if (name.rfind(stem, 0) != 0 || name.size() < 4 ||
+            name.compare(name.size() - 4, 4, ".job") != 0) {
+            continue;
+        }
+        const int fd = ::openat(::dirfd(d), name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) continue;
+        std::string text(kMaxRecordBytes, '\0');
+        const ssize_t n = ::read(fd, text.data(), text.size());
+        ::close(fd);
+        if (n <= 0) continue;
+        text.resize(static_cast<std::size_t>(n));
+        if (auto r = decode_record(text); r && r->node == node) out.push_back(std::move(*r));
+    }
+    ::closedir(d);
+    return out;
+}
+
+}  // namespace gpuslots

@@ -1,0 +1,94 @@
+#include "gpuslots/slurm_recovery.hpp"
+
+#include <ctime>
+
+#include "gpuslots/boot.hpp"
+#include "gpuslots/storage.hpp"
+
+namespace gpuslots {
+namespace {
+
+std::string local_time(std::int64_t when) {
+    const auto t = static_cast<std::time_t>(when);
+    std::tm tm{};
+    ::localtime_r(&t, &tm);
+    char buf[32] = {};
+    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+    return buf;
+}
+
+bool same_ledger(const StateConfig& a, const StateConfig& b) {
+    return a.backend == b.backend && ledger_location(a) == ledger_location(b);
+}
+
+}  // namespace
+
+std::string record_dir_of(const PluginArgs& args) {
+    return args.record_dir.value_or(kDefaultRecordDir);
+}
+
+std::string released_before_boot_line(const Reservation& r) {
+    const auto boot = boot_time_unix();
+    return fmt::format(
+        "released job {}'s {} on {}: reserved before this node's boot{} (at {})", r.task_id,
+        r.gpus.empty() ? fmt::format("{} CPUs", r.cpus)
+                       : fmt::format("GPUs {}", fmt::join(r.gpus, ",")),
+        r.server, boot ? " at " + local_time(*boot) : std::string(), local_time(r.created_unix));
+}
+
+Result<std::vector<std::string>> release_dead_before_boot(Ledger& ledger, const std::string& node) {
+    auto released = ledger.release_before_boot(node, current_boot_id());
+    if (!released) return released.error();
+    std::vector<std::string> lines;
+    for (const auto& r : *released)
+        lines.push_back(released_before_boot_line(r));
+    return lines;
+}
+
+StartOutcome slurmd_start(const PluginArgs& args, const std::string& node) {
+    StartOutcome out;
+    const auto fail = [&](const std::string& why) {
+        out.lines.push_back(
+            fmt::format("{}: cannot check for reservations made before this boot: {}", node, why));
+        out.error = true;
+        return out;
+    };
+    auto config = load_config(resolve_config_path(args.config));
+    if (!config) return fail(config.error().message);
+    if (config->fleet.server(node) == nullptr) return out;  // not a gpuslots node
+    auto ledger = open_ledger(*config, Ledger::Access::read_write);
+    if (!ledger) return fail(ledger.error().message);
+    auto lines = release_dead_before_boot(**ledger, node);
+    if (!lines) return fail(lines.error().message);
+    out.lines = std::move(*lines);
+    return out;
+}
+
+std::optional<std::string> moved_ledger_refusal(const Config& config, const RecordDir& records,
+                                                const std::string& node,
+                                                const std::string& job_id) {
+    for (const JobRecord& other : records.on_node(node)) {
+        if (other.job_id == job_id || same_ledger(other.state, config.state)) continue;
+        // Does the other ledger still hold that job here? Read-only: nothing is created.
+        const Config old = config_of(other);
+        auto ledger = open_ledger(old, Ledger::Access::read_only);
+        if (ledger) {
+            auto held = (*ledger)->find(Origin::slurm, other.job_id, node);
+            if (held && !held->has_value()) {
+                // Stale: its job holds nothing there. One left behind is looked at again.
+                (void)records.remove(node, other.job_id);
+                continue;
+            }
+        }
+        return fmt::format(
+            "the ledger has moved while jobs hold GPUs on {}: job {} holds its slots in {} "
+            "(config {} then), but the config {} now names {}; no job gets slots from the new "
+            "ledger while the old one holds this node's: wait for those jobs to end, or move "
+            "the ledger back (see 'gpuslots check-config')",
+            node, other.job_id, ledger_location(other.state), other.config_source, config.source,
+            ledger_location(config.state));
+    }
+    return std::nullopt;
+}
+
+}  // namespace gpuslots

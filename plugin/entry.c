@@ -1,0 +1,295 @@
+/* gpuslots.so, the SPANK entry object: what Slurm loads into srun, sbatch, salloc, slurmd, every
+ * slurmstepd and every prolog/epilog process. It is C and needs only libc: it registers the
+ * options and loads the core (gpuslots-core.so, the C++ that does the work, with yaml-cpp and
+ * SQLite) only in the hooks that have work for this job, so a job that does not use gpuslots
+ * does not pay for loading the C++ runtime (about 1-2 ms per process; tests/bench/README.md).
+ *
+ * When the core is loaded, per context and hook:
+ *   srun/sbatch/salloc  init            never for valid plugstack arguments (the entry object
+ *                                       registers the options); for invalid ones, to word the
+ *                                       error
+ *                       option callback always (the value is checked against the config)
+ *                       init_post_opt   only once an option callback has loaded it: without a
+ *                                       callback no component carried a value, and there is
+ *                                       nothing to check
+ *   job_prolog/epilog                   when the job gave either option (Slurm passes it in
+ *                                       the environment, spank_option_getopt() reads it) or
+ *                                       Slurm's gres/gpu gave it GPUs (SLURM_JOB_GPUS, set by
+ *                                       slurmd: a `slurm: follow` server records them); the
+ *                                       prolog reserves for no other job, so no other job
+ *                                       holds anything to release
+ *   slurmstepd          init_post_opt   always: every step's GPUs are hidden or handed out
+ *                                       from the config and the ledger
+ *   slurmd              init            always (once per slurmd start)
+ * The core is found next to this file (symbolic links resolved), so a build tree, a package
+ * and a copy into a cluster's plugin directory all work alike; it is loaded RTLD_LOCAL (its
+ * symbols, and those of the C++ runtime, yaml-cpp and SQLite, stay out of Slurm's way) and
+ * RTLD_NOW (a broken core fails here, with its reason, not later in a hook).
+ *
+ * Failure semantics of a core that cannot be loaded (missing, not a shared object, from
+ * another build), decided here:
+ *   - a job that does not use gpuslots never notices: its hooks do not need the core; its
+ *     steps get the GPU variables set and empty (fail closed, as for an unreadable config)
+ *   - srun/sbatch/salloc with --gpu-slots/--cpu-slots stop, saying why: no job is queued
+ *   - job_prolog/job_epilog of a job that needs the core fail: a node that cannot load its
+ *     plugin is a node fault, and Slurm drains it (README, "what drains a node")
+ *   - in slurmstepd, the tasks of a step that asks for slots fail with the reason; others run
+ *     without GPUs
+ *   - in slurmd, it is logged */
+#include <dlfcn.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core_abi.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+EXPORT const char plugin_name[] = "gpuslots";
+EXPORT const char plugin_type[] = "spank";
+EXPORT const unsigned int plugin_version = SLURM_VERSION_NUMBER;
+EXPORT const unsigned int spank_plugin_version = 1;
+
+static int on_option(int val, const char* optarg, int remote);
+
+/* Registered with spank_option_register() (sbatch ignores a static spank_options table). */
+static struct spank_option options[] = {
+    {"gpu-slots", "N",
+     "Reserve N GPU slots on each node of the job (gpuslots); the job sees exactly those GPUs", 1,
+     GPUSLOTS_GPU_SLOTS, on_option},
+    {"cpu-slots", "N", "Reserve N CPU slots on each node of the job (gpuslots)", 1,
+     GPUSLOTS_CPU_SLOTS, on_option},
+    SPANK_OPTIONS_TABLE_END,
+};
+
+/* Slurm's name for an option's value in a command's environment (submit.cpp reads it too). */
+static const char* const replay_variable[2] = {
+    "SLURM_SPANK__SLURM_SPANK_OPTION_gpuslots_gpu_slots",
+    "SLURM_SPANK__SLURM_SPANK_OPTION_gpuslots_cpu_slots",
+};
+
+/* The core's default variables (SlurmConfig::visible_devices_env), to fail closed without it. */
+static const char* const default_visible_devices_env[] = {
+    "CUDA_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES", "ZE_AFFINITY_MASK", "GPU_DEVICE_ORDINAL"};
+
+static void log_error(const char* hook, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+static void log_error(const char* hook, const char* fmt, ...) {
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    slurm_error("gpuslots: %s: %s", hook, line);
+}
+
+/* ---- loading the core: once per process ---- */
+
+static const struct gpuslots_core* core;
+static int core_tried;
+static char core_error[PATH_MAX + 256]; /* why it could not be loaded, once tried */
+
+static const struct gpuslots_core* load_core(void) {
+    if (core_tried) return core;
+    core_tried = 1;
+    Dl_info self;
+    char here[PATH_MAX];
+    if (dladdr((const void*)plugin_name, &self) == 0 || self.dli_fname == NULL ||
+        realpath(self.dli_fname, here) == NULL) {
+        snprintf(core_error, sizeof core_error,
+                 "cannot tell where gpuslots.so was loaded from, to find " GPUSLOTS_CORE_FILE
+                 " next to it; reinstall gpuslots");
+        return NULL;
+    }
+    char* slash = strrchr(here, '/');
+    char path[PATH_MAX];
+    if (slash == NULL || (size_t)snprintf(path, sizeof path, "%.*s/%s", (int)(slash - here), here,
+                                          GPUSLOTS_CORE_FILE) >= sizeof path) {
+        snprintf(core_error, sizeof core_error, "cannot name the core next to %s", here);
+        return NULL;
+    }
+    void* handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (handle == NULL) {
+        const char* why = dlerror();
+        snprintf(core_error, sizeof core_error,
+                 "cannot load the gpuslots core: %s; reinstall gpuslots", why != NULL ? why : path);
+        return NULL;
+    }
+    const struct gpuslots_core* found = dlsym(handle, GPUSLOTS_CORE_SYMBOL);
+    if (found == NULL) {
+        snprintf(core_error, sizeof core_error,
+                 "%s is not a gpuslots core (no " GPUSLOTS_CORE_SYMBOL "); reinstall gpuslots",
+                 path);
+        return NULL;
+    }
+    if (found->abi != GPUSLOTS_CORE_ABI || found->version == NULL ||
+        strcmp(found->version, GPUSLOTS_VERSION) != 0) {
+        snprintf(core_error, sizeof core_error,
+                 "%s is from another gpuslots build (ABI %u, version %s; gpuslots.so: ABI %d, "
+                 "version %s); reinstall gpuslots",
+                 path, found->abi, found->version != NULL ? found->version : "?", GPUSLOTS_CORE_ABI,
+                 GPUSLOTS_VERSION);
+        return NULL;
+    }
+    const struct gpuslots_core_host host = {options};
+    found->attach(&host);
+    core = found;
+    return core;
+}
+
+/* Exactly what parse_plugin_args() accepts: nothing, or one absolute config=. Anything else is
+ * an error, which the core words. */
+static int plain_args(int ac, char** av) {
+    return ac == 0 || (ac == 1 && strncmp(av[0], "config=/", 8) == 0);
+}
+
+static int asked_for_slots(spank_t sp) {
+    for (int i = GPUSLOTS_GPU_SLOTS; i <= GPUSLOTS_CPU_SLOTS; ++i) {
+        char* value = NULL;
+        if (spank_option_getopt(sp, &options[i], &value) == ESPANK_SUCCESS) return 1;
+    }
+    return 0;
+}
+
+/* ---- srun, sbatch, salloc ---- */
+
+static struct gpuslots_submit_start submit;
+static int submit_started;
+static int submit_rc;
+
+static int start_submit_core(const char* hook) {
+    if (submit_started) return submit_rc;
+    if (load_core() == NULL) {
+        log_error(hook, "%s", core_error);
+        return -1;
+    }
+    submit_started = 1;
+    submit_rc = core->submit_start(&submit);
+    return submit_rc;
+}
+
+static int on_option(int val, const char* optarg, int remote) {
+    /* In slurmstepd the value is not trusted anyway: the prolog and the step check it again. */
+    if (remote != 0) return 0;
+    if (start_submit_core("option") != 0) return -1;
+    return core->on_option(val, optarg, remote);
+}
+
+static int register_options(spank_t sp) {
+    for (int i = GPUSLOTS_GPU_SLOTS; i <= GPUSLOTS_CPU_SLOTS; ++i) {
+        const spank_err_t rc = spank_option_register(sp, &options[i]);
+        if (rc != ESPANK_SUCCESS) {
+            log_error("init", "cannot register --%s: %s", options[i].name, spank_strerror(rc));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int submit_init(spank_t sp, int ac, char** av) {
+    submit.ac = ac;
+    submit.av = av;
+    for (int i = GPUSLOTS_GPU_SLOTS; i <= GPUSLOTS_CPU_SLOTS; ++i) {
+        const char* v = getenv(replay_variable[i]); /* before Slurm writes it */
+        submit.env_at_start[i] = v != NULL ? strdup(v) : NULL;
+        if (v != NULL && submit.env_at_start[i] == NULL) {
+            log_error("init", "out of memory");
+            return -1;
+        }
+    }
+    if (!plain_args(ac, av) && start_submit_core("init") != 0) return -1;
+    return register_options(sp);
+}
+
+/* ---- the hooks ---- */
+
+EXPORT int slurm_spank_init(spank_t sp, int ac, char** av) {
+    switch (spank_context()) {
+        case S_CTX_LOCAL:
+        case S_CTX_ALLOCATOR:
+            return submit_init(sp, ac, av);
+        case S_CTX_REMOTE:
+            /* Never fail the step's launch (dispatch.cpp); bad arguments only go unregistered. */
+            if (plain_args(ac, av)) {
+                register_options(sp);
+            } else if (load_core() != NULL) {
+                core->init(sp, ac, av);
+            } else {
+                log_error("init", "%s", core_error);
+            }
+            return 0;
+        case S_CTX_SLURMD:
+            if (load_core() == NULL) {
+                log_error("slurmd", "%s", core_error);
+                return 0;
+            }
+            return core->init(sp, ac, av);
+        default:
+            return 0; /* job_script never calls init */
+    }
+}
+
+EXPORT int slurm_spank_init_post_opt(spank_t sp, int ac, char** av) {
+    switch (spank_context()) {
+        case S_CTX_LOCAL:
+        case S_CTX_ALLOCATOR:
+            if (!submit_started) {
+                ++submit.components_done;
+                return 0;
+            }
+            return submit_rc != 0 ? -1 : core->init_post_opt(sp, ac, av);
+        case S_CTX_REMOTE:
+            if (load_core() != NULL) return core->init_post_opt(sp, ac, av);
+            log_error("init_post_opt", "%s", core_error);
+            for (size_t i = 0;
+                 i < sizeof default_visible_devices_env / sizeof *default_visible_devices_env; ++i)
+                spank_setenv(sp, default_visible_devices_env[i], "", 1);
+            return 0;
+        default:
+            return 0;
+    }
+}
+
+EXPORT int slurm_spank_task_init_privileged(spank_t sp, int ac, char** av) {
+    if (spank_context() != S_CTX_REMOTE) return 0;
+    if (core != NULL) return core->task_init_privileged(sp, ac, av);
+    if (!asked_for_slots(sp)) return 0;
+    uint32_t id = 0;
+    spank_get_item(sp, S_JOB_ID, &id);
+    char line[sizeof core_error + 64];
+    const int n = snprintf(line, sizeof line, "gpuslots: job %u cannot run: %s\n", id,
+                           core_tried ? core_error : "the gpuslots core was not loaded");
+    if (n > 0 &&
+        write(STDERR_FILENO, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1) < 0) {
+        /* Nowhere better to say it; the slurmd log has it from init_post_opt. */
+    }
+    return -1;
+}
+
+/* job_prolog and job_epilog: a fresh process per node; see the top of this file. */
+static int job_script(const char* hook, spank_t sp, int ac, char** av, int prolog) {
+    const char* gpus = getenv("SLURM_JOB_GPUS");
+    if (plain_args(ac, av) && !asked_for_slots(sp) && (gpus == NULL || *gpus == '\0')) {
+        uint32_t id = 0;
+        spank_get_item(sp, S_JOB_ID, &id);
+        slurm_info("gpuslots: %s: job %u: no slots asked for%s", hook, id,
+                   prolog ? "" : ", nothing to release");
+        return 0;
+    }
+    if (load_core() == NULL) {
+        log_error(hook, "%s (node fault: failing the %s)", core_error, hook);
+        return -1;
+    }
+    return prolog ? core->job_prolog(sp, ac, av) : core->job_epilog(sp, ac, av);
+}
+
+EXPORT int slurm_spank_job_prolog(spank_t sp, int ac, char** av) {
+    return job_script("job_prolog", sp, ac, av, 1);
+}
+
+EXPORT int slurm_spank_job_epilog(spank_t sp, int ac, char** av) {
+    return job_script("job_epilog", sp, ac, av, 0);
+}
