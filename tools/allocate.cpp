@@ -21,6 +21,8 @@
 #include "gpuslots/request.hpp"
 #include "gpuslots/slurm_controller.hpp"
 #include "gpuslots/status.hpp"
+#include "json_writer.hpp"
+#include "text.hpp"
 
 namespace gpuslots::cli {
 namespace {
@@ -53,10 +55,9 @@ Request lasting(Request request, const std::optional<std::chrono::seconds>& last
     return request;
 }
 
-std::string until_text(const Reservation& r) {
-    if (!r.expires_unix) return "";
-    std::string out = ", until ";
-    append_utc_iso8601(out, *r.expires_unix);
+std::string iso8601(std::int64_t unix_seconds) {
+    std::string out;
+    append_utc_iso8601(out, unix_seconds);
     return out;
 }
 
@@ -89,24 +90,41 @@ std::string holder_gres(SlurmMode mode, int gpus, int cpus) {
 
 int print_result(const Reservation& r, const std::optional<Holder>& holder, bool json) {
     if (json) {
-        std::string expires;
-        if (r.expires_unix) {
-            expires = R"(,"expires_at":")";
-            append_utc_iso8601(expires, *r.expires_unix);
-            expires += '"';
-        }
-        fmt::print(R"({{"id":{},"server":{},"gpus":[{}],"cpus":{}{}{}}})"
-                   "\n",
-                   json_string(r.task_id), json_string(r.server), join_ints(r.gpus), r.cpus,
-                   expires,
-                   holder ? R"(,"holder_job":)" + json_string(holder->job_id) : std::string());
+        std::string out;
+        JsonWriter w(out);
+        w.begin_object()
+            .field("id", r.task_id)
+            .field("server", r.server)
+            .array("gpus", r.gpus)
+            .field("cpus", r.cpus);
+        if (r.expires_unix) w.field("expires_at", iso8601(*r.expires_unix));
+        if (holder) w.field("holder_job", holder->job_id);
+        w.end_object();
+        print_json_line(std::move(out));
+        return kOk;
+    }
+    const std::string gpus = r.gpus.empty() ? tr("none") : join_ints(r.gpus);
+    if (holder && r.expires_unix) {
+        say("allocated {} on {}: GPUs {}, {} CPUs, until {} (Slurm counts them: holder job {})\n",
+            r.task_id, r.server, gpus, r.cpus, iso8601(*r.expires_unix), holder->job_id);
+    } else if (holder) {
+        say("allocated {} on {}: GPUs {}, {} CPUs (Slurm counts them: holder job {})\n", r.task_id,
+            r.server, gpus, r.cpus, holder->job_id);
+    } else if (r.expires_unix) {
+        say("allocated {} on {}: GPUs {}, {} CPUs, until {}\n", r.task_id, r.server, gpus, r.cpus,
+            iso8601(*r.expires_unix));
     } else {
-        fmt::print("allocated {} on {}: GPUs {}, {} CPUs{}{}\n", r.task_id, r.server,
-                   r.gpus.empty() ? "none" : join_ints(r.gpus), r.cpus, until_text(r),
-                   holder ? fmt::format(" (Slurm counts them: holder job {})", holder->job_id)
-                          : std::string());
+        say("allocated {} on {}: GPUs {}, {} CPUs\n", r.task_id, r.server, gpus, r.cpus);
     }
     return kOk;
+}
+
+// Cancels a holder job whose booking did not happen; says how to do it by hand if that fails.
+void cancel_holder(const SlurmController& slurm, const Holder& holder) {
+    if (auto cancelled = slurm.cancel({holder.job_id}); !cancelled) {
+        warn("could not cancel holder job {} ({}); cancel it with 'scancel {}'", holder.job_id,
+             cancelled.error().message, holder.job_id);
+    }
 }
 
 int run_allocate(const AllocateOptions& o, const Globals& globals) {
@@ -167,15 +185,12 @@ int run_allocate(const AllocateOptions& o, const Globals& globals) {
         // Slurm's gres/gpu chose the holder's GPUs: the booking is exactly those.
         booked.exact_gpus = holder->gpus;
         if (static_cast<int>(holder->gpus.size()) != *gpus) {
-            const std::string why = fmt::format(
-                "Slurm gave holder job {} GPUs [{}], not {} GPU(s): cannot tell which GPUs it "
-                "holds (see 'scontrol -d show job {}')",
-                holder->job_id, join_ints(holder->gpus), *gpus, holder->job_id);
-            if (auto cancelled = slurm.cancel({holder->job_id}); !cancelled) {
-                warn(fmt::format("could not cancel holder job {} ({}); cancel it with 'scancel {}'",
-                                 holder->job_id, cancelled.error().message, holder->job_id));
-            }
-            return report(make_error(Errc::config, "{}", why));
+            cancel_holder(slurm, *holder);
+            return report(make_error(Errc::config,
+                                     "Slurm gave holder job {} GPUs [{}], not {} GPU(s): cannot "
+                                     "tell which GPUs it holds (see 'scontrol -d show job {}')",
+                                     holder->job_id, join_ints(holder->gpus), *gpus,
+                                     holder->job_id));
         }
         // With PrologFlags=Alloc the holder's own prolog has already recorded Slurm's GPUs
         // under the holder's job id (as for any job gres/gpu gave GPUs); the booking it
@@ -183,19 +198,13 @@ int run_allocate(const AllocateOptions& o, const Globals& globals) {
         // job can be given them in between.
         auto own = (*ledger)->release(Origin::slurm, holder->job_id, name);
         if (!own) {
-            if (auto cancelled = slurm.cancel({holder->job_id}); !cancelled) {
-                warn(fmt::format("could not cancel holder job {} ({}); cancel it with 'scancel {}'",
-                                 holder->job_id, cancelled.error().message, holder->job_id));
-            }
+            cancel_holder(slurm, *holder);
             return report(own.error());
         }
     }
     auto r = (*ledger)->reserve(name, lasting(booked, *lasts));
     if (!r) {
-        if (auto cancelled = slurm.cancel({holder->job_id}); !cancelled) {
-            warn(fmt::format("could not cancel holder job {} ({}); cancel it with 'scancel {}'",
-                             holder->job_id, cancelled.error().message, holder->job_id));
-        }
+        cancel_holder(slurm, *holder);
         return report(r.error());
     }
     return print_result(*r, *holder, o.json);

@@ -35,7 +35,8 @@
 #   PROLOG_WAIT=5      slurm.prolog_wait_seconds in the gpuslots config
 #   DURABILITY=full    state.durability in the gpuslots config (full, the product's default, or
 #                      normal)
-#   PLUGIN_ARGS        the plugin's plugstack.conf arguments (default config=DIR/etc/gpuslots.yaml)
+#   PLUGIN_ARGS        the plugin's plugstack.conf arguments (default config=DIR/etc/gpuslots.yaml
+#                      record_dir=DIR/records: the job records stay in the cluster's directory)
 #   CTLD_PORT=16817    slurmctld's port
 #   SLURMD_PORT=16818  SlurmdPort; node i listens on SLURMD_PORT+i
 #   UTS=0              1: each slurmd in its own UTS namespace with hostname nX
@@ -382,7 +383,7 @@ write_plugstack() {
 		if [ -f "$(dirname "$GPUSLOTS_SO")"/gpuslots-core.so ]; then
 			install -m 0755 "$(dirname "$GPUSLOTS_SO")"/gpuslots-core.so "$DIR"/lib/gpuslots-core.so
 		fi
-		echo "required $DIR/lib/gpuslots.so ${PLUGIN_ARGS-config=$DIR/etc/gpuslots.yaml}" \
+		echo "required $DIR/lib/gpuslots.so ${PLUGIN_ARGS-config=$DIR/etc/gpuslots.yaml record_dir=$DIR/records}" \
 			>"$DIR"/etc/plugstack.conf
 		;;
 	empty)

@@ -1,6 +1,6 @@
 # What is refused, by whom, and what it costs: bad option values (the submit command refuses,
-# no job), slots taken behind Slurm's back (the job fails, the node stays), a broken config (a node fault: the
-# prolog fails and Slurm drains the node), bad plugstack arguments (srun refuses to run).
+# no job), slots taken behind Slurm's back (the job fails, the node stays), bad plugstack
+# arguments (srun refuses to run). A broken config is not a node fault: see recovery.sh.
 
 # expect_refused_submission WHAT OPTION RANGE FILE_PREFIX COMMAND...: COMMAND must fail by
 # itself, naming the option and the allowed range, and create no job.
@@ -116,43 +116,6 @@ scenario_refusal() {
 	ok "n1 serves the next job normally"
 }
 ledger_gpus_total() { query gpus_total "$1"; }
-
-scenario_node_fault() {
-	# A held job is queued while the config is fine (the submit side checks it too), then the
-	# config breaks and the job is released: its prolog cannot read the config.
-	local j node=n3
-	j=$(sbatch --parsable --hold -w $node --gpu-slots=1 -o "$W"/b.out --wrap "$W/report batch") ||
-		fail "sbatch failed"
-	conf_backup
-	printf 'servers: [\n  - name: n1\n    gpus: 2\n' >"$GPUSLOTS_CONFIG.tmp" && mv "$GPUSLOTS_CONFIG.tmp" "$GPUSLOTS_CONFIG"
-	scontrol release "$j" || fail "scontrol release $j failed"
-	wait_until 40 "$node to drain after its prolog failed" eval '[ -n "$(sinfo -h -R -n '$node' -o %E)" ]'
-	local reason
-	reason=$(sinfo -h -R -n $node -o %E)
-	note "$node drained: reason '$reason'; job $j is $(job_state "$j") ($(job_field "$j" Reason))"
-	[[ "$reason" == *"Prolog error"* || "$reason" == *"Epilog error"* ]] ||
-		fail "$node drained for '$reason', expected a prolog error"
-	wait_until 20 "the prolog's log line" grep -q "gpuslots: job_prolog: .*node fault: failing the job_prolog" \
-		"$CLUSTER_DIR/log/slurmd.$node.log"
-	note "$(grep -m1 -o "gpuslots: job_prolog: .*node fault.*" "$CLUSTER_DIR/log/slurmd.$node.log")"
-	expect_eq "$(report_count "$W"/b.out)" 0 "lines of job $j's script that ran"
-	local others
-	others=$(sinfo -h -R -o %N | grep -v "^$node\$")
-	[ -z "$others" ] || fail "other nodes drained too: $others"
-	ok "a broken config is a node fault: the prolog failed and Slurm drained $node"
-
-	conf_restore
-	scancel "$j"
-	wait_job_ended "$j" 30
-	scontrol update nodename=$node state=resume || fail "scontrol resume $node failed"
-	wait_until 30 "$node to be idle again (is $(node_state $node))" eval '[ "$(node_state '$node')" = idle ]'
-	assert_no_drain
-	expect_eq "$(ledger_nodes "$j")" "" "reservations of job $j"
-	srun -w $node --gpu-slots=1 "$W"/report after >"$W"/after.out 2>"$W"/after.err ||
-		fail "srun on $node after the repair failed: $(cat "$W"/after.err)"
-	expect_eq "$(report_count "$W"/after.out)" 1 "tasks of the next job on $node"
-	ok "config restored, $node resumed, idle and running jobs again"
-}
 
 scenario_plugstack_args() {
 	# The plugin is `required`: a bad argument makes every command that loads it refuse. Only
