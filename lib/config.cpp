@@ -10,6 +10,7 @@
 #include <set>
 
 #include "gpuslots/hostlist.hpp"
+#include "gpuslots/request.hpp"
 #include "yaml_document.hpp"
 
 namespace gpuslots {
@@ -180,6 +181,7 @@ class Parser {
                 int limit);
     void requests(const YAML::Node& node, Config& out);
     void slurm(const YAML::Node& node, SlurmConfig& out);
+    void manual(const YAML::Node& node, ManualConfig& out);
 
     std::string source_;
     mutable std::vector<std::pair<YAML::Node, YAML::Mark>> null_values_;
@@ -444,6 +446,17 @@ void Parser::slurm(const YAML::Node& node, SlurmConfig& out) {
     }
 }
 
+void Parser::manual(const YAML::Node& node, ManualConfig& out) {
+    expect_map(node, "manual", {"expire_after"});
+    if (node["expire_after"]) {
+        const std::string value = text(node["expire_after"], "manual.expire_after");
+        if (value == "never") return;
+        auto d = parse_duration(value, "manual.expire_after");
+        if (!d) fail(mark_of(node["expire_after"]), "{}, or never", d.error().message);
+        out.expire_after = *d;
+    }
+}
+
 Config Parser::parse(std::string_view text) {
     auto document = yaml_document::load(std::string(text), source_);
     if (!document) throw ParseFailure{document.error().message};
@@ -455,7 +468,7 @@ Config Parser::parse(std::string_view text) {
     }
     expect_map(root, "top level",
                {"servers", "total_servers", "gpus_per_server", "cpus_per_server", "state",
-                "requests", "slurm"});
+                "requests", "slurm", "manual"});
 
     Config config;
     config.source = source_;
@@ -484,6 +497,7 @@ Config Parser::parse(std::string_view text) {
     if (root["state"]) state(root["state"], config.state);
     if (root["requests"]) requests(root["requests"], config);
     if (root["slurm"]) slurm(root["slurm"], config.slurm);
+    if (root["manual"]) manual(root["manual"], config.manual);
     return config;
 }
 

@@ -180,25 +180,6 @@ Result<std::vector<Reservation>> Ledger::release(Origin origin, std::string_view
     });
 }
 
-Result<std::optional<Reservation>> Ledger::release_if_unchanged(const Reservation& judged) {
-    return run([&]() -> Result<std::optional<Reservation>> {
-        Transaction txn(*store_, Store::Transaction::write);
-        store_->lock_servers({judged.server});
-        const std::vector<Reservation> found =
-            store_->find(judged.origin, judged.task_id, judged.server);
-        if (found.empty()) return std::optional<Reservation>();
-        const Reservation& now = found.front();
-        if (now.created_unix != judged.created_unix || now.gpus != judged.gpus ||
-            now.gpu_count != judged.gpu_count || now.cpus != judged.cpus) {
-            return std::optional<Reservation>();
-        }
-        store_->erase(now);
-        if (now.origin == Origin::slurm) store_->erase_refusals(now.task_id, now.server);
-        txn.commit();
-        return std::optional<Reservation>(now);
-    });
-}
-
 Result<std::optional<Reservation>> Ledger::find(Origin origin, std::string_view task_id,
                                                 std::string_view server) {
     return run([&]() -> Result<std::optional<Reservation>> {

@@ -1,4 +1,5 @@
-// The Ledger's recovery rules: what a node may release by itself, without asking anyone.
+// The Ledger's recovery rules: what a node may release by itself, without asking anyone, and
+// the conditional release that `gpuslots reconcile` acts with after asking slurmctld.
 #include <algorithm>
 
 #include "gpuslots/ledger.hpp"
@@ -36,6 +37,25 @@ Result<std::vector<Reservation>> Ledger::release_before_boot(std::string_view se
         }
         txn.commit();
         return released;
+    });
+}
+
+Result<std::optional<Reservation>> Ledger::release_if_unchanged(const Reservation& judged) {
+    return run([&]() -> Result<std::optional<Reservation>> {
+        detail::Transaction txn(*store_, Store::Transaction::write);
+        store_->lock_servers({judged.server});
+        const std::vector<Reservation> found =
+            store_->find(judged.origin, judged.task_id, judged.server);
+        if (found.empty()) return std::optional<Reservation>();
+        const Reservation& now = found.front();
+        if (now.created_unix != judged.created_unix || now.gpus != judged.gpus ||
+            now.gpu_count != judged.gpu_count || now.cpus != judged.cpus) {
+            return std::optional<Reservation>();
+        }
+        store_->erase(now);
+        if (now.origin == Origin::slurm) store_->erase_refusals(now.task_id, now.server);
+        txn.commit();
+        return std::optional<Reservation>(now);
     });
 }
 

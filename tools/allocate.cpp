@@ -1,5 +1,7 @@
-// gpuslots allocate TASK_ID GPUS CPUS [--server NAME] [--wait SECONDS] [--json]: reserve by
-// hand, for work run outside Slurm. Best fit unless --server names the server.
+// gpuslots allocate TASK_ID GPUS CPUS [--server NAME] [--wait SECONDS] [--for DURATION] [--json]:
+// reserve by hand, for work run outside Slurm. Best fit unless --server names the server.
+// --for (or manual.expire_after in the config) makes the reservation lapse: the ledger records
+// when, `status` shows it expired, and `reconcile` releases it (with its holder job).
 //
 // On a server Slurm schedules (slurm: slots / follow in the config), a booking only in the
 // ledger would be invisible to Slurm's scheduler: it would start a job there that the prolog
@@ -11,6 +13,8 @@
 // for gres:gpu and the booking takes exactly the GPUs Slurm gave it. Servers Slurm does not
 // schedule book in the ledger only.
 #include <unistd.h>
+
+#include <ctime>
 
 #include "cli.hpp"
 #include "gpuslots/placement.hpp"
@@ -29,8 +33,33 @@ struct AllocateOptions {
     std::string cpus;
     std::string server;
     std::string wait = "10";
+    std::optional<std::string> for_duration;  // --for; nullopt: the config's default
     bool json = false;
 };
+
+// How long the reservation lasts: --for DURATION or never, else manual.expire_after.
+Result<std::optional<std::chrono::seconds>> lifetime(const AllocateOptions& o,
+                                                     const Config& config) {
+    if (!o.for_duration) return config.manual.expire_after;
+    if (*o.for_duration == "never") return std::optional<std::chrono::seconds>();
+    auto d = parse_duration(*o.for_duration, "--for");
+    if (!d) return make_error(Errc::bad_input, "{}, or never", d.error().message);
+    return std::optional<std::chrono::seconds>(*d);
+}
+
+// `request`, lapsing `lasts` from now: stamped just before the reservation is made (after a
+// holder job started), so that the booking lasts as long as asked.
+Request lasting(Request request, const std::optional<std::chrono::seconds>& lasts) {
+    if (lasts)
+        request.expires_unix = static_cast<std::int64_t>(std::time(nullptr)) + lasts->count();
+    return request;
+}
+
+std::string iso8601(std::int64_t unix_seconds) {
+    std::string out;
+    append_utc_iso8601(out, unix_seconds);
+    return out;
+}
 
 // Best fit over what the ledger holds now: the server to book on, before booking.
 Result<std::string> choose_server(Ledger& ledger, const Config& config, int gpus, int cpus) {
@@ -68,15 +97,22 @@ int print_result(const Reservation& r, const std::optional<Holder>& holder, bool
             .field("server", r.server)
             .array("gpus", r.gpus)
             .field("cpus", r.cpus);
+        if (r.expires_unix) w.field("expires_at", iso8601(*r.expires_unix));
         if (holder) w.field("holder_job", holder->job_id);
         w.end_object();
         print_json_line(std::move(out));
         return kOk;
     }
     const std::string gpus = r.gpus.empty() ? tr("none") : join_ints(r.gpus);
-    if (holder) {
+    if (holder && r.expires_unix) {
+        say("allocated {} on {}: GPUs {}, {} CPUs, until {} (Slurm counts them: holder job {})\n",
+            r.task_id, r.server, gpus, r.cpus, iso8601(*r.expires_unix), holder->job_id);
+    } else if (holder) {
         say("allocated {} on {}: GPUs {}, {} CPUs (Slurm counts them: holder job {})\n", r.task_id,
             r.server, gpus, r.cpus, holder->job_id);
+    } else if (r.expires_unix) {
+        say("allocated {} on {}: GPUs {}, {} CPUs, until {}\n", r.task_id, r.server, gpus, r.cpus,
+            iso8601(*r.expires_unix));
     } else {
         say("allocated {} on {}: GPUs {}, {} CPUs\n", r.task_id, r.server, gpus, r.cpus);
     }
@@ -101,20 +137,23 @@ int run_allocate(const AllocateOptions& o, const Globals& globals) {
     if (!cpus) return report(cpus.error());
     auto wait = parse_count(o.wait, "--wait", Range{1, 3600});
     if (!wait) return report(wait.error());
+    auto lasts = lifetime(o, *config);
+    if (!lasts) return report(lasts.error());
     if (!o.server.empty() && !config->fleet.find(o.server)) {
         return report(make_error(Errc::bad_input, "--server: '{}' is not in the config {}",
                                  o.server, config->source));
     }
     auto ledger = open_for_writing(*config);
     if (!ledger) return report(ledger.error());
-    const Request request{Origin::manual, o.task_id, *gpus, *cpus, requesting_uid(), {}};
+    const Request request{Origin::manual,   o.task_id, *gpus,        *cpus,
+                          requesting_uid(), {},        std::nullopt, false};
 
     bool scheduled = false;
     for (const auto& s : config->fleet.servers())
         scheduled |= s.slurm != SlurmMode::none;
     if (!scheduled) {  // today's behaviour, in one transaction
-        auto r =
-            o.server.empty() ? (*ledger)->allocate(request) : (*ledger)->reserve(o.server, request);
+        auto r = o.server.empty() ? (*ledger)->allocate(lasting(request, *lasts))
+                                  : (*ledger)->reserve(o.server, lasting(request, *lasts));
         if (!r) return report(r.error());
         return print_result(*r, std::nullopt, o.json);
     }
@@ -128,7 +167,7 @@ int run_allocate(const AllocateOptions& o, const Globals& globals) {
     const Server* server = config->fleet.server(name);
     const std::string gres = holder_gres(server->slurm, *gpus, *cpus);
     if (server->slurm == SlurmMode::none || gres.empty()) {
-        auto r = (*ledger)->reserve(name, request);
+        auto r = (*ledger)->reserve(name, lasting(request, *lasts));
         if (!r) return report(r.error());
         return print_result(*r, std::nullopt, o.json);
     }
@@ -163,7 +202,7 @@ int run_allocate(const AllocateOptions& o, const Globals& globals) {
             return report(own.error());
         }
     }
-    auto r = (*ledger)->reserve(name, booked);
+    auto r = (*ledger)->reserve(name, lasting(booked, *lasts));
     if (!r) {
         cancel_holder(slurm, *holder);
         return report(r.error());
@@ -191,6 +230,10 @@ void setup_allocate(CLI::App& app, const Globals& globals, Runner& runner) {
     sub->add_option("--wait", o->wait,
                     "On a server Slurm schedules: how long Slurm may take to find room for the "
                     "holder job, in seconds (default 10); exit 3 when it does not");
+    sub->add_option("--for", o->for_duration,
+                    "Let the reservation lapse after DURATION (30m, 2h, 1d, 1h30m; or never), "
+                    "after which 'gpuslots reconcile' releases it (default: manual.expire_after "
+                    "in the config, never unless set)");
     sub->add_flag("--json", o->json, "Print the result as one JSON object");
     sub->callback(
         [o, &globals, &runner] { runner = [o, &globals] { return run_allocate(*o, globals); }; });

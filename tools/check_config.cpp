@@ -129,7 +129,7 @@ int check_leaks(const std::vector<Reservation>& reservations, bool must_ask) {
     const std::chrono::seconds grace = rules.grace;
     rules.grace = std::chrono::seconds(0);
     std::size_t leaks = 0;
-    for (const auto& j : judge(reservations, *view, rules)) {
+    for (const auto& j : judge(reservations, JobView(*view), rules)) {
         if (j.reservation.origin != Origin::slurm || j.verdict != Verdict::release) continue;
         const Reservation& r = j.reservation;
         const bool young = rules.now_unix - r.created_unix < grace.count();

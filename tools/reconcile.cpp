@@ -10,7 +10,8 @@
 //     epilogs, never release what they did not judge.
 //   - When slurmctld cannot be asked (down, not answering within --timeout, hiding jobs),
 //     nothing is released: exit 4. A ledger with no Slurm job in it needs no slurmctld at all.
-//   - Manual reservations are never released here, only reported when old.
+//   - Manual reservations are released only once expired (allocate --for, manual.expire_after),
+//     with their holder jobs on servers Slurm schedules; otherwise only reported when old.
 //
 // Slurm is asked with `scontrol -o show job` (SlurmController::jobs) rather than
 // `squeue --json`: in 22.05 the JSON form needs the openapi and serializer plugins on every
@@ -25,6 +26,7 @@
 #include "gpuslots/hostlist.hpp"
 #include "gpuslots/reconcile.hpp"
 #include "gpuslots/request.hpp"
+#include "gpuslots/slurm_controller.hpp"
 #include "gpuslots/status.hpp"
 #include "json_writer.hpp"
 #include "text.hpp"
@@ -65,7 +67,31 @@ const char* action_name(Action a) {
 struct Outcome {
     Judgement judgement;
     Action action = Action::none;
+    std::vector<std::string> holders;  // holder jobs cancelled with a released booking
 };
+
+bool scheduled(const Config& config, const std::string& server) {
+    const Server* s = config.fleet.server(server);
+    return s != nullptr && s->slurm != SlurmMode::none;
+}
+
+// A released manual booking's holder jobs (see allocate.cpp), cancelled. Returns the error
+// when they could not be, naming the command that does it by hand.
+std::optional<Error> cancel_holders(const SlurmController& slurm,
+                                    const std::vector<SlurmJobInfo>& jobs, Outcome& outcome) {
+    const std::string& task = outcome.judgement.reservation.task_id;
+    for (const auto& job : jobs) {
+        if (is_holder_of(job, task)) outcome.holders.push_back(job.id);
+    }
+    if (auto cancelled = slurm.cancel(outcome.holders); !cancelled) {
+        return make_error(Errc::config,
+                          "released {} in the ledger, but its holder job(s) {} are still there: "
+                          "{}; cancel them with 'scancel {}'",
+                          task, fmt::join(outcome.holders, " "), cancelled.error().message,
+                          fmt::join(outcome.holders, " "));
+    }
+    return std::nullopt;
+}
 
 std::string holder_label(const Reservation& r) {
     return r.origin == Origin::slurm ? "job " + r.task_id : "task '" + r.task_id + "'";
@@ -85,6 +111,12 @@ void print_line(const Outcome& o) {
     const std::string& why = o.judgement.why;
     switch (o.action) {
         case Action::released:
+            if (!o.holders.empty()) {
+                say("released {} on {} (GPUs {}, {} CPUs, since {}): {}; cancelled holder job "
+                    "{}\n",
+                    label, r.server, gpus, r.cpus, at, why, fmt::join(o.holders, " "));
+                return;
+            }
             say("released {} on {} (GPUs {}, {} CPUs, since {}): {}\n", label, r.server, gpus,
                 r.cpus, at, why);
             return;
@@ -132,8 +164,14 @@ void print_json(const std::vector<Outcome>& outcomes, const ReconcileOptions& o,
             .field("action", action_name(outcome.action))
             .field("reason", reason_name(j.reason))
             .field("job_state", j.job_state)
-            .field("why", j.why)
-            .end_object();
+            .field("why", j.why);
+        if (!outcome.holders.empty()) {
+            w.key("cancelled_holders").begin_array();
+            for (const auto& id : outcome.holders)
+                w.value(id);
+            w.end_array();
+        }
+        w.end_object();
     }
     w.end_array().field("released", released).end_object();
     print_json_line(std::move(out));
@@ -211,12 +249,15 @@ int run_reconcile(const ReconcileOptions& o, const Globals& globals) {
         if (!scope->empty() && std::find(scope->begin(), scope->end(), r.server) == scope->end())
             continue;
         any_job |= r.origin == Origin::slurm;
+        // An expired booking on a server Slurm schedules has a holder job to cancel.
+        any_job |= r.origin == Origin::manual && r.expires_unix &&
+                   *r.expires_unix <= rules.now_unix && scheduled(*config, r.server);
         reservations.push_back(std::move(r));
     }
-    std::vector<SlurmJobInfo> none;
-    Result<JobView> jobs = JobView(none);
+    const SlurmController slurm{std::chrono::seconds(*timeout)};
+    Result<std::vector<SlurmJobInfo>> jobs = std::vector<SlurmJobInfo>();
     if (any_job) {
-        jobs = ask_jobs(SlurmController(std::chrono::seconds(*timeout)), root);
+        jobs = ask_jobs(slurm, root);
         if (!jobs) {
             return report(make_error(Errc::config,
                                      "cannot ask slurmctld about the ledger's jobs: {}; "
@@ -228,8 +269,8 @@ int run_reconcile(const ReconcileOptions& o, const Globals& globals) {
     std::vector<Outcome> outcomes;
     int released = 0, running = 0, kept = 0, reported = 0;
     std::optional<Error> failure;
-    for (auto& j : judge(reservations, *jobs, rules)) {
-        Outcome outcome{std::move(j), Action::none};
+    for (auto& j : judge(reservations, JobView(*jobs), rules)) {
+        Outcome outcome{std::move(j), Action::none, {}};
         const Judgement& judged = outcome.judgement;
         if (judged.verdict == Verdict::release && failure) {
             outcome.action = Action::kept;  // the ledger failed: no further tries this run
@@ -244,6 +285,12 @@ int run_reconcile(const ReconcileOptions& o, const Globals& globals) {
             } else {
                 outcome.action = done->has_value() ? Action::released : Action::changed;
                 released += done->has_value();
+                if (done->has_value() && judged.reservation.origin == Origin::manual &&
+                    scheduled(*config, judged.reservation.server)) {
+                    if (auto stuck = cancel_holders(slurm, *jobs, outcome); stuck && !failure) {
+                        failure = std::move(stuck);
+                    }
+                }
             }
         } else if (judged.verdict == Verdict::report) {
             outcome.action = Action::reported;
@@ -277,8 +324,9 @@ void setup_reconcile(CLI::App& app, const Globals& globals, Runner& runner) {
         "reconcile",
         "Release the reservations of Slurm jobs that no longer run on their node (finished, "
         "cancelled, requeued elsewhere, unknown to slurmctld: an epilog that never ran), after "
-        "asking slurmctld; never one younger than --grace, never a manual one (old ones are "
-        "reported). Safe to run from a timer on the controller or on every node. Exit 4: "
+        "asking slurmctld; never one younger than --grace; manual ones only once expired "
+        "(allocate --for), old ones are reported. Safe to run from a timer on the controller or on "
+        "every node. Exit 4: "
         "slurmctld could not be asked, nothing was released");
     sub->add_flag("--dry-run", o->dry_run,
                   "Only say what would be released; changes nothing (needs only read access)");

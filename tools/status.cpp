@@ -57,7 +57,7 @@ std::optional<SlurmMarks> ask_slurm(const std::vector<Reservation>& reservations
     rules.now_unix = static_cast<std::int64_t>(std::time(nullptr));
     rules.grace = std::chrono::seconds(0);
     marks.checked = true;
-    for (const auto& j : judge(reservations, *jobs, rules)) {
+    for (const auto& j : judge(reservations, JobView(*jobs), rules)) {
         if (j.reservation.origin != Origin::slurm) continue;
         const bool gone = j.verdict == Verdict::release;
         marks.gone += gone;

@@ -1,6 +1,7 @@
 #include "status_view.hpp"
 
 #include <algorithm>
+#include <ctime>
 
 #include "cli.hpp"
 #include "json_writer.hpp"
@@ -20,6 +21,11 @@ const SlurmMark* mark_of(const SlurmMarks* marks, const Reservation& r) {
     return it == marks->by_reservation.end() ? nullptr : &it->second;
 }
 
+// A manual booking past its expiry (allocate --for): the next reconcile releases it.
+bool expired(const Reservation& r) {
+    return r.expires_unix && *r.expires_unix <= static_cast<std::int64_t>(std::time(nullptr));
+}
+
 std::string task_list(const std::vector<Reservation>& tasks, const SlurmMarks* marks) {
     if (tasks.empty()) return "-";
     // Long lists are cut so the table stays readable; --json has them all.
@@ -27,8 +33,9 @@ std::string task_list(const std::vector<Reservation>& tasks, const SlurmMarks* m
     std::string out;
     for (std::size_t i = 0; i < tasks.size(); ++i) {
         const SlurmMark* mark = mark_of(marks, tasks[i]);
-        std::string next =
-            (i > 0 ? " " : "") + task_label(tasks[i]) + (mark && mark->gone ? "(gone)" : "");
+        std::string next = (i > 0 ? " " : "") + task_label(tasks[i]) +
+                           (mark && mark->gone ? "(gone)" : "") +
+                           (expired(tasks[i]) ? "(expired)" : "");
         if (out.size() + next.size() > kMaxWidth) {
             out += ' ' + tr("(+{} more)", tasks.size() - i);
             break;
@@ -55,7 +62,7 @@ void write_task(JsonWriter& w, const Reservation& r, const SlurmMarks* marks) {
     if (r.expires_unix) {
         time.clear();
         append_utc_iso8601(time, *r.expires_unix);
-        w.value(time);
+        w.value(time).field("expired", expired(r));
     } else {
         w.value(nullptr);
     }

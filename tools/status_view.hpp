@@ -25,7 +25,8 @@ struct SlurmMarks {
 std::string mark_key(const Reservation& r);
 
 // The table on stdout: per server GPUs free/total, GPU use %, CPUs free/total, CPU use %,
-// the tasks (a Slurm job that is gone marked "job:42(gone)"); then totals.
+// the tasks (a Slurm job that is gone marked "job:42(gone)", an expired booking
+// "notebook(expired)"); then totals.
 void print_status_table(const FleetStatus& st, const SlurmMarks* marks = nullptr);
 
 // The JSON document (no trailing newline); config and ledger name where it was read from.

@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "gpuslots/hostlist.hpp"
+#include "gpuslots/status.hpp"
 
 namespace gpuslots {
 namespace {
@@ -137,7 +138,7 @@ const std::vector<JobView::Record>* JobView::find(const std::string& job_id) con
     return it == jobs_.end() ? nullptr : &it->second;
 }
 
-Result<JobView> ask_jobs(const SlurmController& slurm, bool root) {
+Result<std::vector<SlurmJobInfo>> ask_jobs(const SlurmController& slurm, bool root) {
     if (!root) {
         auto settings = slurm.settings();
         if (!settings) return settings.error();
@@ -148,9 +149,7 @@ Result<JobView> ask_jobs(const SlurmController& slurm, bool root) {
                               "(PrivateData=jobs); run as root to compare them with the ledger");
         }
     }
-    auto jobs = slurm.jobs();
-    if (!jobs) return jobs.error();
-    return JobView(*jobs);
+    return slurm.jobs();
 }
 
 const char* reason_name(Reason reason) {
@@ -175,6 +174,8 @@ const char* reason_name(Reason reason) {
             return "manual";
         case Reason::manual_old:
             return "manual_old";
+        case Reason::expired:
+            return "expired";
     }
     return "unknown";
 }
@@ -190,7 +191,15 @@ std::vector<Judgement> judge(const std::vector<Reservation>& reservations, const
             judge_job(j, jobs.find(r.task_id), rules);
         } else {
             const std::int64_t age = rules.now_unix - r.created_unix;
-            if (age >= rules.manual_old.count()) {
+            if (r.expires_unix && *r.expires_unix <= rules.now_unix) {
+                j.verdict = Verdict::release;
+                j.reason = Reason::expired;
+                std::string at;
+                append_utc_iso8601(at, *r.expires_unix);
+                j.why = fmt::format(
+                    "manual task '{}' expired at {}, {} after it was made", r.task_id, at,
+                    age_text(std::max<std::int64_t>(*r.expires_unix - r.created_unix, 0)));
+            } else if (age >= rules.manual_old.count()) {
                 j.verdict = Verdict::report;
                 j.reason = Reason::manual_old;
                 j.why = fmt::format(

@@ -363,12 +363,15 @@ Result<std::vector<SlurmJobInfo>> SlurmController::holders(
     if (!all) return all.error();
     std::vector<SlurmJobInfo> out;
     for (auto& job : *all) {
-        if (job.user_id != 0 || !live(job.state)) continue;
-        if (job.name.rfind(kHolderPrefix, 0) != 0) continue;
-        if (task_id && job.name.substr(kHolderPrefix.size()) != *task_id) continue;
-        out.push_back(std::move(job));
+        if (is_holder_of(job, task_id)) out.push_back(std::move(job));
     }
     return out;
+}
+
+bool is_holder_of(const SlurmJobInfo& job, const std::optional<std::string>& task_id) {
+    if (job.user_id != 0 || !live(job.state)) return false;
+    if (job.name.rfind(kHolderPrefix, 0) != 0) return false;
+    return !task_id || job.name.substr(kHolderPrefix.size()) == *task_id;
 }
 
 Result<void> SlurmController::cancel(const std::vector<std::string>& job_ids) const {

@@ -138,6 +138,13 @@ struct SlurmConfig {
     std::string jobstats_dir;
 };
 
+// Manual reservations (the admin tool's allocate). YAML: manual.expire_after.
+struct ManualConfig {
+    // allocate without --for: the reservation lapses after this long, and `gpuslots
+    // reconcile` releases it then. nullopt (the default): it never lapses.
+    std::optional<std::chrono::seconds> expire_after;
+};
+
 struct Config {
     std::string source;  // the file it came from, for messages
     Fleet fleet;
@@ -145,6 +152,7 @@ struct Config {
     Range gpus_per_request;  // default 1 .. largest server's GPUs
     Range cpus_per_request;  // default 0 .. largest server's CPUs
     SlurmConfig slurm;
+    ManualConfig manual;
 };
 
 // Parses `text`, one YAML document of at most kMaxConfigBytes; `source` names the file in

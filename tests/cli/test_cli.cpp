@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <ctime>
@@ -29,6 +30,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gpuslots/config.hpp"
@@ -795,11 +797,73 @@ BOOST_AUTO_TEST_CASE(only_root_releases_others_may_look,
     BOOST_TEST(contains(look.out, "reconcile: 1 reservation(s) checked"), look.out);
 }
 
+// Polls `done` every 100 ms for at most `seconds`.
+bool poll_for(int seconds, const std::function<bool()>& done) {
+    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+    while (!done()) {
+        if (std::chrono::steady_clock::now() >= end) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return true;
+}
+
+BOOST_AUTO_TEST_CASE(a_booking_for_2s_is_released_by_reconcile_after_it_expired_not_before) {
+    Site site;
+    const std::string allocated = site.ok({"allocate", "brief", "1", "2", "--for", "2s"});
+    BOOST_TEST(contains(allocated, "allocated brief on gpu-server-"), allocated);
+    BOOST_TEST(contains(allocated, ", until 20"), allocated);
+    const auto task = [&] {
+        return parse_json(site.ok({"status", "--json"}))
+            .get_child("servers")
+            .front()
+            .second.get_child("tasks")
+            .front()
+            .second;
+    };
+    BOOST_TEST_REQUIRE(!task().get<bool>("expired"));
+    // Not yet expired: kept (no server here is scheduled by Slurm, so no Slurm is needed).
+    const Run early = without_slurm(site, {});
+    BOOST_TEST(early.exit_code == kOk, early.err);
+    BOOST_TEST(contains(early.out, ": 0 released,"), early.out);
+    BOOST_TEST(site.ok({"status", "--json"}).find("\"brief\"") != std::string::npos);
+
+    BOOST_TEST_REQUIRE(
+        poll_for(15, [&] { return contains(site.ok({"status"}), "brief(expired)"); }),
+        "status never showed brief as expired");
+    BOOST_TEST(task().get<bool>("expired"));
+    const Run late = without_slurm(site, {});
+    BOOST_TEST(late.exit_code == kOk, late.err);
+    BOOST_TEST(contains(late.out, "released task 'brief' on gpu-server-"), late.out);
+    BOOST_TEST(contains(late.out, "manual task 'brief' expired at "), late.out);
+    BOOST_TEST(parse_json(site.ok({"status", "--json"})).get<int>("totals.tasks") == 0);
+}
+
+BOOST_AUTO_TEST_CASE(for_is_checked_and_the_config_gives_the_default) {
+    Site site;
+    site.ok({"allocate", "test_001", "2", "16"});
+    const std::string before = site.snapshot();
+    for (const char* bad : {"30", "2x", "0s", "-5m", "", "1h 30m", "400d"}) {
+        BOOST_TEST_CONTEXT("--for '" << bad << "'") {
+            expect_failure(site.cli({"allocate", "x", "1", "1", "--for", bad}), kBadInput,
+                           {"--for: ", ", or never"});
+            BOOST_TEST(site.snapshot() == before, "the ledger changed");
+        }
+    }
+    Site defaults(kFleetYaml + "manual:\n  expire_after: 1h\n");
+    const auto lapsing = parse_json(defaults.ok({"allocate", "a", "1", "1", "--json"}));
+    const auto expires = lapsing.get_optional<std::string>("expires_at");
+    BOOST_TEST_REQUIRE(expires.has_value());
+    BOOST_TEST(expires->size() == 20U, *expires);  // 2026-12-03T14:00:00Z
+    const auto lasting =
+        parse_json(defaults.ok({"allocate", "b", "1", "1", "--for", "never", "--json"}));
+    BOOST_TEST(!lasting.get_optional<std::string>("expires_at").has_value());
+}
+
 BOOST_AUTO_TEST_CASE(help_tells_what_it_does) {
     const Run r = run_process({GPUSLOTS_CLI, "reconcile", "--help"});
     BOOST_TEST(r.exit_code == kOk);
     for (const char* part : {"--dry-run", "--grace", "--server", "--json", "--old", "--timeout",
-                             "never a manual one", "Exit 4"}) {
+                             "manual ones only once expired", "Exit 4"}) {
         BOOST_TEST(contains(r.out, part), "reconcile --help lacks '" << part << "'");
     }
 }

@@ -9,6 +9,7 @@ scenarios (lib.sh), so that they need nothing beyond python3 to read it.
   task NODE JOB     "ORIGIN GPU_COUNT CPUS OWNER" of that reservation, or NONE
   owner JOB         "OWNER OWNER_UID" of the job's first reservation, or NONE
   nodes JOB         the nodes where JOB holds a reservation, space separated
+  nodes_of_task ID  the nodes where manual task ID holds a reservation, space separated
   tasks             the total number of reservations
   slurm_held        "NODE JOB GPU_COUNT" for every Slurm job's reservation, one per line
   gpus_total NODE   NODE's GPU count
@@ -54,6 +55,10 @@ def main(argv):
             for t in s["tasks"]:
                 if t.get("origin") == "slurm":
                     print(s["name"], t["id"], len(t["gpus"]))
+    elif query == "nodes_of_task":
+        print(" ".join(s["name"] for s in servers
+                       if any(t.get("origin") == "manual" and t["id"] == args[0]
+                              for t in s["tasks"])))
     elif query == "tasks":
         print(status["totals"]["tasks"])
     elif query == "gpus_total":

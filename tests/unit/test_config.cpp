@@ -248,6 +248,14 @@ slurm:
     BOOST_TEST(c.slurm.jobstats_dir == "/run/gpustat");
 }
 
+BOOST_AUTO_TEST_CASE(manual_reservations_never_lapse_unless_configured) {
+    BOOST_TEST(!parse_ok(kOneServer).manual.expire_after.has_value());
+    BOOST_TEST(!parse_ok(kOneServer + "manual:\n  expire_after: never\n").manual.expire_after);
+    const Config c = parse_ok(kOneServer + "manual:\n  expire_after: 1h30m\n");
+    BOOST_TEST_REQUIRE(c.manual.expire_after.has_value());
+    BOOST_TEST(c.manual.expire_after->count() == 5400);
+}
+
 BOOST_AUTO_TEST_CASE(boolean_spellings) {
     struct Case {
         std::string text;
@@ -558,6 +566,21 @@ BOOST_AUTO_TEST_CASE(errors_name_file_line_column_and_key) {
          6,
          34,
          {"slurm.hide_gpus_without_reservation", "true or false"}},
+        {"expire_after without a unit",
+         kOneServer + "manual:\n  expire_after: 30\n",
+         6,
+         17,
+         {"manual.expire_after: '30' is not a duration", "30s, 45m, 2h, 1d or 1h30m, or never"}},
+        {"expire_after of no time",
+         kOneServer + "manual:\n  expire_after: 0s\n",
+         6,
+         17,
+         {"manual.expire_after", "at least 1s"}},
+        {"unknown key under manual",
+         kOneServer + "manual:\n  expire: 2h\n",
+         6,
+         3,
+         {"manual", "unknown key 'expire'", "expire_after"}},
         {"negative prolog wait",
          kOneServer + "slurm:\n  prolog_wait_seconds: -1\n",
          6,
@@ -862,6 +885,7 @@ BOOST_AUTO_TEST_CASE(example_config_in_the_repository_parses) {
                     << defaults.slurm.prolog_wait.count());
     BOOST_TEST(example->slurm.hide_gpus_without_reservation ==
                defaults.slurm.hide_gpus_without_reservation);
+    BOOST_TEST((example->manual.expire_after == defaults.manual.expire_after));
     BOOST_TEST(example->slurm.visible_devices_env == defaults.slurm.visible_devices_env,
                boost::test_tools::per_element());
     // Its requests section restates the defaults for its own fleet.

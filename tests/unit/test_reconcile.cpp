@@ -200,3 +200,27 @@ BOOST_AUTO_TEST_CASE(manual_reservations_are_never_released_only_reported_when_o
                out[1].why);
     BOOST_TEST((out[2].verdict == Verdict::keep && out[2].reason == Reason::manual));
 }
+
+BOOST_AUTO_TEST_CASE(a_manual_reservation_is_released_once_it_has_expired_not_before) {
+    ReconcileRules rules;
+    rules.now_unix = kNow;
+    Reservation lapsing{Origin::manual, "t", "n1", {0}, 1, 1, 0, kNow - 10};
+    lapsing.expires_unix = kNow - 8;  // allocated --for 2s, 10 s ago
+    Reservation later = lapsing;
+    later.task_id = "later";
+    later.expires_unix = kNow + 1;
+    Reservation at_the_second = lapsing;
+    at_the_second.task_id = "now";
+    at_the_second.expires_unix = kNow;
+    const auto out = judge({lapsing, later, at_the_second}, JobView({}), rules);
+    BOOST_TEST_REQUIRE(out.size() == 3U);
+    BOOST_TEST((out[0].verdict == Verdict::release && out[0].reason == Reason::expired));
+    BOOST_TEST(
+        out[0].why == "manual task 't' expired at 2027-01-15T07:59:52Z, 2 s after it was made",
+        out[0].why);
+    BOOST_TEST((out[1].verdict == Verdict::keep && out[1].reason == Reason::manual));
+    BOOST_TEST((out[2].verdict == Verdict::release && out[2].reason == Reason::expired));
+    // The grace period is for Slurm jobs' prologs; an expiry is exact.
+    rules.grace = std::chrono::hours(1);
+    BOOST_TEST((judge({lapsing}, JobView({}), rules)[0].verdict == Verdict::release));
+}

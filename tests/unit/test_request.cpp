@@ -160,3 +160,65 @@ BOOST_AUTO_TEST_CASE(messages_stay_on_one_line) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(durations)
+
+BOOST_AUTO_TEST_CASE(parse_duration_cases) {
+    using gpuslots::parse_duration;
+    struct Case {
+        std::string text;
+        long long seconds;    // 0: refused
+        const char* message;  // a phrase of the refusal
+    };
+    const std::vector<Case> cases = {
+        {"2s", 2, ""},
+        {"30m", 1800, ""},
+        {"2h", 7200, ""},
+        {"1d", 86400, ""},
+        {"1h30m", 5400, ""},
+        {"1d2h3m4s", 93784, ""},
+        {"90s", 90, ""},
+        {"366d", 366 * 86400, ""},
+        {"", 0, "is not a duration; write it as 30s, 45m, 2h, 1d or 1h30m"},
+        {"30", 0, "is not a duration"},  // no unit
+        {"2x", 0, "is not a duration"},
+        {"-1s", 0, "is not a duration"},
+        {"+1s", 0, "is not a duration"},
+        {" 1s", 0, "is not a duration"},
+        {"1s ", 0, "is not a duration"},
+        {"1 s", 0, "is not a duration"},
+        {"1.5h", 0, "is not a duration"},
+        {"1H", 0, "is not a duration"},
+        {"30m1h", 0, "is not a duration"},  // largest unit first
+        {"1h1h", 0, "is not a duration"},   // each unit once
+        {"h", 0, "is not a duration"},
+        {"0s", 0, "is no time at all; at least 1s"},
+        {"0h0m", 0, "is no time at all"},
+        {"367d", 0, "is too long; at most 366d"},
+        {"99999999999999999999s", 0, "is too long"},
+        {"9223372036854775807d", 0, "is too long"},
+        {"365d24h1s", 0, "is too long"},
+    };
+    for (const auto& c : cases) {
+        BOOST_TEST_CONTEXT("'" << c.text << "'") {
+            auto d = parse_duration(c.text, "--for");
+            if (c.seconds > 0) {
+                BOOST_TEST_REQUIRE(d.ok(), (d.ok() ? "" : d.error().message));
+                BOOST_TEST(d->count() == c.seconds);
+                BOOST_TEST(gpuslots::parse_duration(gpuslots::duration_text(*d), "x")->count() ==
+                           c.seconds);
+            } else {
+                BOOST_TEST_REQUIRE(!d.ok());
+                BOOST_TEST((d.error().code == Errc::bad_input));
+                BOOST_TEST(d.error().message.rfind("--for: ", 0) == 0U, d.error().message);
+                BOOST_TEST(d.error().message.find(c.message) != std::string::npos,
+                           d.error().message);
+                BOOST_TEST(d.error().message.find('\n') == std::string::npos);
+            }
+        }
+    }
+    BOOST_TEST(gpuslots::duration_text(std::chrono::seconds(5400)) == "1h30m");
+    BOOST_TEST(gpuslots::duration_text(std::chrono::seconds(2)) == "2s");
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -13,7 +13,8 @@
 //     unless it is younger than the grace period: a prolog may be mid-flight, and a job whose
 //     record slurmctld has not shown us yet must not lose its GPUs.
 //   - A record whose node list cannot be read keeps its reservations: when in doubt, keep.
-//   - Manual reservations are never released here; they are reported when old.
+//   - Manual reservations are released only once they have expired (allocate --for, or
+//     manual.expire_after); before that they are reported when old, never touched.
 //   - The caller reads the ledger first and asks slurmctld after: a reservation in the
 //     snapshot was then made before slurmctld was asked, so a job that was being started then
 //     is already RUNNING in slurmctld's answer. It releases each verdict with
@@ -70,8 +71,9 @@ enum class Reason {
     pending,     // the job waits in the queue again (requeued)
     elsewhere,   // the job runs, on other nodes
     unknown,     // slurmctld does not know the job
-    manual,      // a manual reservation: not reconcile's to judge
+    manual,      // a manual reservation that has not expired: not reconcile's to release
     manual_old,  // a manual reservation older than rules.manual_old
+    expired,     // a manual reservation past its expiry (allocate --for)
 };
 const char* reason_name(Reason reason);
 
@@ -86,7 +88,7 @@ struct Judgement {
 // slurmctld's jobs, asked through `slurm`. Who is not root may be shown only their own jobs
 // (PrivateData=jobs): then every other job would look unknown, so that is an error (config)
 // rather than a view. Errors: those of SlurmController::jobs().
-Result<JobView> ask_jobs(const SlurmController& slurm, bool root);
+Result<std::vector<SlurmJobInfo>> ask_jobs(const SlurmController& slurm, bool root);
 
 // One judgement per reservation, in the order given.
 std::vector<Judgement> judge(const std::vector<Reservation>& reservations, const JobView& jobs,

@@ -73,6 +73,10 @@ enum class MappingState { active, inactive };
 // manual booking's slots on one node, named kHolderPrefix + task id.
 inline constexpr std::string_view kHolderPrefix = "gpuslots-hold:";
 
+// Whether `job` is a live holder job of `task_id` (any task's, when nullopt): root's, named
+// kHolderPrefix + task id, pending or running.
+bool is_holder_of(const SlurmJobInfo& job, const std::optional<std::string>& task_id);
+
 struct HolderRequest {
     std::string task_id;
     std::string node;

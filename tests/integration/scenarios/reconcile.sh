@@ -256,3 +256,25 @@ scenario_reconcile_burst() {
 	assert_no_drain
 	ok "$n jobs, reconcile --grace 0 run $runs times beside them: $checked running jobs' reservations judged, 0 released, 0 overlaps, all COMPLETED"
 }
+
+# A manual booking with --for 2s on a server Slurm schedules (so it holds a holder job):
+# reconcile keeps it before it expires and releases it, with its holder, after.
+scenario_manual_expiry() {
+	local holder out
+	cli allocate brief 2 2 --server n3 --for 2s >"$W"/allocate.out 2>&1 ||
+		fail "allocate --for 2s failed: $(cat "$W"/allocate.out)"
+	expect_grep "$W"/allocate.out "^allocated brief on n3: GPUs 0,1, 2 CPUs, until .*holder job [0-9]+" "allocate --for 2s"
+	holder=$(squeue -h -n gpuslots-hold:brief -o %i)
+	[ -n "$holder" ] || fail "no holder job for the booking"
+	cli reconcile --grace 0 >"$W"/early.out 2>&1 || fail "reconcile failed: $(cat "$W"/early.out)"
+	expect_grep "$W"/early.out ": 0 released," "reconcile before the expiry"
+	[ "$(query nodes_of_task brief)" = n3 ] || fail "the booking is gone before it expired: $(cli status --no-slurm)"
+	expect_eq "$(job_state "$holder")" RUNNING "holder job $holder before the expiry"
+	wait_until 15 "status to show brief as expired" eval 'cli status 2>/dev/null | grep -q "brief(expired)"'
+	cli reconcile --grace 0 >"$W"/late.out 2>&1 || fail "reconcile failed: $(cat "$W"/late.out)"
+	expect_grep "$W"/late.out "^released task 'brief' on n3 \(GPUs 0,1, 2 CPUs, .*expired at .*; cancelled holder job $holder$" "reconcile after the expiry"
+	[ -z "$(query nodes_of_task brief)" ] || fail "the booking is still there after reconcile"
+	wait_job_ended "$holder" 30
+	next_job_runs n3 next
+	ok "allocate --for 2s on n3: kept by reconcile before it expired, released with its holder job $holder ($(job_state "$holder")) after; the next 4-GPU job on n3 ran"
+}
