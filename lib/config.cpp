@@ -333,7 +333,19 @@ void Parser::requests(const YAML::Node& node, Config& out) {
 
 void Parser::slurm(const YAML::Node& node, SlurmConfig& out) {
     expect_map(node, "slurm",
-               {"prolog_wait_seconds", "hide_gpus_without_reservation", "visible_devices_env"});
+               {"prolog_wait_seconds", "hide_gpus_without_reservation", "visible_devices_env",
+                "dcgm_job_mapping_dir", "jobstats_dir"});
+    for (const auto& [key, target] : {std::pair{"dcgm_job_mapping_dir", &out.dcgm_job_mapping_dir},
+                                      std::pair{"jobstats_dir", &out.jobstats_dir}}) {
+        if (!node[key]) continue;
+        const std::string path = std::string("slurm.") + key;
+        std::string dir = text(node[key], path);
+        if (dir.empty() || dir[0] != '/') {
+            fail(mark_of(node[key]), "{}: expected an absolute directory path, got {}", path,
+                 in_quotes(dir));
+        }
+        *target = std::move(dir);
+    }
     if (node["prolog_wait_seconds"]) {
         out.prolog_wait =
             std::chrono::seconds(integer(node["prolog_wait_seconds"], "slurm.prolog_wait_seconds",

@@ -64,6 +64,22 @@ std::vector<std::string> check_invariants(const Fleet& fleet,
     return problems;
 }
 
+namespace {
+
+Totals totals_of(const std::vector<ServerStatus>& servers) {
+    Totals t;
+    for (const auto& s : servers) {
+        t.gpus_total += s.gpus_total;
+        t.gpus_free += s.gpus_free;
+        t.cpus_total += s.cpus_total;
+        t.cpus_free += s.cpus_free;
+        t.tasks += static_cast<long long>(s.tasks.size());
+    }
+    return t;
+}
+
+}  // namespace
+
 FleetStatus summarize(const Fleet& fleet, std::vector<Reservation> reservations) {
     FleetStatus status;
     status.problems = check_invariants(fleet, reservations);
@@ -90,17 +106,38 @@ FleetStatus summarize(const Fleet& fleet, std::vector<Reservation> reservations)
         std::stable_sort(s.tasks.begin(), s.tasks.end(), [](const auto& a, const auto& b) {
             return a.created_unix < b.created_unix;
         });
-        status.totals.gpus_total += s.gpus_total;
-        status.totals.gpus_free += s.gpus_free;
-        status.totals.cpus_total += s.cpus_total;
-        status.totals.cpus_free += s.cpus_free;
-        status.totals.tasks += static_cast<long long>(s.tasks.size());
     }
+    status.totals = totals_of(status.servers);
     for (auto& [name, s] : removed) {
         s.gpus_free = 0;
         s.cpus_free = 0;
         status.removed.push_back(std::move(s));
     }
+    return status;
+}
+
+FleetStatus select(FleetStatus status, const StatusFilter& filter) {
+    const auto keep = [&filter](ServerStatus& s) {
+        if (filter.server && s.name != *filter.server) return false;
+        if (!filter.task) return true;
+        const auto& [origin, id] = *filter.task;
+        auto& t = s.tasks;
+        t.erase(std::remove_if(
+                    t.begin(), t.end(),
+                    [&](const Reservation& r) { return r.origin != origin || r.task_id != id; }),
+                t.end());
+        return !t.empty();
+    };
+    const auto filter_list = [&keep](std::vector<ServerStatus>& list) {
+        std::vector<ServerStatus> kept;
+        for (auto& s : list) {
+            if (keep(s)) kept.push_back(std::move(s));
+        }
+        list = std::move(kept);
+    };
+    filter_list(status.servers);
+    filter_list(status.removed);
+    status.totals = totals_of(status.servers);
     return status;
 }
 

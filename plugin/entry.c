@@ -232,6 +232,10 @@ EXPORT int slurm_spank_init(spank_t sp, int ac, char** av) {
             }
             return 0;
         case S_CTX_SLURMD:
+            /* Once per slurmd start, before the core is loaded (so also when it cannot be):
+             * which build slurmd loaded, in the words of `gpuslots --version`, so that a node
+             * still running an older plugin stands out in its log. */
+            slurm_info("gpuslots: slurmd: loaded %s", GPUSLOTS_VERSION_LINE);
             if (load_core() == NULL) {
                 log_error("slurmd", "%s", core_error);
                 return 0;

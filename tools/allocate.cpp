@@ -17,6 +17,8 @@
 #include "gpuslots/request.hpp"
 #include "gpuslots/slurm_controller.hpp"
 #include "gpuslots/status.hpp"
+#include "json_writer.hpp"
+#include "text.hpp"
 
 namespace gpuslots::cli {
 namespace {
@@ -59,17 +61,34 @@ std::string holder_gres(SlurmMode mode, int gpus, int cpus) {
 
 int print_result(const Reservation& r, const std::optional<Holder>& holder, bool json) {
     if (json) {
-        fmt::print(R"({{"id":{},"server":{},"gpus":[{}],"cpus":{}{}}})"
-                   "\n",
-                   json_string(r.task_id), json_string(r.server), join_ints(r.gpus), r.cpus,
-                   holder ? R"(,"holder_job":)" + json_string(holder->job_id) : std::string());
+        std::string out;
+        JsonWriter w(out);
+        w.begin_object()
+            .field("id", r.task_id)
+            .field("server", r.server)
+            .array("gpus", r.gpus)
+            .field("cpus", r.cpus);
+        if (holder) w.field("holder_job", holder->job_id);
+        w.end_object();
+        print_json_line(std::move(out));
+        return kOk;
+    }
+    const std::string gpus = r.gpus.empty() ? tr("none") : join_ints(r.gpus);
+    if (holder) {
+        say("allocated {} on {}: GPUs {}, {} CPUs (Slurm counts them: holder job {})\n", r.task_id,
+            r.server, gpus, r.cpus, holder->job_id);
     } else {
-        fmt::print("allocated {} on {}: GPUs {}, {} CPUs{}\n", r.task_id, r.server,
-                   r.gpus.empty() ? "none" : join_ints(r.gpus), r.cpus,
-                   holder ? fmt::format(" (Slurm counts them: holder job {})", holder->job_id)
-                          : std::string());
+        say("allocated {} on {}: GPUs {}, {} CPUs\n", r.task_id, r.server, gpus, r.cpus);
     }
     return kOk;
+}
+
+// Cancels a holder job whose booking did not happen; says how to do it by hand if that fails.
+void cancel_holder(const SlurmController& slurm, const Holder& holder) {
+    if (auto cancelled = slurm.cancel({holder.job_id}); !cancelled) {
+        warn("could not cancel holder job {} ({}); cancel it with 'scancel {}'", holder.job_id,
+             cancelled.error().message, holder.job_id);
+    }
 }
 
 int run_allocate(const AllocateOptions& o, const Globals& globals) {
@@ -88,7 +107,11 @@ int run_allocate(const AllocateOptions& o, const Globals& globals) {
     }
     auto ledger = open_for_writing(*config);
     if (!ledger) return report(ledger.error());
-    const Request request{Origin::manual, o.task_id, *gpus, *cpus, requesting_uid(), {}};
+    Request request;
+    request.task_id = o.task_id;
+    request.gpus = *gpus;
+    request.cpus = *cpus;
+    request.owner_uid = requesting_uid();
 
     bool scheduled = false;
     for (const auto& s : config->fleet.servers())
@@ -127,15 +150,12 @@ int run_allocate(const AllocateOptions& o, const Globals& globals) {
         // Slurm's gres/gpu chose the holder's GPUs: the booking is exactly those.
         booked.exact_gpus = holder->gpus;
         if (static_cast<int>(holder->gpus.size()) != *gpus) {
-            const std::string why = fmt::format(
-                "Slurm gave holder job {} GPUs [{}], not {} GPU(s): cannot tell which GPUs it "
-                "holds (see 'scontrol -d show job {}')",
-                holder->job_id, join_ints(holder->gpus), *gpus, holder->job_id);
-            if (auto cancelled = slurm.cancel({holder->job_id}); !cancelled) {
-                warn(fmt::format("could not cancel holder job {} ({}); cancel it with 'scancel {}'",
-                                 holder->job_id, cancelled.error().message, holder->job_id));
-            }
-            return report(make_error(Errc::config, "{}", why));
+            cancel_holder(slurm, *holder);
+            return report(make_error(Errc::config,
+                                     "Slurm gave holder job {} GPUs [{}], not {} GPU(s): cannot "
+                                     "tell which GPUs it holds (see 'scontrol -d show job {}')",
+                                     holder->job_id, join_ints(holder->gpus), *gpus,
+                                     holder->job_id));
         }
         // With PrologFlags=Alloc the holder's own prolog has already recorded Slurm's GPUs
         // under the holder's job id (as for any job gres/gpu gave GPUs); the booking it
@@ -143,19 +163,13 @@ int run_allocate(const AllocateOptions& o, const Globals& globals) {
         // job can be given them in between.
         auto own = (*ledger)->release(Origin::slurm, holder->job_id, name);
         if (!own) {
-            if (auto cancelled = slurm.cancel({holder->job_id}); !cancelled) {
-                warn(fmt::format("could not cancel holder job {} ({}); cancel it with 'scancel {}'",
-                                 holder->job_id, cancelled.error().message, holder->job_id));
-            }
+            cancel_holder(slurm, *holder);
             return report(own.error());
         }
     }
     auto r = (*ledger)->reserve(name, booked);
     if (!r) {
-        if (auto cancelled = slurm.cancel({holder->job_id}); !cancelled) {
-            warn(fmt::format("could not cancel holder job {} ({}); cancel it with 'scancel {}'",
-                             holder->job_id, cancelled.error().message, holder->job_id));
-        }
+        cancel_holder(slurm, *holder);
         return report(r.error());
     }
     return print_result(*r, *holder, o.json);

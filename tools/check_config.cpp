@@ -13,6 +13,7 @@
 #include "gpuslots/slurm_setup.hpp"
 #include "gpuslots/status.hpp"
 #include "gpuslots/storage.hpp"
+#include "text.hpp"
 
 namespace gpuslots::cli {
 namespace {
@@ -32,18 +33,17 @@ void check_moved_ledger(const Config& config, const std::string& record_dir) {
     auto records = RecordDir::open_existing(record_dir);
     if (!records) {
         // Root's directory (0700) is not for others to read: nothing to say then.
-        if (::geteuid() == 0) warn(records.error().message);
+        if (::geteuid() == 0) warn("{}", records.error().message);
         return;
     }
     for (const auto& r : held_in_other_ledgers(config, *records, std::nullopt, false)) {
         // Records of prologs that read another config file are about another setup (another
         // cluster on this host, a test); the plugin itself judges by node alone.
         if (r.config_source != config.source) continue;
-        warn(fmt::format(
-            "the ledger has moved: job {} holds its slots on {} in {}, but the "
-            "config names {}; the plugin refuses new GPU jobs on {} until it ends "
-            "(or move the ledger back)",
-            r.job_id, r.node, ledger_location(r.state), ledger_location(config.state), r.node));
+        warn(
+            "the ledger has moved: job {} holds its slots on {} in {}, but the config names {}; "
+            "the plugin refuses new GPU jobs on {} until it ends (or move the ledger back)",
+            r.job_id, r.node, ledger_location(r.state), ledger_location(config.state), r.node);
     }
 }
 
@@ -59,7 +59,7 @@ int check_slurm(const Config& config) {
     auto nodes = settings ? slurm.nodes() : Result<std::vector<SlurmNodeInfo>>(settings.error());
     if (!settings || !nodes) {
         const Error& e = settings ? nodes.error() : settings.error();
-        fmt::print(stderr, "gpuslots: slurm: cannot ask slurmctld: {}\n", e.message);
+        complain("slurm: cannot ask slurmctld: {}", e.message);
         return kUnusable;
     }
     std::optional<MappingState> mapping;
@@ -68,7 +68,7 @@ int check_slurm(const Config& config) {
                   "lua") != settings->job_submit_plugins.end()) {
         auto probed = slurm.mapping();
         if (!probed) {
-            fmt::print(stderr, "gpuslots: slurm: {}\n", probed.error().message);
+            complain("slurm: {}", probed.error().message);
             return kUnusable;
         }
         mapping = *probed;
@@ -77,16 +77,26 @@ int check_slurm(const Config& config) {
     int rc = kOk;
     for (const auto& p : problems) {
         if (p.warning) {
-            warn("slurm: " + p.message);
+            warn("slurm: {}", p.message);
         } else {
-            fmt::print(stderr, "gpuslots: slurm: {}\n", p.message);
+            complain("slurm: {}", p.message);
             rc = kUnusable;
         }
     }
-    fmt::print("  slurmctld {}: {} server(s) scheduled by the slots, {} following gres/gpu; {}{}\n",
-               settings->version, slots, follow,
-               rc == kOk ? "they match slurmctld" : "see the problems above",
-               mapping == MappingState::active ? "; job_submit mapping active" : "");
+    const bool active = mapping == MappingState::active;
+    if (rc != kOk) {
+        say("  slurmctld {}: {} server(s) scheduled by the slots, {} following gres/gpu; see the "
+            "problems above\n",
+            settings->version, slots, follow);
+    } else if (active) {
+        say("  slurmctld {}: {} server(s) scheduled by the slots, {} following gres/gpu; they "
+            "match slurmctld; job_submit mapping active\n",
+            settings->version, slots, follow);
+    } else {
+        say("  slurmctld {}: {} server(s) scheduled by the slots, {} following gres/gpu; they "
+            "match slurmctld\n",
+            settings->version, slots, follow);
+    }
     return rc;
 }
 
@@ -98,16 +108,18 @@ int check_leaks(const std::vector<Reservation>& reservations, bool must_ask) {
         jobs += r.origin == Origin::slurm;
     if (jobs == 0) return kOk;
     auto view = ask_jobs(SlurmController(), ::geteuid() == 0);
-    if (!view) {
-        const std::string line = fmt::format(
+    if (!view && !must_ask) {
+        warn(
             "slurm: cannot ask slurmctld whether the ledger's {} Slurm job reservation(s) still "
             "run: {}",
             jobs, view.error().message);
-        if (!must_ask) {
-            warn(line);
-            return kOk;
-        }
-        fmt::print(stderr, "gpuslots: {}\n", line);
+        return kOk;
+    }
+    if (!view) {
+        complain(
+            "slurm: cannot ask slurmctld whether the ledger's {} Slurm job reservation(s) "
+            "still run: {}",
+            jobs, view.error().message);
         return kUnusable;
     }
     // Judged without a grace period: a job that slurmctld no longer shows on the node is a
@@ -121,14 +133,20 @@ int check_leaks(const std::vector<Reservation>& reservations, bool must_ask) {
         if (j.reservation.origin != Origin::slurm || j.verdict != Verdict::release) continue;
         const Reservation& r = j.reservation;
         const bool young = rules.now_unix - r.created_unix < grace.count();
-        fmt::print(stderr,
-                   "gpuslots: leak: job {} holds GPUs [{}] and {} CPUs on {}, but {}; release it "
-                   "with 'gpuslots reconcile --server {}'{} (see first: --dry-run)\n",
-                   r.task_id, join_ints(r.gpus), r.cpus, r.server, j.why, r.server,
-                   young ? fmt::format(" once it is {} s old", grace.count()) : "");
+        if (young) {
+            complain(
+                "leak: job {} holds GPUs [{}] and {} CPUs on {}, but {}; release it with "
+                "'gpuslots reconcile --server {}' once it is {} s old (see first: --dry-run)",
+                r.task_id, join_ints(r.gpus), r.cpus, r.server, j.why, r.server, grace.count());
+        } else {
+            complain(
+                "leak: job {} holds GPUs [{}] and {} CPUs on {}, but {}; release it with "
+                "'gpuslots reconcile --server {}' (see first: --dry-run)",
+                r.task_id, join_ints(r.gpus), r.cpus, r.server, j.why, r.server);
+        }
         ++leaks;
     }
-    fmt::print("  slurm jobs: {} reservation(s) compared with slurmctld, {} leaked\n", jobs, leaks);
+    say("  slurm jobs: {} reservation(s) compared with slurmctld, {} leaked\n", jobs, leaks);
     return leaks == 0 ? kOk : kUnusable;
 }
 
@@ -141,20 +159,25 @@ int run_check_config(const CheckOptions& o, const Globals& globals) {
         gpus += s.gpus;
         cpus += s.cpus;
     }
-    fmt::print("config {}: OK\n", config->source);
-    fmt::print("  servers: {} ({} GPUs, {} CPUs in all)\n", config->fleet.size(), gpus, cpus);
-    fmt::print("  requests: {}..{} GPUs, {}..{} CPUs\n", config->gpus_per_request.min,
-               config->gpus_per_request.max, config->cpus_per_request.min,
-               config->cpus_per_request.max);
-    fmt::print("  slurm: prolog waits up to {} s; jobs without GPUs {} GPUs; sets {}\n",
-               config->slurm.prolog_wait.count(),
-               config->slurm.hide_gpus_without_reservation ? "see no" : "see all",
-               fmt::join(config->slurm.visible_devices_env, " "));
-    fmt::print("  ledger: {}\n", describe_storage(config->state));
+    say("config {}: OK\n", config->source);
+    say("  servers: {} ({} GPUs, {} CPUs in all)\n", config->fleet.size(), gpus, cpus);
+    say("  requests: {}..{} GPUs, {}..{} CPUs\n", config->gpus_per_request.min,
+        config->gpus_per_request.max, config->cpus_per_request.min, config->cpus_per_request.max);
+    const auto wait = config->slurm.prolog_wait.count();
+    const std::string variables =
+        fmt::format("{}", fmt::join(config->slurm.visible_devices_env, " "));
+    if (config->slurm.hide_gpus_without_reservation) {
+        say("  slurm: prolog waits up to {} s; jobs without GPUs see no GPUs; sets {}\n", wait,
+            variables);
+    } else {
+        say("  slurm: prolog waits up to {} s; jobs without GPUs see all GPUs; sets {}\n", wait,
+            variables);
+    }
+    say("  ledger: {}\n", describe_storage(config->state));
 
     int rc = kOk;
     for (const auto& warning : storage_warnings(*config))
-        warn(warning);
+        warn("{}", warning);
     check_moved_ledger(*config, o.record_dir);
     auto ledger = open_ledger(*config, Ledger::Access::read_only);
     if (!ledger) return report(ledger.error());
@@ -165,17 +188,17 @@ int run_check_config(const CheckOptions& o, const Globals& globals) {
     const std::size_t count = reservations->size();
     const std::vector<Reservation> held = *reservations;
     const FleetStatus st = summarize(config->fleet, std::move(*reservations));
-    fmt::print("  ledger holds {} reservation(s)\n", count);
+    say("  ledger holds {} reservation(s)\n", count);
     for (const auto& s : st.removed) {
-        warn(fmt::format("server {} is no longer in the config but holds {} reservation(s)", s.name,
-                         s.tasks.size()));
+        warn("server {} is no longer in the config but holds {} reservation(s)", s.name,
+             s.tasks.size());
     }
     for (const auto& p : *problems) {
-        fmt::print(stderr, "gpuslots: ledger problem: {}\n", p);
+        complain("ledger problem: {}", p);
         rc = kUnusable;
     }
     for (const auto& p : st.problems) {
-        fmt::print(stderr, "gpuslots: ledger problem: {}\n", p);
+        complain("ledger problem: {}", p);
         rc = kUnusable;
     }
     bool scheduled = false;
@@ -185,8 +208,11 @@ int run_check_config(const CheckOptions& o, const Globals& globals) {
         if (check_slurm(*config) != kOk) rc = kUnusable;
         if (check_leaks(held, true) != kOk) rc = kUnusable;
     } else {
-        fmt::print("  slurmctld: not compared ({})\n",
-                   o.no_slurm ? "--no-slurm" : "no server says 'slurm: slots' or 'slurm: follow'");
+        if (o.no_slurm) {
+            say("  slurmctld: not compared (--no-slurm)\n");
+        } else {
+            say("  slurmctld: not compared (no server says 'slurm: slots' or 'slurm: follow')\n");
+        }
         // The plugin books for jobs on servers Slurm does not schedule by the slots too.
         if (!o.no_slurm && slurm_configured() && check_leaks(held, false) != kOk) rc = kUnusable;
     }

@@ -8,6 +8,7 @@
 
 #include "gpuslots/request.hpp"
 #include "gpuslots/storage.hpp"
+#include "text.hpp"
 
 namespace gpuslots::cli {
 
@@ -36,17 +37,13 @@ int report(const Error& error) {
     return exit_code_for(error.code);
 }
 
-void warn(std::string_view message) {
-    fmt::print(stderr, "gpuslots: warning: {}\n", message);
-}
-
 Result<Config> load(const Globals& globals) {
     return load_config(resolve_config_path(globals.config_path));
 }
 
 Result<void> require_write_access(const Config& config) {
     for (const auto& warning : storage_warnings(config))
-        warn(warning);
+        warn("{}", warning);
     return check_write_access(config, static_cast<std::uint32_t>(::geteuid()));
 }
 
@@ -75,45 +72,6 @@ const std::string& user_name(std::uint32_t uid) {
     std::string name = std::to_string(uid);
     if (const passwd* pw = ::getpwuid(static_cast<uid_t>(uid))) name = pw->pw_name;
     return cache.emplace(uid, std::move(name)).first->second;
-}
-
-void append_json_string(std::string& out, std::string_view s) {
-    out += '"';
-    std::size_t run = 0;  // start of the characters not yet appended
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        const auto c = static_cast<unsigned char>(s[i]);
-        if (c >= 0x20 && c != '"' && c != '\\') continue;
-        out.append(s.data() + run, i - run);
-        run = i + 1;
-        switch (c) {
-            case '"':
-                out += "\\\"";
-                break;
-            case '\\':
-                out += "\\\\";
-                break;
-            case '\n':
-                out += "\\n";
-                break;
-            case '\t':
-                out += "\\t";
-                break;
-            case '\r':
-                out += "\\r";
-                break;
-            default:
-                out += fmt::format("\\u{:04x}", static_cast<unsigned>(c));
-        }
-    }
-    out.append(s.data() + run, s.size() - run);
-    out += '"';
-}
-
-std::string json_string(std::string_view s) {
-    std::string out;
-    out.reserve(s.size() + 2);
-    append_json_string(out, s);
-    return out;
 }
 
 std::string join_ints(const std::vector<int>& v, std::string_view separator) {

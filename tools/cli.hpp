@@ -1,5 +1,6 @@
-// Shared pieces of the `gpuslots` admin tool: exit codes, error reporting, config loading,
-// the write-permission check and small output helpers. One file per subcommand uses them.
+// Shared pieces of the `gpuslots` admin tool: exit codes, error reporting, config loading and
+// the write-permission check. One file per subcommand uses them; its output goes through
+// json_writer.hpp (JSON) and text.hpp (text a person reads).
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -41,7 +42,6 @@ int exit_code_for(Errc code);
 
 // Prints "gpuslots: <message>" on stderr and returns the exit code for the error.
 int report(const Error& error);
-void warn(std::string_view message);
 
 struct Globals {
     std::optional<std::string> config_path;
@@ -64,9 +64,6 @@ Result<std::unique_ptr<Ledger>> open_for_writing(const Config& config);
 std::uint32_t requesting_uid();
 
 const std::string& user_name(std::uint32_t uid);
-std::string json_string(std::string_view s);
-// Appends s to out as a JSON string literal (quotes included).
-void append_json_string(std::string& out, std::string_view s);
 std::string join_ints(const std::vector<int>& v, std::string_view separator = ",");
 
 void setup_status(CLI::App& app, const Globals& globals, Runner& runner);
@@ -76,5 +73,7 @@ void setup_reset(CLI::App& app, const Globals& globals, Runner& runner);
 void setup_check_config(CLI::App& app, const Globals& globals, Runner& runner);
 void setup_slurm_config(CLI::App& app, const Globals& globals, Runner& runner);
 void setup_reconcile(CLI::App& app, const Globals& globals, Runner& runner);
+void setup_metrics(CLI::App& app, const Globals& globals, Runner& runner);
+void setup_gpu_job_files(CLI::App& app, const Globals& globals, Runner& runner);
 
 }  // namespace gpuslots::cli

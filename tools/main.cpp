@@ -3,6 +3,8 @@
 #include <exception>
 
 #include "cli.hpp"
+#include "gpuslots/version.hpp"
+#include "text.hpp"
 
 namespace {
 
@@ -15,7 +17,7 @@ int run(int argc, char** argv) {
     app.footer(kExitCodeHelp);
     app.require_subcommand(1, 1);
     app.fallthrough();
-    app.set_version_flag("--version", GPUSLOTS_VERSION);
+    app.set_version_flag("--version", std::string(gpuslots::version_line()));
     Globals globals;
     app.add_option("--config", globals.config_path, "Config file (YAML)");
     Runner runner;
@@ -26,6 +28,8 @@ int run(int argc, char** argv) {
     setup_check_config(app, globals, runner);
     setup_slurm_config(app, globals, runner);
     setup_reconcile(app, globals, runner);
+    setup_metrics(app, globals, runner);
+    setup_gpu_job_files(app, globals, runner);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -33,11 +37,11 @@ int run(int argc, char** argv) {
             return app.exit(e);  // --help, --version
         }
         if (app.get_subcommands().empty() && !app.remaining().empty()) {
-            fmt::print(stderr, "gpuslots: unknown subcommand {}; see 'gpuslots --help'\n",
-                       gpuslots::in_quotes(app.remaining().front()));
+            complain("unknown subcommand {}; see 'gpuslots --help'",
+                     gpuslots::in_quotes(app.remaining().front()));
             return kBadInput;
         }
-        fmt::print(stderr, "gpuslots: {}; see 'gpuslots --help'\n", e.what());
+        complain("{}; see 'gpuslots --help'", e.what());
         return kBadInput;
     }
     return runner ? runner() : kBadInput;
@@ -49,11 +53,11 @@ int main(int argc, char** argv) {
     try {
         return run(argc, argv);
     } catch (const std::bad_alloc&) {
-        std::fputs("gpuslots: out of memory\n", stderr);
+        std::fputs("gpuslots: out of memory\n", stderr);  // no allocation: not translated
     } catch (const std::exception& e) {
-        fmt::print(stderr, "gpuslots: internal error: {}; please report it\n", e.what());
+        gpuslots::cli::complain("internal error: {}; please report it", e.what());
     } catch (...) {
-        std::fputs("gpuslots: internal error; please report it\n", stderr);
+        gpuslots::cli::complain("internal error; please report it");
     }
     return gpuslots::cli::kInternal;
 }

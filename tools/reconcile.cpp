@@ -26,6 +26,8 @@
 #include "gpuslots/reconcile.hpp"
 #include "gpuslots/request.hpp"
 #include "gpuslots/status.hpp"
+#include "json_writer.hpp"
+#include "text.hpp"
 
 namespace gpuslots::cli {
 namespace {
@@ -77,58 +79,92 @@ std::string since(std::int64_t unix_seconds) {
 
 void print_line(const Outcome& o) {
     const Reservation& r = o.judgement.reservation;
-    const char* verb = nullptr;
+    const std::string label = holder_label(r);
+    const std::string gpus = r.gpus.empty() ? tr("none") : join_ints(r.gpus);
+    const std::string at = since(r.created_unix);
+    const std::string& why = o.judgement.why;
     switch (o.action) {
         case Action::released:
-            verb = "released";
-            break;
+            say("released {} on {} (GPUs {}, {} CPUs, since {}): {}\n", label, r.server, gpus,
+                r.cpus, at, why);
+            return;
         case Action::would_release:
-            verb = "would release";
-            break;
+            say("would release {} on {} (GPUs {}, {} CPUs, since {}): {}\n", label, r.server, gpus,
+                r.cpus, at, why);
+            return;
         case Action::changed:
-            verb = "left";
-            break;
+            say("left {} on {} (GPUs {}, {} CPUs, since {}): it changed in the ledger since it "
+                "was judged (made again)\n",
+                label, r.server, gpus, r.cpus, at);
+            return;
         case Action::kept:
-            verb = "kept";
-            break;
+            say("kept {} on {} (GPUs {}, {} CPUs, since {}): {}\n", label, r.server, gpus, r.cpus,
+                at, why);
+            return;
         case Action::reported:
-            verb = "old";
-            break;
+            say("old {} on {} (GPUs {}, {} CPUs, since {}): {}\n", label, r.server, gpus, r.cpus,
+                at, why);
+            return;
         case Action::none:
             return;  // held by a running job, or a young manual task: nothing to say
     }
-    const std::string why = o.action == Action::changed
-                                ? "it changed in the ledger since it was judged (made again)"
-                                : o.judgement.why;
-    fmt::print("{} {} on {} (GPUs {}, {} CPUs, since {}): {}\n", verb, holder_label(r), r.server,
-               r.gpus.empty() ? "none" : join_ints(r.gpus), r.cpus, since(r.created_unix), why);
 }
 
 void print_json(const std::vector<Outcome>& outcomes, const ReconcileOptions& o,
                 const ReconcileRules& rules, bool slurm_asked, int released) {
-    std::string out = fmt::format(R"({{"dry_run":{},"grace_seconds":{},"slurm_asked":{},)",
-                                  o.dry_run, rules.grace.count(), slurm_asked);
-    out += R"("reservations":[)";
-    for (std::size_t i = 0; i < outcomes.size(); ++i) {
-        const Judgement& j = outcomes[i].judgement;
+    std::string out;
+    JsonWriter w(out);
+    w.begin_object()
+        .field("dry_run", o.dry_run)
+        .field("grace_seconds", static_cast<std::int64_t>(rules.grace.count()))
+        .field("slurm_asked", slurm_asked);
+    w.key("reservations").begin_array();
+    for (const auto& outcome : outcomes) {
+        const Judgement& j = outcome.judgement;
         const Reservation& r = j.reservation;
-        if (i > 0) out += ',';
-        out += R"({"id":)";
-        append_json_string(out, r.task_id);
-        out += fmt::format(R"(,"origin":"{}","server":)", origin_name(r.origin));
-        append_json_string(out, r.server);
-        out += fmt::format(R"(,"gpus":[{}],"cpus":{},"since":")", join_ints(r.gpus), r.cpus);
-        append_utc_iso8601(out, r.created_unix);
-        out += fmt::format(R"(","action":"{}","reason":"{}","job_state":)",
-                           action_name(outcomes[i].action), reason_name(j.reason));
-        append_json_string(out, j.job_state);
-        out += R"(,"why":)";
-        append_json_string(out, j.why);
-        out += '}';
+        w.begin_object()
+            .field("id", r.task_id)
+            .field("origin", origin_name(r.origin))
+            .field("server", r.server)
+            .array("gpus", r.gpus)
+            .field("cpus", r.cpus)
+            .field("since", since(r.created_unix))
+            .field("action", action_name(outcome.action))
+            .field("reason", reason_name(j.reason))
+            .field("job_state", j.job_state)
+            .field("why", j.why)
+            .end_object();
     }
-    out += fmt::format(R"(],"released":{}}})", released);
-    out += '\n';
-    std::fwrite(out.data(), 1, out.size(), stdout);
+    w.end_array().field("released", released).end_object();
+    print_json_line(std::move(out));
+}
+
+struct Counts {
+    int released = 0;
+    int running = 0;
+    int kept = 0;
+    int reported = 0;
+};
+
+// One whole sentence per case, so that a translation never has to glue pieces.
+void print_summary(std::size_t checked, bool asked, bool dry_run, const Counts& c) {
+    if (asked && dry_run) {
+        say("reconcile: {} reservation(s) checked against slurmctld: {} would be released, {} "
+            "held by running jobs, {} kept for now, {} old manual one(s) reported\n",
+            checked, c.released, c.running, c.kept, c.reported);
+    } else if (asked) {
+        say("reconcile: {} reservation(s) checked against slurmctld: {} released, {} held by "
+            "running jobs, {} kept for now, {} old manual one(s) reported\n",
+            checked, c.released, c.running, c.kept, c.reported);
+    } else if (dry_run) {
+        say("reconcile: {} reservation(s) checked: {} would be released, {} held by running "
+            "jobs, {} kept for now, {} old manual one(s) reported\n",
+            checked, c.released, c.running, c.kept, c.reported);
+    } else {
+        say("reconcile: {} reservation(s) checked: {} released, {} held by running jobs, {} "
+            "kept for now, {} old manual one(s) reported\n",
+            checked, c.released, c.running, c.kept, c.reported);
+    }
 }
 
 Result<std::vector<std::string>> servers_in_scope(const std::string& expression) {
@@ -224,11 +260,8 @@ int run_reconcile(const ReconcileOptions& o, const Globals& globals) {
     if (o.json) {
         print_json(outcomes, o, rules, any_job, released);
     } else {
-        fmt::print(
-            "reconcile: {} reservation(s) checked{}: {} {}, {} held by running jobs, {} "
-            "kept for now, {} old manual one(s) reported\n",
-            reservations.size(), any_job ? " against slurmctld" : "", released,
-            o.dry_run ? "would be released" : "released", running, kept, reported);
+        print_summary(reservations.size(), any_job, o.dry_run,
+                      Counts{released, running, kept, reported});
     }
     if (failure) {
         return report(make_error(failure->code, "stopped releasing: {}", failure->message));

@@ -10,6 +10,8 @@
 #include "cli.hpp"
 #include "gpuslots/request.hpp"
 #include "gpuslots/slurm_controller.hpp"
+#include "json_writer.hpp"
+#include "text.hpp"
 
 namespace gpuslots::cli {
 namespace {
@@ -20,6 +22,21 @@ struct ReleaseOptions {
     std::string server;
     bool json = false;
 };
+
+Error not_found(bool slurm, const std::string& id, const std::optional<std::string>& server) {
+    if (slurm) {
+        return server ? make_error(Errc::not_found,
+                                   "job '{}' holds no reservation on {}; see 'gpuslots status'", id,
+                                   *server)
+                      : make_error(Errc::not_found,
+                                   "job '{}' holds no reservation; see 'gpuslots status'", id);
+    }
+    return server ? make_error(Errc::not_found,
+                               "task '{}' holds no reservation on {}; see 'gpuslots status'", id,
+                               *server)
+                  : make_error(Errc::not_found,
+                               "task '{}' holds no reservation; see 'gpuslots status'", id);
+}
 
 int run_release(const ReleaseOptions& o, const Globals& globals) {
     const bool slurm = !o.job_id.empty();
@@ -83,27 +100,31 @@ int run_release(const ReleaseOptions& o, const Globals& globals) {
         }
     }
     if (released->empty() && !holders.empty()) {
-        fmt::print("released holder job(s) {} of {} (the ledger had no booking for it)\n",
-                   fmt::join(holders, " "), o.task_id);
+        say("released holder job(s) {} of {} (the ledger had no booking for it)\n",
+            fmt::join(holders, " "), o.task_id);
         return kOk;
     }
-    if (released->empty()) {
-        return report(
-            make_error(Errc::not_found, "{} '{}' holds no reservation{}; see 'gpuslots status'",
-                       slurm ? "job" : "task", id, server ? " on " + *server : std::string()));
-    }
+    if (released->empty()) return report(not_found(slurm, id, server));
     for (const auto& r : *released) {
+        const std::string gpus = r.gpus.empty() ? tr("none") : join_ints(r.gpus);
         if (o.json) {
-            fmt::print(R"({{"id":{},"origin":"{}","server":{},"gpus":[{}],"cpus":{}}})"
-                       "\n",
-                       json_string(r.task_id), origin_name(r.origin), json_string(r.server),
-                       join_ints(r.gpus), r.cpus);
+            std::string out;
+            JsonWriter(out)
+                .begin_object()
+                .field("id", r.task_id)
+                .field("origin", origin_name(r.origin))
+                .field("server", r.server)
+                .array("gpus", r.gpus)
+                .field("cpus", r.cpus)
+                .end_object();
+            print_json_line(std::move(out));
+        } else if (slurm) {
+            say("released job {} on {}: GPUs {}, {} CPUs\n", r.task_id, r.server, gpus, r.cpus);
+        } else if (!holders.empty()) {
+            say("released {} on {}: GPUs {}, {} CPUs (cancelled holder job {})\n", r.task_id,
+                r.server, gpus, r.cpus, fmt::join(holders, " "));
         } else {
-            fmt::print("released {}{} on {}: GPUs {}, {} CPUs{}\n", slurm ? "job " : "", r.task_id,
-                       r.server, r.gpus.empty() ? "none" : join_ints(r.gpus), r.cpus,
-                       holders.empty()
-                           ? std::string()
-                           : fmt::format(" (cancelled holder job {})", fmt::join(holders, " ")));
+            say("released {} on {}: GPUs {}, {} CPUs\n", r.task_id, r.server, gpus, r.cpus);
         }
     }
     return kOk;

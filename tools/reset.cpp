@@ -8,6 +8,7 @@
 #include "cli.hpp"
 #include "gpuslots/slurm_controller.hpp"
 #include "gpuslots/storage.hpp"
+#include "text.hpp"
 
 namespace gpuslots::cli {
 namespace {
@@ -31,9 +32,10 @@ int run_reset(const ResetOptions& o, const Globals& globals) {
     if (!o.yes) {
         auto current = (*ledger)->reservations();
         if (!current) return report(current.error());
-        fmt::print(stderr,
-                   "Release all {} reservation(s) in {}? Type 'yes' to confirm: ", current->size(),
-                   ledger_location(config->state));
+        std::fputs(tr("Release all {} reservation(s) in {}? Type 'yes' to confirm: ",
+                      current->size(), ledger_location(config->state))
+                       .c_str(),
+                   stderr);
         std::fflush(stderr);
         std::string answer;
         if (!std::getline(std::cin, answer) || answer != "yes") {
@@ -45,7 +47,7 @@ int run_reset(const ResetOptions& o, const Globals& globals) {
     if (::geteuid() != 0) owner = requesting_uid();
     auto count = (*ledger)->reset(owner);
     if (!count) return report(count.error());
-    fmt::print("reset: released {} reservation(s) in {}\n", *count, ledger_location(config->state));
+    say("reset: released {} reservation(s) in {}\n", *count, ledger_location(config->state));
     // Manual bookings on servers Slurm schedules hold Slurm jobs (allocate.cpp): cancel them.
     bool scheduled = false;
     for (const auto& s : config->fleet.servers())
@@ -66,7 +68,7 @@ int run_reset(const ResetOptions& o, const Globals& globals) {
                                  "--user=root --name=...' (squeue -u root shows them as {}*)",
                                  cancelled.error().message, kHolderPrefix));
     }
-    if (!ids.empty()) fmt::print("reset: cancelled holder job(s) {}\n", fmt::join(ids, " "));
+    if (!ids.empty()) say("reset: cancelled holder job(s) {}\n", fmt::join(ids, " "));
     return kOk;
 }
 

@@ -4,6 +4,7 @@
 // `check-config` compares the result with what slurmctld says.
 #include "cli.hpp"
 #include "gpuslots/slurm_setup.hpp"
+#include "text.hpp"
 
 namespace gpuslots::cli {
 namespace {
@@ -13,8 +14,8 @@ int run_slurm_config(const Globals& globals) {
     if (!config) return report(config.error());
     auto setup = slurm_setup(*config, GPUSLOTS_LUA_INSTALL_DIR);
     if (!setup) return report(setup.error());
-    fmt::print("# gpuslots: what Slurm needs for the servers of {}\n", config->source);
-    fmt::print("# (README \"Slurm schedules by the slots\" says why each line is there)\n");
+    say("# gpuslots: what Slurm needs for the servers of {}\n", config->source);
+    say("# (README \"Slurm schedules by the slots\" says why each line is there)\n");
     fmt::print("\n# ---- slurm.conf\n{}\n", fmt::join(setup->slurm_conf, "\n"));
     fmt::print("\n# ---- gres.conf\n{}\n", fmt::join(setup->gres_conf, "\n"));
     fmt::print("\n# ---- job_submit.lua\n{}\n", fmt::join(setup->job_submit, "\n"));

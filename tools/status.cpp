@@ -1,5 +1,7 @@
-// gpuslots status [--json] [--no-slurm]: the original tool's table, or one JSON object for
-// automation. Reading needs no more than read access to the ledger (like squeue).
+// gpuslots status [--json] [--no-slurm] [--server NAME] [--job JOBID | --task TASK_ID]: the
+// original tool's table, or one JSON object for automation. Reading needs no more than read
+// access to the ledger (like squeue). The filters answer "what does job 42 hold, and where"
+// without a JSON parser: Slurm's own `scontrol show job` knows nothing of the ledger.
 //
 // Where the ledger holds Slurm jobs' reservations and this host has a Slurm configuration,
 // slurmctld is asked which of those jobs still run there (reconcile's rules, grace 0), and a
@@ -7,17 +9,20 @@
 // JSON. Without a Slurm configuration, or with --no-slurm, nothing is asked: status stays as
 // fast as reading the ledger. slurmctld that does not answer within 5 s costs those 5 s once
 // and a warning, never the status itself.
+#include <unistd.h>
+
 #include <algorithm>
 #include <ctime>
 #include <string>
-#include <unordered_map>
-
-#include <unistd.h>
 
 #include "cli.hpp"
 #include "gpuslots/reconcile.hpp"
+#include "gpuslots/request.hpp"
 #include "gpuslots/status.hpp"
 #include "gpuslots/storage.hpp"
+#include "json_writer.hpp"
+#include "status_view.hpp"
+#include "text.hpp"
 
 namespace gpuslots::cli {
 namespace {
@@ -25,28 +30,10 @@ namespace {
 struct StatusOptions {
     bool json = false;
     bool no_slurm = false;
+    std::string server;
+    std::string job_id;
+    std::string task_id;
 };
-
-// What slurmctld says of each Slurm job's reservation, keyed by mark_key().
-struct SlurmMark {
-    std::string state;
-    bool gone = false;
-};
-struct SlurmMarks {
-    bool checked = false;  // slurmctld was asked and answered
-    std::unordered_map<std::string, SlurmMark> by_reservation;
-    std::size_t gone = 0;
-};
-
-std::string mark_key(const Reservation& r) {
-    return r.server + '\n' + r.task_id;
-}
-
-const SlurmMark* mark_of(const SlurmMarks& marks, const Reservation& r) {
-    if (!marks.checked || r.origin != Origin::slurm) return nullptr;
-    auto it = marks.by_reservation.find(mark_key(r));
-    return it == marks.by_reservation.end() ? nullptr : &it->second;
-}
 
 // nullopt when there is nothing to ask (no Slurm job in the ledger); marks.checked false when
 // slurmctld was not asked (no Slurm here, --no-slurm) or could not be (warned).
@@ -61,9 +48,9 @@ std::optional<SlurmMarks> ask_slurm(const std::vector<Reservation>& reservations
     auto jobs = ask_jobs(SlurmController(std::chrono::seconds(5)), ::geteuid() == 0);
     if (!jobs) {
         warn(
-            fmt::format("cannot ask slurmctld whether the ledger's jobs still run: {} "
-                        "(--no-slurm does not ask)",
-                        jobs.error().message));
+            "cannot ask slurmctld whether the ledger's jobs still run: {} (--no-slurm does not "
+            "ask)",
+            jobs.error().message);
         return marks;
     }
     ReconcileRules rules;
@@ -79,154 +66,36 @@ std::optional<SlurmMarks> ask_slurm(const std::vector<Reservation>& reservations
     return marks;
 }
 
-int percent_used(long long free, long long total) {
-    if (total <= 0) return 0;
-    return static_cast<int>(((total - free) * 100 + total / 2) / total);
-}
-
-std::string task_label(const Reservation& r) {
-    return r.origin == Origin::slurm ? "job:" + r.task_id : r.task_id;
-}
-
-std::string task_list(const std::vector<Reservation>& tasks, const SlurmMarks& marks) {
-    if (tasks.empty()) return "-";
-    // Long lists are cut so the table stays readable; --json has them all.
-    constexpr std::size_t kMaxWidth = 48;
-    std::string out;
-    for (std::size_t i = 0; i < tasks.size(); ++i) {
-        const SlurmMark* mark = mark_of(marks, tasks[i]);
-        std::string next =
-            (i > 0 ? " " : "") + task_label(tasks[i]) + (mark && mark->gone ? "(gone)" : "");
-        if (out.size() + next.size() > kMaxWidth) {
-            out += fmt::format(" (+{} more)", tasks.size() - i);
-            break;
+// The filter the options ask for, checked against the config; bad input is exit 2.
+Result<StatusFilter> filter_for(const StatusOptions& o, const Config& config,
+                                const FleetStatus& st) {
+    StatusFilter filter;
+    if (!o.server.empty()) {
+        bool removed = false;
+        for (const auto& s : st.removed)
+            removed |= s.name == o.server;
+        if (!config.fleet.find(o.server) && !removed) {
+            return make_error(Errc::bad_input,
+                              "--server: '{}' is not in the config {} and holds nothing in the "
+                              "ledger",
+                              o.server, config.source);
         }
-        out += next;
+        filter.server = o.server;
     }
-    return out;
-}
-
-void print_table(const FleetStatus& st, const SlurmMarks& marks) {
-    std::size_t name_width = 6;  // "SERVER"
-    for (const auto& s : st.servers)
-        name_width = std::max(name_width, s.name.size());
-    const auto row = [&](std::string_view name, const std::string& gpus, int gpu_pct,
-                         const std::string& cpus, int cpu_pct, const std::string& tasks) {
-        fmt::print("{:<{}}  {:>11}  {:>6}%  {:>13}  {:>6}%  {}\n", name, name_width, gpus, gpu_pct,
-                   cpus, cpu_pct, tasks);
-    };
-    fmt::print("{:<{}}  {:>11}  {:>7}  {:>13}  {:>7}  {}\n", "SERVER", name_width, "GPUS FREE",
-               "GPU USE", "CPUS FREE", "CPU USE", "TASKS");
-    for (const auto& s : st.servers) {
-        row(s.name, fmt::format("{}/{}", s.gpus_free, s.gpus_total),
-            percent_used(s.gpus_free, s.gpus_total),
-            fmt::format("{}/{}", s.cpus_free, s.cpus_total),
-            percent_used(s.cpus_free, s.cpus_total),
-            fmt::format("{} {}", s.tasks.size(), task_list(s.tasks, marks)));
+    if (!o.job_id.empty()) {
+        if (auto id = parse_count(o.job_id, "--job", Range{1, 2147483647}); !id) return id.error();
+        filter.task = {Origin::slurm, o.job_id};
+    } else if (!o.task_id.empty()) {
+        if (auto valid = validate_task_id(o.task_id); !valid) return valid.error();
+        filter.task = {Origin::manual, o.task_id};
     }
-    const Totals& t = st.totals;
-    row("TOTAL", fmt::format("{}/{}", t.gpus_free, t.gpus_total),
-        percent_used(t.gpus_free, t.gpus_total), fmt::format("{}/{}", t.cpus_free, t.cpus_total),
-        percent_used(t.cpus_free, t.cpus_total), fmt::format("{}", t.tasks));
-}
-
-// The JSON is appended by hand into one buffer: no format-string parsing and no temporary
-// strings per task. At 10,000 servers and 40,000 reservations, fmt::format here cost more
-// than reading the ledger.
-void append_task(std::string& out, const Reservation& r, const SlurmMarks& marks) {
-    out += R"({"id":)";
-    append_json_string(out, r.task_id);
-    out += R"(,"gpus":[)";
-    for (std::size_t i = 0; i < r.gpus.size(); ++i) {
-        if (i > 0) out += ',';
-        append_decimal(out, r.gpus[i]);
-    }
-    out += R"(],"cpus":)";
-    append_decimal(out, r.cpus);
-    out += R"(,"origin":")";
-    out += origin_name(r.origin);
-    out += R"(","owner":)";
-    append_json_string(out, user_name(r.owner_uid));
-    out += R"(,"owner_uid":)";
-    append_decimal(out, r.owner_uid);
-    out += R"(,"since":")";
-    append_utc_iso8601(out, r.created_unix);
-    out += R"(","boot_id":)";
-    if (r.boot_id.empty()) {
-        out += "null";
-    } else {
-        append_json_string(out, r.boot_id);
-    }
-    out += R"(,"expires_at":)";
-    if (r.expires_unix) {
-        out += '"';
-        append_utc_iso8601(out, *r.expires_unix);
-        out += '"';
-    } else {
-        out += "null";
-    }
-    if (const SlurmMark* mark = mark_of(marks, r)) {
-        out += R"(,"job_state":)";
-        append_json_string(out, mark->state);
-        out += mark->gone ? R"(,"gone":true)" : R"(,"gone":false)";
-    }
-    out += '}';
-}
-
-void append_server(std::string& out, const ServerStatus& s, const SlurmMarks& marks) {
-    out += R"({"name":)";
-    append_json_string(out, s.name);
-    out += R"(,"gpus_total":)";
-    append_decimal(out, s.gpus_total);
-    out += R"(,"gpus_free":)";
-    append_decimal(out, s.gpus_free);
-    out += R"(,"cpus_total":)";
-    append_decimal(out, s.cpus_total);
-    out += R"(,"cpus_free":)";
-    append_decimal(out, s.cpus_free);
-    out += R"(,"tasks":[)";
-    for (std::size_t i = 0; i < s.tasks.size(); ++i) {
-        if (i > 0) out += ',';
-        append_task(out, s.tasks[i], marks);
-    }
-    out += "]}";
-}
-
-void print_json(const FleetStatus& st, const Config& config,
-                const std::optional<SlurmMarks>& marks) {
-    const SlurmMarks none;
-    const SlurmMarks& m = marks ? *marks : none;
-    std::string out;
-    out.reserve(256 + st.servers.size() * 160 + static_cast<std::size_t>(st.totals.tasks) * 140);
-    out += R"({"servers":[)";
-    for (std::size_t i = 0; i < st.servers.size(); ++i) {
-        if (i > 0) out += ',';
-        append_server(out, st.servers[i], m);
-    }
-    const Totals& t = st.totals;
-    out += fmt::format(
-        R"(],"totals":{{"gpus_total":{},"gpus_free":{},"cpus_total":{},"cpus_free":{},"tasks":{}}},)",
-        t.gpus_total, t.gpus_free, t.cpus_total, t.cpus_free, t.tasks);
-    out += R"("removed_servers":[)";
-    for (std::size_t i = 0; i < st.removed.size(); ++i) {
-        if (i > 0) out += ',';
-        append_server(out, st.removed[i], m);
-    }
-    out += R"(],"problems":[)";
-    for (std::size_t i = 0; i < st.problems.size(); ++i) {
-        if (i > 0) out += ',';
-        append_json_string(out, st.problems[i]);
-    }
-    out += ']';
-    // Present only when the ledger holds Slurm jobs' reservations (README: status --json).
-    if (marks) out += marks->checked ? R"(,"slurm_checked":true)" : R"(,"slurm_checked":false)";
-    out += fmt::format(R"(,"config":{},"ledger":{}}})", json_string(config.source),
-                       json_string(ledger_location(config.state)));
-    out += '\n';
-    std::fwrite(out.data(), 1, out.size(), stdout);
+    return filter;
 }
 
 int run_status(const StatusOptions& options, const Globals& globals) {
+    if (!options.job_id.empty() && !options.task_id.empty()) {
+        return report(make_error(Errc::bad_input, "status: give --job or --task, not both"));
+    }
     auto config = load(globals);
     if (!config) return report(config.error());
     auto ledger = open_ledger(*config, Ledger::Access::read_only);
@@ -234,30 +103,46 @@ int run_status(const StatusOptions& options, const Globals& globals) {
     auto reservations = (*ledger)->reservations();
     if (!reservations) return report(reservations.error());
     const std::optional<SlurmMarks> marks = ask_slurm(*reservations, options);
-    const FleetStatus st = summarize(config->fleet, std::move(*reservations));
+    FleetStatus st = summarize(config->fleet, std::move(*reservations));
+    auto filter = filter_for(options, *config, st);
+    if (!filter) return report(filter.error());
+    if (filter->server || filter->task) st = select(std::move(st), *filter);
+    if (filter->task && st.servers.empty() && st.removed.empty()) {
+        const std::string& id = filter->task->second;
+        if (filter->task->first == Origin::slurm) {
+            return report(filter->server
+                              ? make_error(Errc::not_found, "job {} holds no reservation on {}", id,
+                                           *filter->server)
+                              : make_error(Errc::not_found, "job {} holds no reservation", id));
+        }
+        return report(filter->server
+                          ? make_error(Errc::not_found, "task '{}' holds no reservation on {}", id,
+                                       *filter->server)
+                          : make_error(Errc::not_found, "task '{}' holds no reservation", id));
+    }
+    const SlurmMarks* shown = marks ? &*marks : nullptr;
     if (options.json) {
-        print_json(st, *config, marks);
+        print_json_line(status_json(st, config->source, ledger_location(config->state), shown));
     } else {
-        print_table(st, marks ? *marks : SlurmMarks{});
+        print_status_table(st, shown);
     }
     if (marks && marks->gone > 0) {
         warn(
-            fmt::format("{} reservation(s) of Slurm jobs that no longer run there (marked "
-                        "gone); 'gpuslots reconcile --dry-run' shows them, 'gpuslots "
-                        "reconcile' releases them",
-                        marks->gone));
+            "{} reservation(s) of Slurm jobs that no longer run there (marked gone); 'gpuslots "
+            "reconcile --dry-run' shows them, 'gpuslots reconcile' releases them",
+            marks->gone);
     }
     for (const auto& s : st.removed) {
         std::vector<std::string> ids;
         for (const auto& r : s.tasks)
             ids.push_back(task_label(r));
         warn(
-            fmt::format("server {} is no longer in the config but holds {} reservation(s): {}; "
-                        "they stay until released",
-                        s.name, s.tasks.size(), fmt::join(ids, " ")));
+            "server {} is no longer in the config but holds {} reservation(s): {}; they stay "
+            "until released",
+            s.name, s.tasks.size(), fmt::join(ids, " "));
     }
     for (const auto& p : st.problems)
-        fmt::print(stderr, "gpuslots: ledger problem: {}\n", p);
+        complain("ledger problem: {}", p);
     return st.problems.empty() ? kOk : kUnusable;
 }
 
@@ -271,6 +156,15 @@ void setup_status(CLI::App& app, const Globals& globals, Runner& runner) {
     sub->add_flag("--no-slurm", options->no_slurm,
                   "Do not ask slurmctld whether the ledger's Slurm jobs still run (by default "
                   "it is asked where Slurm is configured, and jobs that are gone are marked)");
+    sub->add_option("--server", options->server, "Only this server (totals are then this server's)")
+        ->option_text("NAME");
+    sub->add_option("--job", options->job_id,
+                    "Only the servers where Slurm job JOBID holds slots, and only its reservation "
+                    "there; exit 3 if it holds none")
+        ->option_text("JOBID");
+    sub->add_option("--task", options->task_id,
+                    "The same for a manual reservation made with 'allocate TASK_ID'")
+        ->option_text("TASK_ID");
     sub->callback([options, &globals, &runner] {
         runner = [options, &globals] { return run_status(*options, globals); };
     });

@@ -110,6 +110,12 @@ struct SlurmConfig {
     // Variables that receive the reserved GPU indices in every task's environment.
     std::vector<std::string> visible_devices_env{"CUDA_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES",
                                                  "ZE_AFFINITY_MASK", "GPU_DEVICE_ORDINAL"};
+    // Directories the prolog and epilog keep in step with this node's Slurm reservations, one
+    // file per reserved GPU (gpuslots/gpu_job_files.hpp); empty: off (the default).
+    // YAML: slurm.dcgm_job_mapping_dir (dcgm-exporter --hpc-job-mapping-dir),
+    // slurm.jobstats_dir (Princeton jobstats, /run/gpustat). Absolute paths.
+    std::string dcgm_job_mapping_dir;
+    std::string jobstats_dir;
 };
 
 struct Config {

@@ -2,7 +2,9 @@
 // Both front-ends render it (the CLI as a table or JSON); the numbers are computed here once.
 #pragma once
 
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gpuslots/config.hpp"
@@ -40,6 +42,19 @@ struct FleetStatus {
 // Free counts never go below zero in the view; a server that holds more than it has (the
 // config shrank) shows 0 free and a problem.
 FleetStatus summarize(const Fleet& fleet, std::vector<Reservation> reservations);
+
+// What `gpuslots status --server NAME / --job ID / --task ID` shows. Unset fields match all.
+struct StatusFilter {
+    std::optional<std::string> server;
+    // One reservation's id: a Slurm job id (origin slurm) or a manual task id.
+    std::optional<std::pair<Origin, std::string>> task;
+};
+
+// The servers (configured, then removed) that match, each with its counts for the whole
+// server but, under a task filter, only that task in its list; totals are over the servers
+// kept (tasks: the reservations kept). Problems are the whole ledger's: a filter must not hide
+// a damaged ledger.
+FleetStatus select(FleetStatus status, const StatusFilter& filter);
 
 // Appends v in decimal (status output is appended by hand: no format strings per row).
 void append_decimal(std::string& out, std::int64_t v);

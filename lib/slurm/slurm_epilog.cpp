@@ -16,25 +16,29 @@
 #include <fmt/format.h>
 
 #include "gpuslots/slurm_job.hpp"
+#include "gpuslots/slurm_job_files.hpp"
 #include "gpuslots/slurm_recovery.hpp"
 #include "gpuslots/storage.hpp"
 
 namespace gpuslots {
 namespace {
 
-HookOutcome release_in(const Config& config, const SlurmJob& job, const std::string& whose) {
+// `monitoring`: where the GPU job files live (the current config's; none when unknown).
+HookOutcome release_in(const Config& config, const SlurmJob& job, const std::string& whose,
+                       const SlurmConfig& monitoring) {
     auto ledger = open_ledger(config, Ledger::Access::read_write);
     if (!ledger) return HookOutcome{true, ledger.error().message};
     auto released = (*ledger)->release(Origin::slurm, job.job_id, job.node);
     if (!released) return HookOutcome{true, released.error().message};
-    if (released->empty()) {
-        return HookOutcome{false, fmt::format("job {} on {}: nothing to release ({})", job.job_id,
-                                              job.node, whose)};
+    HookOutcome out{
+        false, fmt::format("job {} on {}: nothing to release ({})", job.job_id, job.node, whose)};
+    if (!released->empty()) {
+        const Reservation& r = released->front();
+        out.message = fmt::format("job {} on {}: released GPUs [{}] and {} CPUs ({})", job.job_id,
+                                  job.node, fmt::join(r.gpus, ","), r.cpus, whose);
     }
-    const Reservation& r = released->front();
-    return HookOutcome{false,
-                       fmt::format("job {} on {}: released GPUs [{}] and {} CPUs ({})", job.job_id,
-                                   job.node, fmt::join(r.gpus, ","), r.cpus, whose)};
+    note_job_files(monitoring, **ledger, job.node, out);
+    return out;
 }
 
 }  // namespace
@@ -53,9 +57,18 @@ HookOutcome job_epilog(const PluginArgs& args, const SlurmJob& job) {
     }
     HookOutcome out;
     if (record) {
+        // The record names the ledger; where the GPU job files go is the config's (best
+        // effort: a config that cannot be read leaves them to 'gpuslots gpu-job-files').
+        SlurmConfig monitoring;
+        if (auto current = load_config(resolve_config_path(args.config))) {
+            monitoring = current->slurm;
+        } else {
+            log.warnings.push_back("GPU job files not updated: " + current.error().message);
+        }
         out = release_in(
             config_of(*record), job,
-            fmt::format("from {}, as its prolog recorded", ledger_location(record->state)));
+            fmt::format("from {}, as its prolog recorded", ledger_location(record->state)),
+            monitoring);
         if (!out.node_fault) {
             if (auto removed = records->remove(job.node, job.job_id); !removed) {
                 log.warnings.push_back(removed.error().message);
@@ -75,7 +88,8 @@ HookOutcome job_epilog(const PluginArgs& args, const SlurmJob& job) {
                                           job.job_id, job.node, config.error().message, job.node),
                               true};
         } else {
-            out = release_in(*config, job, "from the configured ledger; its prolog kept no record");
+            out = release_in(*config, job, "from the configured ledger; its prolog kept no record",
+                             config->slurm);
         }
     }
     out.notes.insert(out.notes.begin(), log.notes.begin(), log.notes.end());

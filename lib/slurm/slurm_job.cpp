@@ -5,6 +5,7 @@
 
 #include "gpuslots/request.hpp"
 #include "gpuslots/slurm_gpus.hpp"
+#include "gpuslots/slurm_job_files.hpp"
 #include "gpuslots/slurm_recovery.hpp"
 
 namespace gpuslots {
@@ -93,11 +94,13 @@ HookOutcome job_prolog(const PluginArgs& args, const SlurmJob& job, PrologTiming
 
 namespace {
 
+HookOutcome reserve_in(const Config& config, Ledger& ledger, const PluginArgs& args,
+                       const SlurmJob& job, const PrologTiming& timing, HookOutcome& log);
+
 // The prolog of a job that asked for slots (or was given GPUs by Slurm's gres/gpu); lines to
 // log on the way go to `log`.
 HookOutcome prolog_in_ledger(const PluginArgs& args, const SlurmJob& job, PrologTiming timing,
                              HookOutcome& log) {
-    const bool slurm_gave_gpus = job.slurm_gpus.has_value() && !job.slurm_gpus->empty();
     auto config = config_for(args);
     if (!config) {
         // Not a node fault: a config pushed to every node must not drain them all. slurmstepd
@@ -111,6 +114,15 @@ HookOutcome prolog_in_ledger(const PluginArgs& args, const SlurmJob& job, Prolog
     }
     auto ledger = open_ledger(*config, Ledger::Access::read_write);
     if (!ledger) return HookOutcome{true, ledger.error().message};
+    HookOutcome out = reserve_in(*config, **ledger, args, job, timing, log);
+    if (!out.node_fault) note_job_files(config->slurm, **ledger, job.node, out);
+    return out;
+}
+
+// prolog_in_ledger once the config and the ledger are open.
+HookOutcome reserve_in(const Config& config, Ledger& ledger, const PluginArgs& args,
+                       const SlurmJob& job, const PrologTiming& timing, HookOutcome& log) {
+    const bool slurm_gave_gpus = job.slurm_gpus.has_value() && !job.slurm_gpus->empty();
 
     // What the epilog needs, kept before anything is reserved: a reservation is never made
     // without its record (a record without a reservation only costs the epilog a look).
@@ -119,11 +131,10 @@ HookOutcome prolog_in_ledger(const PluginArgs& args, const SlurmJob& job, Prolog
         log.warnings.push_back(fmt::format("job {} on {}: {}; its epilog will need the config",
                                            job.job_id, job.node, records.error().message));
     } else {
-        if (auto moved = moved_ledger_refusal(*config, *records, job.node, job.job_id)) {
-            return refuse(**ledger, job, *moved);
+        if (auto moved = moved_ledger_refusal(config, *records, job.node, job.job_id)) {
+            return refuse(ledger, job, *moved);
         }
-        auto written =
-            records->write(JobRecord{job.node, job.job_id, config->source, config->state});
+        auto written = records->write(JobRecord{job.node, job.job_id, config.source, config.state});
         if (!written) {
             log.warnings.push_back(fmt::format("job {} on {}: {}; its epilog will need the config",
                                                job.job_id, job.node, written.error().message));
@@ -139,17 +150,17 @@ HookOutcome prolog_in_ledger(const PluginArgs& args, const SlurmJob& job, Prolog
                                               "GPUs (see 'gpuslots check-config')",
                                               job.job_id, job.node, *job.slurm_gpus, why)};
     };
-    const Server* server = config->fleet.server(job.node);
+    const Server* server = config.fleet.server(job.node);
     if (server == nullptr) {
         const std::string why =
-            fmt::format("node {} is not in the gpuslots config {}", job.node, config->source);
+            fmt::format("node {} is not in the gpuslots config {}", job.node, config.source);
         if (native) return not_recorded(why);
-        return refuse(**ledger, job, why + "; ask the admin to add it or submit elsewhere");
+        return refuse(ledger, job, why + "; ask the admin to add it or submit elsewhere");
     }
     SlotRequest slots;
     if (!native) {
-        auto asked = requested_slots(*config, job);
-        if (!asked) return refuse(**ledger, job, asked.error().message);
+        auto asked = requested_slots(config, job);
+        if (!asked) return refuse(ledger, job, asked.error().message);
         slots = *asked;
     }
     std::vector<int> exact;
@@ -159,14 +170,14 @@ HookOutcome prolog_in_ledger(const PluginArgs& args, const SlurmJob& job, Prolog
             const std::string why =
                 fmt::format("the gpuslots config cannot hold them ({})", given.error().message);
             if (native) return not_recorded(why);
-            return refuse(**ledger, job,
+            return refuse(ledger, job,
                           fmt::format("Slurm's gres/gpu gave the job GPUs [{}] on {}, but {}; ask "
                                       "the admin to run 'gpuslots check-config'",
                                       *job.slurm_gpus, job.node, why));
         }
         exact = std::move(*given);
         if (job.gpu_slots && static_cast<int>(exact.size()) != slots.gpus) {
-            return refuse(**ledger, job,
+            return refuse(ledger, job,
                           fmt::format("the job asks for --gpu-slots={} but Slurm's gres/gpu gave "
                                       "it {} GPU(s) [{}] on {}; on nodes where Slurm's gres/gpu "
                                       "manages the GPUs ask for one or the other, not both",
@@ -185,13 +196,13 @@ HookOutcome prolog_in_ledger(const PluginArgs& args, const SlurmJob& job, Prolog
     if (native) {
         // No waiting for a job gpuslots does not decide: one try (two, when jobs of an
         // earlier boot of this node held Slurm's GPUs).
-        auto r = (*ledger)->reserve(job.node, request);
+        auto r = ledger.reserve(job.node, request);
         if (!r && r.error().code == Errc::no_fit) {
-            auto released = release_dead_before_boot(**ledger, job.node);
+            auto released = release_dead_before_boot(ledger, job.node);
             if (!released) return HookOutcome{true, released.error().message};
             if (!released->empty()) {
                 log.notes.insert(log.notes.end(), released->begin(), released->end());
-                r = (*ledger)->reserve(job.node, request);
+                r = ledger.reserve(job.node, request);
             }
         }
         if (r) {
@@ -204,11 +215,11 @@ HookOutcome prolog_in_ledger(const PluginArgs& args, const SlurmJob& job, Prolog
         }
         return HookOutcome{true, r.error().message};
     }
-    const auto deadline = std::chrono::steady_clock::now() + config->slurm.prolog_wait;
+    const auto deadline = std::chrono::steady_clock::now() + config.slurm.prolog_wait;
     auto poll = timing.first_poll;
     bool checked_boot = false;
     for (;;) {
-        auto r = (*ledger)->reserve(job.node, request);
+        auto r = ledger.reserve(job.node, request);
         if (r) {
             return HookOutcome{
                 false,
@@ -224,7 +235,7 @@ HookOutcome prolog_in_ledger(const PluginArgs& args, const SlurmJob& job, Prolog
             // Before refusing for lack of room: what jobs of an earlier boot of this node hold
             // is free (the reboot rule). Once per prolog.
             checked_boot = true;
-            auto released = release_dead_before_boot(**ledger, job.node);
+            auto released = release_dead_before_boot(ledger, job.node);
             if (!released) return HookOutcome{true, released.error().message};
             if (!released->empty()) {
                 log.notes.insert(log.notes.end(), released->begin(), released->end());
@@ -237,9 +248,9 @@ HookOutcome prolog_in_ledger(const PluginArgs& args, const SlurmJob& job, Prolog
                     ? fmt::format(
                           "still no room after waiting {} s: {}; resubmit later or "
                           "ask for fewer",
-                          config->slurm.prolog_wait.count(), r.error().message)
+                          config.slurm.prolog_wait.count(), r.error().message)
                     : r.error().message;
-            return refuse(**ledger, job, why);
+            return refuse(ledger, job, why);
         }
         // The slots are held by other jobs (or by hand); wait for a release.
         if (timing.on_wait) timing.on_wait();

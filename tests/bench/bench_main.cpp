@@ -62,6 +62,13 @@ int run(int argc, char** argv) {
     s->add_option("--runs", scale.runs, "Interleaved runs");
     s->callback([&] { chosen = [&] { run_scale_cli(scale); }; });
 
+    JsonOptions json;
+    auto* j = app.add_subcommand("json", "8: status --json, streaming writer vs nlohmann-json");
+    j->add_option("--servers", json.servers, "Servers");
+    j->add_option("--reservations", json.reservations, "Reservations");
+    j->add_option("--runs", json.runs, "Interleaved runs");
+    j->callback([&] { chosen = [&] { run_json(json); }; });
+
     std::string fleet_dir;
     int fleet_servers = 10'000;
     int fleet_reservations = 40'000;

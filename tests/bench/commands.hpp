@@ -15,8 +15,8 @@ struct DurableOptions {
 };
 void run_durable(const DurableOptions& o);
 
-// 2: the same with many processes, per way of waiting for the write lock, against fsync/s and the Python
-// baseline (seed_contention.py) when its directory is given.
+// 2: the same with many processes, per way of waiting for the write lock, against fsync/s and the
+// Python baseline (seed_contention.py) when its directory is given.
 struct ContentionOptions {
     std::string dir;
     int processes = 16;
@@ -56,5 +56,14 @@ struct ScaleCliOptions {
     int runs = 10;
 };
 void run_scale_cli(const ScaleCliOptions& o);
+
+// 8 (in process): status --json written by the tool's streaming writer against the same
+// document built as an nlohmann-json tree and dumped.
+struct JsonOptions {
+    int servers = 10'000;
+    int reservations = 40'000;
+    int runs = 20;
+};
+void run_json(const JsonOptions& o);
 
 }  // namespace gpuslots::bench

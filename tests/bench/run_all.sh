@@ -71,11 +71,11 @@ LOG=$WORK/log-$STAMP.txt
 
 if [ "$SMOKE" = 1 ]; then
 	SECONDS_PER_PHASE=0.2 PROCS=4 CLI_RUNS=2 HISTORY=20 SCALE_RUNS=1 LARGE=200 LARGE_RES=800
-	SEED_PAIRS=5
+	SEED_PAIRS=5 JSON_RUNS=2
 	GBENCH=(--benchmark_min_time=0.01)
 else
 	SECONDS_PER_PHASE=2 PROCS=16 CLI_RUNS=20 HISTORY=1000 SCALE_RUNS=5 LARGE=10000 LARGE_RES=40000
-	SEED_PAIRS=100
+	SEED_PAIRS=100 JSON_RUNS=20
 	GBENCH=(--benchmark_min_time=0.3 --benchmark_repetitions=3
 		--benchmark_enable_random_interleaving=true)
 fi
@@ -110,6 +110,7 @@ for round in $(seq 1 "$ROUNDS"); do
 		--history "$HISTORY" "${SEED_ARGS[@]}"
 	measure "$round" "$BENCH" scale-cli --gpuslots "$CLI" --dir "$WORK/fleet" --large "$LARGE" \
 		--reservations "$LARGE_RES" --runs "$SCALE_RUNS"
+	measure "$round" "$BENCH" json --servers "$LARGE" --reservations "$LARGE_RES" --runs "$JSON_RUNS"
 	if [ -x "$SCALE" ]; then
 		measure "$round" "$SCALE" --dir="$WORK/fleet" --servers="$LARGE" \
 			--reservations="$LARGE_RES" "${GBENCH[@]}"

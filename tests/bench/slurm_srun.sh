@@ -57,7 +57,9 @@ BEFORE_SO=
 if [ -n "${GPUSLOTS_BENCH_BEFORE:-}" ]; then
 	BEFORE_SO=$(cd "$GPUSLOTS_BENCH_BEFORE" && pwd)/plugin/gpuslots.so
 	[ -f "$BEFORE_SO" ] || { echo "slurm_srun.sh: $BEFORE_SO is not built" >&2; exit 1; }
-	NAMES+=(before before_plain)
+	# Each plain configuration four places away from its cluster's --gpu-slots one, so that
+	# it never queues behind that job's epilog.
+	NAMES=(none gpuslots empty before gres gpuslots_plain gpuslots_normal before_plain gpuslots_aged)
 fi
 HISTORY=${GPUSLOTS_BENCH_HISTORY:-1000}
 BENCH=$BUILD/tests/bench/gpuslots_bench

@@ -1,9 +1,10 @@
-// The `gpuslots` admin tool as a whole process: its output against the expected files in
-// tests/cli/expected/, the exit code of every documented class of failure, one-line errors,
-// damaged ledgers left untouched, and what a user who is not root may do.
+// The `gpuslots` admin tool as a whole process: the exit code of every documented class of
+// failure, one-line errors, damaged ledgers left untouched, and what a user who is not root
+// may do.
 //
-// Every test writes its own config (2 servers x 4 GPUs x 32 CPUs) and ledger into a fresh
-// temporary directory; expected files spell that directory "@DIR@".
+// What the tool prints is checked by the case files in tests/cli/cases/ (tests/cli/README.md);
+// these tests check what text comparison cannot. Every test writes its own config (2 servers
+// x 4 GPUs x 32 CPUs) and ledger into a fresh temporary directory.
 #define BOOST_TEST_MODULE cli
 #include <boost/test/unit_test.hpp>
 
@@ -111,12 +112,6 @@ class Site {
     TempDir dir_;
 };
 
-std::string expected(const std::string& name) {
-    const std::string path = std::string(GPUSLOTS_EXPECTED_DIR) + "/" + name;
-    BOOST_TEST_REQUIRE(std::filesystem::exists(path), "missing expected file " << path);
-    return read_file(path);
-}
-
 bool contains(const std::string& text, const std::string& part) {
     return text.find(part) != std::string::npos;
 }
@@ -183,23 +178,9 @@ boost::test_tools::assertion_result running_as_root(boost::unit_test::test_unit_
 
 BOOST_AUTO_TEST_SUITE(output)
 
-BOOST_AUTO_TEST_CASE(status_on_an_empty_ledger_reads_without_creating_it) {
-    Site site;
-    const Run r = site.cli({"status"});
-    BOOST_TEST(r.exit_code == kOk, r.err);
-    BOOST_TEST(r.err.empty(), r.err);
-    BOOST_TEST(r.out == expected("status_empty.txt"));
-    BOOST_TEST(!std::filesystem::exists(site.ledger()), "status created the ledger");
-
-    const Run json = site.cli({"status", "--json"});
-    BOOST_TEST(json.exit_code == kOk, json.err);
-    BOOST_TEST(site.portable(json.out) == expected("status_empty_json.txt"));
-}
-
 BOOST_AUTO_TEST_CASE(allocate_status_release_round_trip) {
     Site site;
     const std::string allocated = site.ok({"allocate", "test_001", "2", "16"});
-    BOOST_TEST(allocated == expected("allocate.txt"));
     // Whatever the policy picks: one server of the config, two distinct indices below 4.
     std::smatch m;
     const std::regex line(R"(allocated test_001 on (gpu-server-[01]): GPUs ([0-3]),([0-3]), 16 CPUs
@@ -209,14 +190,11 @@ BOOST_AUTO_TEST_CASE(allocate_status_release_round_trip) {
     const std::string server = m[1].str();
 
     const std::string table = site.ok({"status"});
-    BOOST_TEST(table == expected("status_after_allocate.txt"));
     const std::string total_line = table.substr(table.rfind("TOTAL"));
     BOOST_TEST(contains(total_line, " 6/8 "), total_line);
     BOOST_TEST(contains(total_line, " 48/64 "), total_line);
 
     const std::string json = site.ok({"status", "--json"});
-    BOOST_TEST(site.portable(Site::normalise_json(json)) ==
-               expected("status_after_allocate_json.txt"));
     // The spec's keys, found in the parsed object, not just in the text.
     BOOST_TEST(contains(json, R"("totals":{"gpus_total":8,"gpus_free":6,)"), json);
     const auto tree = parse_json(json);
@@ -257,22 +235,10 @@ BOOST_AUTO_TEST_CASE(allocate_status_release_round_trip) {
     }
     BOOST_TEST(tasks_seen == 1);
 
-    BOOST_TEST(site.ok({"release", "test_001"}) == expected("release.txt"));
-    // Release gives back exactly what allocate took: the table of an empty ledger again.
-    BOOST_TEST(site.ok({"status"}) == expected("status_empty.txt"));
-    BOOST_TEST(site.portable(site.ok({"status", "--json"})) == expected("status_empty_json.txt"));
-}
-
-BOOST_AUTO_TEST_CASE(allocate_json) {
-    Site site;
-    const std::string out = site.ok({"allocate", "test_001", "2", "16", "--json"});
-    BOOST_TEST(out == expected("allocate_json.txt"));
-    const auto tree = parse_json(out);
-    BOOST_TEST(tree.get<std::string>("id") == "test_001");
-    BOOST_TEST(tree.get<int>("cpus") == 16);
-    BOOST_TEST(int_list(tree.get_child("gpus")).size() == 2u);
-    const std::string server = tree.get<std::string>("server");
-    BOOST_TEST((server == "gpu-server-0" || server == "gpu-server-1"), server);
+    // Release gives back exactly what allocate took: the status of an empty ledger again.
+    const Site empty;
+    site.ok({"release", "test_001"});
+    BOOST_TEST(site.ok({"status"}) == empty.ok({"status"}));
 }
 
 BOOST_AUTO_TEST_CASE(best_fit_through_the_tool) {
@@ -310,27 +276,6 @@ BOOST_AUTO_TEST_CASE(best_fit_through_the_tool) {
                boost::test_tools::per_element());
 }
 
-BOOST_AUTO_TEST_CASE(check_config) {
-    // Every value check-config prints comes from the file, none from a default (the defaults
-    // are test_config's business), so the report is shown to echo the file.
-    Site site(kFleetYaml + R"(requests:
-  gpus: {min: 2, max: 3}
-slurm:
-  prolog_wait_seconds: 12
-  hide_gpus_without_reservation: false
-  visible_devices_env: [CUDA_VISIBLE_DEVICES]
-)");
-    const Run r = site.cli({"check-config"});
-    BOOST_TEST(r.exit_code == kOk, r.err);
-    BOOST_TEST(r.err.empty(), r.err);
-    BOOST_TEST(site.portable(r.out) == expected("check_config.txt"));
-    BOOST_TEST(!std::filesystem::exists(site.ledger()), "check-config created the ledger");
-
-    site.ok({"allocate", "test_001", "2", "1"});
-    const std::string after = site.ok({"check-config"});
-    BOOST_TEST(contains(after, "ledger holds 1 reservation(s)"), after);
-}
-
 // Servers Slurm schedules by the slots, one that follows gres/gpu, and one it does not.
 const std::string kScheduledYaml = R"(servers:
   - {name: 'n[1-3]', gpus: 4, cpus: 8, slurm: slots}
@@ -340,30 +285,6 @@ const std::string kScheduledYaml = R"(servers:
 state:
   path: state.db
 )";
-
-// What `slurm-config` prints, without the package.path line (there only when the module is
-// installed off lua5.1's default path, which depends on the build's install prefix).
-std::string without_package_path(const std::string& text) {
-    std::istringstream in(text);
-    std::string line, out;
-    while (std::getline(in, line)) {
-        if (line.rfind("package.path", 0) != 0) out += line + "\n";
-    }
-    return out;
-}
-
-BOOST_AUTO_TEST_CASE(slurm_config) {
-    Site site(kScheduledYaml);
-    const Run r = site.cli({"slurm-config"});
-    BOOST_TEST(r.exit_code == kOk, r.err);
-    BOOST_TEST(without_package_path(site.portable(r.out)) == expected("slurm_config.txt"));
-    BOOST_TEST(!std::filesystem::exists(site.ledger()), "slurm-config created the ledger");
-
-    // Nothing to print when no server is scheduled by Slurm.
-    Site plain;
-    expect_failure(plain.cli({"slurm-config"}), kBadInput,
-                   {"no server in", "says that Slurm schedules it", "slurm: slots"});
-}
 
 BOOST_AUTO_TEST_CASE(check_config_compares_with_slurm_where_slurm_schedules) {
     Site site(kScheduledYaml);
@@ -530,7 +451,7 @@ BOOST_AUTO_TEST_CASE(reset_with_yes_releases_everything) {
     site.ok({"allocate", "test_001", "2", "16"});
     site.ok({"allocate", "test_002", "1", "1"});
     BOOST_TEST(contains(site.ok({"reset", "--yes"}), "released 2 reservation(s)"));
-    BOOST_TEST(site.ok({"status"}) == expected("status_empty.txt"));
+    BOOST_TEST(site.ok({"status"}) == Site().ok({"status"}));
 }
 
 BOOST_AUTO_TEST_CASE(unavailable_is_3) {
@@ -620,7 +541,7 @@ BOOST_AUTO_TEST_CASE(config_from_the_environment) {
     const Run r =
         run_process({GPUSLOTS_CLI, "status"}, "", -1, {"GPUSLOTS_CONFIG=" + site.config()});
     BOOST_TEST(r.exit_code == kOk, r.err);
-    BOOST_TEST(r.out == expected("status_empty.txt"));
+    BOOST_TEST(r.out == site.ok({"status"}));
     // ... and a missing one is reported by name.
     const std::string missing = site.dir().string() + "/elsewhere.yaml";
     expect_failure(run_process({GPUSLOTS_CLI, "status"}, "", -1, {"GPUSLOTS_CONFIG=" + missing}),
@@ -748,7 +669,6 @@ BOOST_AUTO_TEST_CASE(nobody_reads_status_but_cannot_change_the_ledger,
     const Run status = site.cli({"status"}, kNobodyUid);
     BOOST_TEST(status.exit_code == kOk, status.err);
     BOOST_TEST(status.out == as_root);
-    BOOST_TEST(status.out == expected("status_after_allocate.txt"));
     const Run json = site.cli({"status", "--json"}, kNobodyUid);
     BOOST_TEST(json.exit_code == kOk, json.err);
     BOOST_TEST(parse_json(json.out).get<int>("totals.gpus_free") == 6);

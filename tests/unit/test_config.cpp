@@ -217,6 +217,9 @@ BOOST_AUTO_TEST_CASE(defaults_of_state_and_slurm) {
     const std::vector<std::string> env{"CUDA_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES",
                                        "ZE_AFFINITY_MASK", "GPU_DEVICE_ORDINAL"};
     BOOST_TEST(c.slurm.visible_devices_env == env, boost::test_tools::per_element());
+    // GPU job files for monitoring are off unless asked for.
+    BOOST_TEST(c.slurm.dcgm_job_mapping_dir.empty());
+    BOOST_TEST(c.slurm.jobstats_dir.empty());
 }
 
 BOOST_AUTO_TEST_CASE(explicit_state_and_slurm_keys) {
@@ -230,6 +233,8 @@ slurm:
   prolog_wait_seconds: 0
   hide_gpus_without_reservation: false
   visible_devices_env: [ROCR_VISIBLE_DEVICES, MY_GPUS_2]
+  dcgm_job_mapping_dir: /var/lib/dcgm-exporter/job-mapping
+  jobstats_dir: /run/gpustat
 )");
     BOOST_TEST(c.state.sqlite.path == "/srv/ledger.db");
     BOOST_TEST((c.state.sqlite.durability == Durability::normal));
@@ -239,6 +244,8 @@ slurm:
     BOOST_TEST(!c.slurm.hide_gpus_without_reservation);
     const std::vector<std::string> env{"ROCR_VISIBLE_DEVICES", "MY_GPUS_2"};
     BOOST_TEST(c.slurm.visible_devices_env == env, boost::test_tools::per_element());
+    BOOST_TEST(c.slurm.dcgm_job_mapping_dir == "/var/lib/dcgm-exporter/job-mapping");
+    BOOST_TEST(c.slurm.jobstats_dir == "/run/gpustat");
 }
 
 BOOST_AUTO_TEST_CASE(boolean_spellings) {
@@ -576,6 +583,21 @@ BOOST_AUTO_TEST_CASE(errors_name_file_line_column_and_key) {
          6,
          25,
          {"slurm.visible_devices_env[0]", "'A=B'"}},
+        {"dcgm_job_mapping_dir relative",
+         kOneServer + "slurm:\n  dcgm_job_mapping_dir: job-mapping\n",
+         6,
+         25,
+         {"slurm.dcgm_job_mapping_dir", "absolute directory path", "'job-mapping'"}},
+        {"jobstats_dir empty",
+         kOneServer + "slurm:\n  jobstats_dir: ''\n",
+         6,
+         17,
+         {"slurm.jobstats_dir", "non-empty string"}},
+        {"jobstats_dir a list",
+         kOneServer + "slurm:\n  jobstats_dir: [/run/gpustat]\n",
+         6,
+         17,
+         {"slurm.jobstats_dir"}},
         {"visible_devices_env a scalar",
          kOneServer + "slurm:\n  visible_devices_env: CUDA_VISIBLE_DEVICES\n",
          6,

@@ -376,3 +376,56 @@ BOOST_AUTO_TEST_CASE(a_gpuslots_job_and_slurms_gres_gpu_must_agree) {
     BOOST_TEST(d.ledger()->refusal("n1", "91")->value_or("").find("still no room") !=
                std::string::npos);
 }
+
+// slurm.dcgm_job_mapping_dir / slurm.jobstats_dir: the prolog writes a file per reserved GPU of
+// this node, the epilog takes them away again; the other node's jobs do not appear.
+BOOST_AUTO_TEST_CASE(prolog_and_epilog_keep_the_gpu_job_files_in_step) {
+    test::TempDir files;
+    const std::string dcgm = files.file("dcgm");
+    const std::string stats = files.file("gpustat");
+    Cluster c("slurm:\n  prolog_wait_seconds: 1\n  dcgm_job_mapping_dir: " + dcgm +
+              "\n  jobstats_dir: " + stats + "\n");
+    BOOST_TEST_REQUIRE(!job_prolog(c.args, job("20", "n1", "1"), c.fast).node_fault);
+    BOOST_TEST_REQUIRE(!job_prolog(c.args, job("21", "n2", "2"), c.fast).node_fault);
+    const HookOutcome out = job_prolog(c.args, job("22", "n1", "1"), c.fast);
+    BOOST_TEST_REQUIRE(!out.node_fault, out.message);
+    BOOST_TEST(out.warnings.empty());
+    BOOST_TEST(test::read_file(dcgm + "/0") == "20\n");
+    BOOST_TEST(test::read_file(dcgm + "/1") == "22\n");
+    BOOST_TEST(test::read_file(stats + "/1") == "22 1000\n");
+
+    BOOST_TEST_REQUIRE(!job_epilog(c.args, job("20", "n1", std::nullopt)).node_fault);
+    BOOST_TEST(!std::filesystem::exists(dcgm + "/0"));
+    BOOST_TEST(!std::filesystem::exists(stats + "/0"));
+    BOOST_TEST(test::read_file(dcgm + "/1") == "22\n");
+    // The directories are n1's here, so the last epilog on n2 would empty them: on a real
+    // cluster each node has its own.
+    BOOST_TEST_REQUIRE(!job_epilog(c.args, job("22", "n1", std::nullopt)).node_fault);
+    BOOST_TEST(std::filesystem::is_empty(dcgm));
+    BOOST_TEST(std::filesystem::is_empty(stats));
+}
+
+// Monitoring never fails a job or drains a node: a directory that cannot be written is only
+// a warning in the hook's log.
+BOOST_AUTO_TEST_CASE(gpu_job_files_that_cannot_be_written_are_only_logged) {
+    test::TempDir files;
+    test::write_file(files.file("not-a-dir"), "x");
+    const std::string dcgm = files.file("not-a-dir") + "/dcgm";
+    Cluster c("slurm:\n  prolog_wait_seconds: 1\n  dcgm_job_mapping_dir: " + dcgm + "\n");
+    const auto warned = [](const HookOutcome& o, const std::string& part) {
+        for (const auto& w : o.warnings) {
+            if (w.find("GPU job files not updated") != std::string::npos &&
+                w.find(part) != std::string::npos)
+                return true;
+        }
+        return false;
+    };
+    const HookOutcome out = job_prolog(c.args, job("30", "n1", "1"), c.fast);
+    BOOST_TEST(!out.node_fault, out.message);
+    BOOST_TEST(out.message.find("reserved GPUs [0]") != std::string::npos, out.message);
+    BOOST_TEST(warned(out, dcgm));
+    const HookOutcome end = job_epilog(c.args, job("30", "n1", std::nullopt));
+    BOOST_TEST(!end.node_fault, end.message);
+    BOOST_TEST(end.message.find("released GPUs [0]") != std::string::npos, end.message);
+    BOOST_TEST(warned(end, dcgm));
+}

@@ -148,3 +148,60 @@ BOOST_AUTO_TEST_CASE(reservation_times_print_as_gmtime_would) {
         BOOST_TEST_REQUIRE(via_arithmetic(t) == via_gmtime(t), "at " << t);
     }
 }
+
+// select(): what `status --server / --job / --task` shows.
+BOOST_AUTO_TEST_CASE(select_keeps_matching_servers_and_tasks_and_recounts_totals) {
+    const Fleet fleet = fleet_of({{"s0", 4, 32}, {"s1", 4, 32}});
+    Reservation job = res("s1", "42", {0, 1}, 8);
+    job.origin = Origin::slurm;
+    Reservation same_id_manual = res("s0", "42", {0}, 1);  // a manual task may be named "42"
+    const auto all = [&] {
+        return summarize(fleet,
+                         {job, same_id_manual, res("s1", "t", {2}, 4), res("gone", "x", {0}, 1)});
+    };
+    struct Case {
+        const char* name;
+        StatusFilter filter;
+        std::vector<std::string> servers;  // configured, then removed
+        std::vector<std::size_t> tasks;    // per server kept
+        long long gpus_total;
+        long long gpus_free;
+    };
+    const std::vector<Case> cases = {
+        {"no filter", {}, {"s0", "s1", "gone"}, {1, 2, 1}, 8, 4},
+        {"one server", {"s1", std::nullopt}, {"s1"}, {2}, 4, 1},
+        {"a removed server", {"gone", std::nullopt}, {"gone"}, {1}, 0, 0},
+        {"a Slurm job", {std::nullopt, {{Origin::slurm, "42"}}}, {"s1"}, {1}, 4, 1},
+        {"a manual task", {std::nullopt, {{Origin::manual, "42"}}}, {"s0"}, {1}, 4, 3},
+        {"job on the wrong server", {"s0", {{Origin::slurm, "42"}}}, {}, {}, 0, 0},
+        {"unknown job", {std::nullopt, {{Origin::slurm, "7"}}}, {}, {}, 0, 0},
+    };
+    for (const auto& c : cases) {
+        BOOST_TEST_CONTEXT(c.name) {
+            const FleetStatus st = select(all(), c.filter);
+            std::vector<std::string> names;
+            std::vector<std::size_t> tasks;
+            long long kept = 0;
+            for (const auto* list : {&st.servers, &st.removed}) {
+                for (const auto& s : *list) {
+                    names.push_back(s.name);
+                    tasks.push_back(s.tasks.size());
+                    if (list == &st.servers) kept += static_cast<long long>(s.tasks.size());
+                }
+            }
+            BOOST_TEST(names == c.servers, boost::test_tools::per_element());
+            BOOST_TEST(tasks == c.tasks, boost::test_tools::per_element());
+            BOOST_TEST(st.totals.gpus_total == c.gpus_total);
+            BOOST_TEST(st.totals.gpus_free == c.gpus_free);
+            BOOST_TEST(st.totals.tasks == kept);
+            if (c.filter.task) {
+                for (const auto& s : st.servers) {
+                    for (const auto& r : s.tasks) {
+                        BOOST_TEST((r.origin == c.filter.task->first));
+                        BOOST_TEST(r.task_id == c.filter.task->second);
+                    }
+                }
+            }
+        }
+    }
+}

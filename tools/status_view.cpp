@@ -1,0 +1,148 @@
+#include "status_view.hpp"
+
+#include <algorithm>
+
+#include "cli.hpp"
+#include "json_writer.hpp"
+#include "text.hpp"
+
+namespace gpuslots::cli {
+namespace {
+
+int percent_used(long long free, long long total) {
+    if (total <= 0) return 0;
+    return static_cast<int>(((total - free) * 100 + total / 2) / total);
+}
+
+const SlurmMark* mark_of(const SlurmMarks* marks, const Reservation& r) {
+    if (marks == nullptr || !marks->checked || r.origin != Origin::slurm) return nullptr;
+    auto it = marks->by_reservation.find(mark_key(r));
+    return it == marks->by_reservation.end() ? nullptr : &it->second;
+}
+
+std::string task_list(const std::vector<Reservation>& tasks, const SlurmMarks* marks) {
+    if (tasks.empty()) return "-";
+    // Long lists are cut so the table stays readable; --json has them all.
+    constexpr std::size_t kMaxWidth = 48;
+    std::string out;
+    for (std::size_t i = 0; i < tasks.size(); ++i) {
+        const SlurmMark* mark = mark_of(marks, tasks[i]);
+        std::string next =
+            (i > 0 ? " " : "") + task_label(tasks[i]) + (mark && mark->gone ? "(gone)" : "");
+        if (out.size() + next.size() > kMaxWidth) {
+            out += ' ' + tr("(+{} more)", tasks.size() - i);
+            break;
+        }
+        out += next;
+    }
+    return out;
+}
+
+void write_task(JsonWriter& w, const Reservation& r, const SlurmMarks* marks) {
+    w.begin_object()
+        .field("id", r.task_id)
+        .array("gpus", r.gpus)
+        .field("cpus", r.cpus)
+        .field("origin", origin_name(r.origin))
+        .field("owner", user_name(r.owner_uid))
+        .field("owner_uid", r.owner_uid);
+    std::string time;
+    append_utc_iso8601(time, r.created_unix);
+    w.field("since", time).key("boot_id");
+    // null: not known (made before the ledger recorded boot ids); expires_at null: never.
+    r.boot_id.empty() ? w.value(nullptr) : w.value(r.boot_id);
+    w.key("expires_at");
+    if (r.expires_unix) {
+        time.clear();
+        append_utc_iso8601(time, *r.expires_unix);
+        w.value(time);
+    } else {
+        w.value(nullptr);
+    }
+    if (const SlurmMark* mark = mark_of(marks, r)) {
+        w.field("job_state", mark->state).field("gone", mark->gone);
+    }
+    w.end_object();
+}
+
+void write_server(JsonWriter& w, const ServerStatus& s, const SlurmMarks* marks) {
+    w.begin_object()
+        .field("name", s.name)
+        .field("gpus_total", s.gpus_total)
+        .field("gpus_free", s.gpus_free)
+        .field("cpus_total", s.cpus_total)
+        .field("cpus_free", s.cpus_free);
+    w.key("tasks").begin_array();
+    for (const auto& r : s.tasks)
+        write_task(w, r, marks);
+    w.end_array().end_object();
+}
+
+}  // namespace
+
+std::string mark_key(const Reservation& r) {
+    return r.server + '\n' + r.task_id;
+}
+
+std::string task_label(const Reservation& r) {
+    return r.origin == Origin::slurm ? "job:" + r.task_id : r.task_id;
+}
+
+void print_status_table(const FleetStatus& st, const SlurmMarks* marks) {
+    const std::string server = tr("SERVER");
+    const std::string total = tr("TOTAL");
+    std::size_t name_width = std::max(server.size(), total.size());
+    for (const auto& s : st.servers)
+        name_width = std::max(name_width, s.name.size());
+    const auto row = [&](std::string_view name, const std::string& gpus, int gpu_pct,
+                         const std::string& cpus, int cpu_pct, const std::string& tasks) {
+        fmt::print("{:<{}}  {:>11}  {:>6}%  {:>13}  {:>6}%  {}\n", name, name_width, gpus, gpu_pct,
+                   cpus, cpu_pct, tasks);
+    };
+    fmt::print("{:<{}}  {:>11}  {:>7}  {:>13}  {:>7}  {}\n", server, name_width, tr("GPUS FREE"),
+               tr("GPU USE"), tr("CPUS FREE"), tr("CPU USE"), tr("TASKS"));
+    for (const auto& s : st.servers) {
+        row(s.name, fmt::format("{}/{}", s.gpus_free, s.gpus_total),
+            percent_used(s.gpus_free, s.gpus_total),
+            fmt::format("{}/{}", s.cpus_free, s.cpus_total),
+            percent_used(s.cpus_free, s.cpus_total),
+            fmt::format("{} {}", s.tasks.size(), task_list(s.tasks, marks)));
+    }
+    const Totals& t = st.totals;
+    row(total, fmt::format("{}/{}", t.gpus_free, t.gpus_total),
+        percent_used(t.gpus_free, t.gpus_total), fmt::format("{}/{}", t.cpus_free, t.cpus_total),
+        percent_used(t.cpus_free, t.cpus_total), fmt::format("{}", t.tasks));
+}
+
+std::string status_json(const FleetStatus& st, std::string_view config, std::string_view ledger,
+                        const SlurmMarks* marks) {
+    std::string out;
+    out.reserve(256 + st.servers.size() * 160 + static_cast<std::size_t>(st.totals.tasks) * 140);
+    JsonWriter w(out);
+    w.begin_object().key("servers").begin_array();
+    for (const auto& s : st.servers)
+        write_server(w, s, marks);
+    w.end_array();
+    const Totals& t = st.totals;
+    w.key("totals")
+        .begin_object()
+        .field("gpus_total", t.gpus_total)
+        .field("gpus_free", t.gpus_free)
+        .field("cpus_total", t.cpus_total)
+        .field("cpus_free", t.cpus_free)
+        .field("tasks", t.tasks)
+        .end_object();
+    w.key("removed_servers").begin_array();
+    for (const auto& s : st.removed)
+        write_server(w, s, marks);
+    w.end_array().key("problems").begin_array();
+    for (const auto& p : st.problems)
+        w.value(p);
+    w.end_array();
+    // Present only when the ledger holds Slurm jobs' reservations (README: status --json).
+    if (marks != nullptr) w.field("slurm_checked", marks->checked);
+    w.field("config", config).field("ledger", ledger).end_object();
+    return out;
+}
+
+}  // namespace gpuslots::cli
