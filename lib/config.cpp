@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstdlib>
 #include <filesystem>
@@ -173,6 +174,8 @@ class Parser {
     std::vector<Server> shorthand(const YAML::Node& root);
     void state(const YAML::Node& node, StateConfig& out);
     void sqlite_state(const YAML::Node& node, SqliteOptions& out);
+    void mariadb_state(const YAML::Node& node, MariadbOptions& out);
+    std::string file_path(const YAML::Node& node, const std::string& path) const;
     Range range(const YAML::Node& node, const std::string& path, Range defaults, int min_allowed,
                 int limit);
     void requests(const YAML::Node& node, Config& out);
@@ -254,14 +257,23 @@ std::vector<Server> Parser::shorthand(const YAML::Node& root) {
 void Parser::state(const YAML::Node& node, StateConfig& out) {
     // The SQLite store's keys sit directly under state: (users have written them so since the
     // first release); every other backend gets a section of its own.
-    expect_map(node, "state", {"backend", "path", "durability", "busy_timeout_ms", "write_queue"});
+    expect_map(node, "state",
+               {"backend", "path", "durability", "busy_timeout_ms", "write_queue", "mariadb"});
     if (node["backend"]) {
         out.backend = text(node["backend"], "state.backend");
-        if (out.backend != "sqlite") {
+        if (out.backend != "sqlite" && out.backend != "mariadb") {
             fail(mark_of(node["backend"]),
-                 "state.backend: {} is not available in this build (available: sqlite)",
+                 "state.backend: {} is not available in this build (available: sqlite, mariadb)",
                  in_quotes(out.backend));
         }
+    }
+    if (node["mariadb"]) {
+        if (out.backend != "mariadb") {
+            fail(mark_of(node["mariadb"]),
+                 "state.mariadb: set only with 'backend: mariadb' (the backend is {})",
+                 in_quotes(out.backend));
+        }
+        mariadb_state(node["mariadb"], out.mariadb);
     }
     if (node["busy_timeout_ms"]) {
         out.busy_timeout =
@@ -298,6 +310,59 @@ void Parser::sqlite_state(const YAML::Node& node, SqliteOptions& out) {
         }
     }
     if (node["write_queue"]) out.write_queue = boolean(node["write_queue"], "state.write_queue");
+}
+
+// A file named in the config: absolute, or relative to the config file's directory.
+std::string Parser::file_path(const YAML::Node& node, const std::string& path) const {
+    std::filesystem::path p = text(node, path);
+    if (p.is_relative()) p = std::filesystem::absolute(source_).parent_path() / p;
+    return p.lexically_normal().string();
+}
+
+void Parser::mariadb_state(const YAML::Node& node, MariadbOptions& out) {
+    if (node.IsMap() && (node["password"] || node["user"])) {
+        const char* key = node["password"] ? "password" : "user";
+        fail(mark_of(node[key]),
+             "state.mariadb.{}: credentials do not belong in the config, which every user can "
+             "read; put them in the option file state.mariadb.option_file ([client] user=, "
+             "password=; mode 0600, root's)",
+             key);
+    }
+    expect_map(node, "state.mariadb",
+               {"host", "port", "socket", "database", "option_file", "read_option_file",
+                "connect_timeout_s", "read_timeout_s", "write_timeout_s"});
+    if (node["host"]) out.host = text(node["host"], "state.mariadb.host");
+    if (node["port"]) {
+        out.port = static_cast<unsigned>(
+            integer(node["port"], "state.mariadb.port", 1, 65535, "a TCP port number"));
+    }
+    if (node["socket"]) out.socket = file_path(node["socket"], "state.mariadb.socket");
+    if (node["database"]) {
+        out.database = text(node["database"], "state.mariadb.database");
+        const bool plain = out.database.size() <= 64 &&
+                           std::all_of(out.database.begin(), out.database.end(), [](char c) {
+                               return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+                           });
+        if (out.database.empty() || !plain) {
+            fail(mark_of(node["database"]),
+                 "state.mariadb.database: expected a name of letters, digits and '_' (at most "
+                 "64), got {}",
+                 gpuslots::in_quotes(out.database, 80));
+        }
+    }
+    if (node["option_file"])
+        out.option_file = file_path(node["option_file"], "state.mariadb.option_file");
+    if (node["read_option_file"]) {
+        out.read_option_file =
+            file_path(node["read_option_file"], "state.mariadb.read_option_file");
+    }
+    const auto seconds = [&](const char* key, std::chrono::seconds& field) {
+        const std::string path = std::string("state.mariadb.") + key;
+        if (node[key]) field = std::chrono::seconds(integer(node[key], path, 1, 3600, "seconds"));
+    };
+    seconds("connect_timeout_s", out.connect_timeout);
+    seconds("read_timeout_s", out.read_timeout);
+    seconds("write_timeout_s", out.write_timeout);
 }
 
 Range Parser::range(const YAML::Node& node, const std::string& path, Range defaults,

@@ -146,8 +146,12 @@ bool Publisher::write_server(const ServerRows& server) noexcept {
         if (fd < 0) return false;
         bool ok = ::pwrite(fd, bytes.data(), bytes.size(), 0) == static_cast<ssize_t>(bytes.size());
         // Cut off a longer version's tail (readers ignore it meanwhile: the header says where
-        // the body ends).
-        ok = ok && ::ftruncate(fd, static_cast<off_t>(bytes.size())) == 0;
+        // the body ends). Only when there is one: an ftruncate to the same size still changes
+        // the inode's times, an inode write on every commit.
+        struct stat st {};
+        ok = ok && ::fstat(fd, &st) == 0;
+        if (ok && st.st_size > static_cast<off_t>(bytes.size()))
+            ok = ::ftruncate(fd, static_cast<off_t>(bytes.size())) == 0;
         return ::close(fd) == 0 && ok;
     } catch (...) {
         return false;

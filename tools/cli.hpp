@@ -72,6 +72,7 @@ void setup_release(CLI::App& app, const Globals& globals, Runner& runner);
 void setup_reset(CLI::App& app, const Globals& globals, Runner& runner);
 void setup_check_config(CLI::App& app, const Globals& globals, Runner& runner);
 void setup_slurm_config(CLI::App& app, const Globals& globals, Runner& runner);
+void setup_db(CLI::App& app, const Globals& globals, Runner& runner);
 void setup_reconcile(CLI::App& app, const Globals& globals, Runner& runner);
 void setup_metrics(CLI::App& app, const Globals& globals, Runner& runner);
 void setup_gpu_job_files(CLI::App& app, const Globals& globals, Runner& runner);

@@ -27,6 +27,7 @@ int run(int argc, char** argv) {
     setup_reset(app, globals, runner);
     setup_check_config(app, globals, runner);
     setup_slurm_config(app, globals, runner);
+    setup_db(app, globals, runner);
     setup_reconcile(app, globals, runner);
     setup_metrics(app, globals, runner);
     setup_gpu_job_files(app, globals, runner);

@@ -92,14 +92,34 @@ struct SqliteOptions {
     bool write_queue = true;
 };
 
+// The shared store on a MariaDB/MySQL server (state.backend: mariadb), one ledger for the whole
+// cluster. YAML: state.mariadb.*. No credentials here: the config is readable by every user, so
+// the connector reads them itself from MySQL option files ([client] group).
+struct MariadbOptions {
+    std::string host;    // empty: the option file's host, else the local socket
+    unsigned port = 0;   // 0: the option file's, else 3306
+    std::string socket;  // a Unix socket instead of host/port
+    std::string database = "gpuslots";
+    // The writers' account (prologs, epilogs, the admin tool as root): mode 0600, root's.
+    std::string option_file = "/etc/gpuslots/db.cnf";
+    // The read account for everyone else's `status`: readable by all; it may only run the
+    // status procedure.
+    std::string read_option_file = "/etc/gpuslots/db-read.cnf";
+    // Bounds on every network wait, so that a prolog never hangs on an unreachable server.
+    std::chrono::seconds connect_timeout{2};
+    std::chrono::seconds read_timeout{5};
+    std::chrono::seconds write_timeout{5};
+};
+
 // Where the ledger is kept: the backend, what every backend shares, and each backend's own
 // options (a backend reads only its own; the others keep their defaults).
 struct StateConfig {
-    std::string backend = "sqlite";  // the store: "sqlite" (the only one so far)
+    std::string backend = "sqlite";  // the store: "sqlite" or "mariadb"
     // How long one operation may wait for others (locks, turns, transient failures) before
     // it gives up with Errc::busy. YAML: state.busy_timeout_ms.
     std::chrono::milliseconds busy_timeout{10'000};
     SqliteOptions sqlite;
+    MariadbOptions mariadb;
 };
 
 struct SlurmConfig {

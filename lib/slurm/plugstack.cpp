@@ -2,6 +2,7 @@
 
 namespace gpuslots {
 
+// plugin/entry.c (plain_args) checks the same rule in C: a change here goes there too.
 Result<PluginArgs> parse_plugin_args(const std::vector<std::string>& args) {
     PluginArgs out;
     for (const auto& arg : args) {

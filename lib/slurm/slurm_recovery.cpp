@@ -69,9 +69,10 @@ std::optional<std::string> moved_ledger_refusal(const Config& config, const Reco
             "the ledger has moved while jobs hold GPUs on {}: job {} holds its slots in {} "
             "(config {} then), but the config {} now names {}; no job gets slots from the new "
             "ledger while the old one holds this node's: wait for those jobs to end, or move "
-            "the ledger back (see 'gpuslots check-config')",
+            "the ledger back (see 'gpuslots check-config'); if that ledger is gone for good and "
+            "job {} no longer runs, remove its record from {}",
             node, other.job_id, ledger_location(other.state), other.config_source, config.source,
-            ledger_location(config.state));
+            ledger_location(config.state), other.job_id, records.path());
     }
     return std::nullopt;
 }

@@ -69,6 +69,7 @@ table='
 6|b6.cli_large_hostlist_over_small|  the same, fleet written as one hostlist entry|
 6|b6.parse_large_over_small|  config parsing alone, in process: 10,000 / 4 servers|
 8|b8.streaming_ms|status --json written in process, 10,000 servers, streaming writer, ms|<=60
+8|b8.streaming_cpu_ms|  the same, CPU time of the writing thread, ms|<=60
 8|b8.nlohmann_over_streaming|  nlohmann-json tree + dump / streaming writer|
 7|b7.after.completed_pct|burst of 60 jobs (1..4 GPU slots) on 3 x 4 GPUs, Slurm counts slots: completed %|>=100
 7|b7.before.completed_pct|  the same, Slurm not told about the slots (before): completed %|
@@ -120,6 +121,7 @@ b6.parse_small_us|config parsing in process, 4 servers, us
 b6.parse_large_us|config parsing in process, 10,000 servers, us
 b6.snapshot_large_us|read all reservations + summarize, 10,000 servers, us
 b8.nlohmann_ms|status --json written in process as an nlohmann-json tree, 10,000 servers, ms
+b8.nlohmann_cpu_ms|  the same, CPU time, ms
 '
 
 awk -v table="$table" -v context="$context" '

@@ -36,7 +36,9 @@
 #   DURABILITY=full    state.durability in the gpuslots config (full, the product's default, or
 #                      normal)
 #   PLUGIN_ARGS        the plugin's plugstack.conf arguments (default config=DIR/etc/gpuslots.yaml
-#                      record_dir=DIR/records: the job records stay in the cluster's directory)
+#                      record_dir=DIR/records: the job records of clusters that run side by side
+#                      on one machine must not meet in /run/gpuslots, their node names and job ids
+#                      are the same)
 #   CTLD_PORT=16817    slurmctld's port
 #   SLURMD_PORT=16818  SlurmdPort; node i listens on SLURMD_PORT+i
 #   UTS=0              1: each slurmd in its own UTS namespace with hostname nX

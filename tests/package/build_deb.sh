@@ -17,6 +17,9 @@ done
 args=(-DCMAKE_INSTALL_PREFIX=/usr -DCMAKE_BUILD_TYPE=RelWithDebInfo
 	-DGPUSLOTS_BUILD_TESTS=OFF -DGPUSLOTS_BUILD_BENCH=OFF -DGPUSLOTS_SANITIZER_TESTS=OFF)
 [ -n "$launcher" ] && args+=(-DCMAKE_CXX_COMPILER_LAUNCHER="$launcher" -DCMAKE_C_COMPILER_LAUNCHER="$launcher")
+# A fresh cache each time (the objects stay): the package takes the project's defaults as they
+# are now, never a value an earlier configure left in the cache.
+rm -f "$dir"/CMakeCache.txt
 cmake -S "$src" -B "$dir" "${args[@]}" >"$dir.configure.log" 2>&1 || {
 	cat "$dir.configure.log"
 	echo "FAIL: configuring the package build in $dir" >&2

@@ -134,7 +134,7 @@ if not keys:
     failures.append("etc/gpuslots.yaml: no keys found")
 for path in keys:
     need("gpuslots.yaml.5", config_page, rf"\*{re.escape(path)}\*", f"key {path}")
-commented = sorted(set(re.findall(r"(?m)^#\s+([a-z_]+):(?:\s|$)", example)))
+commented = sorted(set(re.findall(r"(?m)^\s*#\s+([a-z_]+):(?:\s|$)", example)))
 for key in commented:
     need("gpuslots.yaml.5", config_page, rf"\*([a-z_.\[\]]*\.)?{key}\*",
          f"'{key}' (shown in a comment of etc/gpuslots.yaml)")

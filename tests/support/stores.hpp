@@ -7,12 +7,15 @@
 // contract test program exits 77: ctest reports it as skipped, with the reason.
 #pragma once
 
+#include <cstdio>
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "gpuslots/store.hpp"
 #include "support/fixtures.hpp"
+#include "support/mariadb.hpp"
 
 namespace gpuslots::test {
 
@@ -28,7 +31,27 @@ struct StoreUnderTest {
 inline const StoreUnderTest kStores[] = {
     {"sqlite", [] { return std::optional<std::string>(); },
      [](const TempDir&) { return std::string("state:\n  path: state.db\n"); }},
+    {"mariadb", mariadb_server::unavailable, mariadb_server::state_yaml},
 };
+
+// The store named by `--store=NAME` among argv (removed from it; "sqlite" when absent), or
+// nullptr with a message on stderr when there is no such store.
+inline const StoreUnderTest* store_from_args(std::vector<char*>& args, int argc, char** argv) {
+    std::string name = "sqlite";
+    for (int i = 0; i < argc; ++i) {
+        const std::string_view arg = argv[i];
+        if (arg.rfind("--store=", 0) == 0) {
+            name = arg.substr(8);
+        } else {
+            args.push_back(argv[i]);
+        }
+    }
+    for (const auto& store : kStores) {
+        if (name == store.name) return &store;
+    }
+    std::fprintf(stderr, "no store '%s' in tests/support/stores.hpp\n", name.c_str());
+    return nullptr;
+}
 
 // Passes every call on to `inner`; a test overrides the calls it wants to change.
 class ForwardingStore : public Store {

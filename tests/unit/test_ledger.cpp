@@ -11,6 +11,7 @@
 
 #include "gpuslots/status.hpp"
 #include "gpuslots/storage.hpp"
+#include "support/store_main.hpp"
 #include "unit/ledger_contract.hpp"
 
 using namespace gpuslots;
@@ -25,32 +26,7 @@ const test::StoreUnderTest& contract::store() {
 }
 
 int main(int argc, char* argv[]) {
-    std::string name = "sqlite";
-    std::vector<char*> args;
-    for (int i = 0; i < argc; ++i) {
-        const std::string_view arg = argv[i];
-        if (arg.rfind("--store=", 0) == 0) {
-            name = arg.substr(8);
-        } else {
-            args.push_back(argv[i]);
-        }
-    }
-    for (const auto& store : test::kStores) {
-        if (name == store.name) g_store = &store;
-    }
-    if (g_store == nullptr) {
-        std::fprintf(stderr, "test_ledger: no store '%s' in tests/support/stores.hpp\n",
-                     name.c_str());
-        return 2;
-    }
-    if (auto why = g_store->unavailable()) {
-        std::printf("SKIP: the ledger contract on store %s cannot run here: %s\n", g_store->name,
-                    why->c_str());
-        return 77;
-    }
-    std::printf("the ledger contract on store %s\n", g_store->name);
-    return boost::unit_test::unit_test_main(&init_unit_test, static_cast<int>(args.size()),
-                                            args.data());
+    return test::store_test_main(argc, argv, "the ledger contract", g_store);
 }
 
 BOOST_FIXTURE_TEST_CASE(reserve_takes_lowest_free_indices_and_counts_cpus, Fixture) {

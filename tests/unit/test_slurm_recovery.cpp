@@ -142,6 +142,22 @@ BOOST_AUTO_TEST_CASE(a_stale_record_does_not_block_a_moved_ledger) {
     BOOST_TEST(!std::filesystem::exists(n.dir.file("records/n1+30.job")));
 }
 
+BOOST_AUTO_TEST_CASE(a_record_whose_old_ledger_is_gone_says_how_to_end_the_refusals) {
+    Node n;
+    BOOST_TEST_REQUIRE(!job_prolog(n.args, job("32", "1"), n.fast).node_fault);
+    n.push("state:\n  path: moved.db\nslurm:\n  prolog_wait_seconds: 1\n");
+    for (const char* suffix : {"", "-wal", "-shm"})
+        std::filesystem::remove(n.dir.file(std::string("state.db") + suffix));
+    // Still refused (the GPUs may be in use), but the message names the record to remove.
+    const HookOutcome refused = job_prolog(n.args, job("33", "1"), n.fast);
+    BOOST_TEST(!refused.node_fault, refused.message);
+    BOOST_TEST(has(refused.message, "remove its record from " + n.dir.file("records")),
+               refused.message);
+    BOOST_TEST(n.held("moved.db") == 0U);
+    std::filesystem::remove(n.dir.file("records/n1+32.job"));
+    BOOST_TEST(has(job_prolog(n.args, job("34", "1"), n.fast).message, "reserved GPUs [0]"));
+}
+
 BOOST_AUTO_TEST_CASE(jobs_of_an_earlier_boot_are_released_before_a_refusal_for_lack_of_room) {
     Node n;
     BOOST_TEST_REQUIRE(!job_prolog(n.args, job("40", "2"), n.fast).node_fault);
