@@ -90,6 +90,16 @@ std::string encode_record(const JobRecord& r) {
     line("sqlite.path", r.state.sqlite.path);
     line("sqlite.durability", r.state.sqlite.durability == Durability::full ? "full" : "normal");
     line("sqlite.write_queue", r.state.sqlite.write_queue ? "1" : "0");
+    const MariadbOptions& m = r.state.mariadb;
+    line("mariadb.host", m.host);
+    line("mariadb.port", std::to_string(m.port));
+    line("mariadb.socket", m.socket);
+    line("mariadb.database", m.database);
+    line("mariadb.option_file", m.option_file);
+    line("mariadb.read_option_file", m.read_option_file);
+    line("mariadb.connect_timeout", std::to_string(m.connect_timeout.count()));
+    line("mariadb.read_timeout", std::to_string(m.read_timeout.count()));
+    line("mariadb.write_timeout", std::to_string(m.write_timeout.count()));
     return out + "end\n";
 }
 
@@ -127,6 +137,30 @@ std::optional<JobRecord> decode_record(const std::string& text) {
     r.state.sqlite.durability =
         values["sqlite.durability"] == "normal" ? Durability::normal : Durability::full;
     r.state.sqlite.write_queue = values["sqlite.write_queue"] != "0";
+    // The database server's options (every key, as encode_record() writes them all).
+    MariadbOptions& m = r.state.mariadb;
+    const auto copy = [&](const char* key, std::string& into) {
+        if (auto it = values.find(key); it != values.end()) into = it->second;
+    };
+    copy("mariadb.host", m.host);
+    copy("mariadb.socket", m.socket);
+    copy("mariadb.database", m.database);
+    copy("mariadb.option_file", m.option_file);
+    copy("mariadb.read_option_file", m.read_option_file);
+    try {
+        if (auto it = values.find("mariadb.port"); it != values.end()) {
+            m.port = static_cast<unsigned>(std::stoul(it->second));
+        }
+        for (auto [key, into] : {std::pair{"mariadb.connect_timeout", &m.connect_timeout},
+                                 std::pair{"mariadb.read_timeout", &m.read_timeout},
+                                 std::pair{"mariadb.write_timeout", &m.write_timeout}}) {
+            if (auto it = values.find(key); it != values.end()) {
+                *into = std::chrono::seconds(std::stoll(it->second));
+            }
+        }
+    } catch (...) {
+        return std::nullopt;
+    }
     return r;
 }
 
@@ -154,8 +188,10 @@ Result<RecordDir> RecordDir::open_existing(const std::string& dir) {
 }
 
 Result<void> RecordDir::write(const JobRecord& record) const {
+    const MariadbOptions& m = record.state.mariadb;
     for (const std::string* v : {&record.node, &record.job_id, &record.config_source,
-                                 &record.state.backend, &record.state.sqlite.path}) {
+                                 &record.state.backend, &record.state.sqlite.path, &m.host,
+                                 &m.socket, &m.database, &m.option_file, &m.read_option_file}) {
         if (v->find('\n') != std::string::npos) {
             return dir_error(
                 dir_, fmt::format("cannot record {}: a line break in it", in_quotes(*v, 100)));

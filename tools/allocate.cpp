@@ -145,8 +145,11 @@ int run_allocate(const AllocateOptions& o, const Globals& globals) {
     }
     auto ledger = open_for_writing(*config);
     if (!ledger) return report(ledger.error());
-    const Request request{Origin::manual,   o.task_id, *gpus,        *cpus,
-                          requesting_uid(), {},        std::nullopt, false};
+    Request request;
+    request.task_id = o.task_id;
+    request.gpus = *gpus;
+    request.cpus = *cpus;
+    request.owner_uid = requesting_uid();
 
     bool scheduled = false;
     for (const auto& s : config->fleet.servers())

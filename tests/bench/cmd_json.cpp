@@ -30,10 +30,16 @@ FleetStatus synthetic_status(int servers, int reservations) {
     for (int i = 0; i < reservations; ++i) {
         auto& s = st.servers[static_cast<std::size_t>(i % servers)];
         const int first = 8 - s.gpus_free;
-        Reservation r{
-            Origin::slurm, std::to_string(100000 + i), s.name, {first, first + 1}, 2, 8, ::getuid(),
-            1764700000 + i};
-        r.boot_id = "0f3c6e2a-6a43-4d6b-9a2e-1b7d1c9e5f21";
+        Reservation r{Origin::slurm,
+                      std::to_string(100000 + i),
+                      s.name,
+                      {first, first + 1},
+                      2,
+                      8,
+                      ::getuid(),
+                      1764700000 + i,
+                      "0f3c6e2a-6a43-4d6b-9a2e-1b7d1c9e5f21",
+                      std::nullopt};
         s.gpus_free -= 2;
         s.cpus_free -= 8;
         s.tasks.push_back(std::move(r));

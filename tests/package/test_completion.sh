@@ -60,7 +60,7 @@ expect "every subcommand" "$subs" gpuslots ""
 expect "a prefix" "status" gpuslots st
 expect "the global options" "--config --help --version" gpuslots --
 expect "the options of allocate" "--help --json --server --wait" gpuslots allocate t1 1 2 --
-expect "the options of check-config" "--help --no-slurm --slurm" gpuslots check-config --
+expect "the options of check-config" "--help --no-slurm --record-dir --slurm" gpuslots check-config --
 expect "the options of release, after --config FILE" "--help --job --json --server" \
 	gpuslots --config "$dir/fleet.yaml" release --
 expect "server names for allocate --server" "big rack1-01 rack1-02 rack1-03" \

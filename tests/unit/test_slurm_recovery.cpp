@@ -224,12 +224,23 @@ BOOST_AUTO_TEST_CASE(a_record_round_trips_and_a_torn_one_is_not_a_record) {
     r.state.sqlite.path = "/var/lib/a b/state.db";
     r.state.sqlite.durability = Durability::normal;
     r.state.busy_timeout = 1234ms;
+    r.state.backend = "mariadb";
+    r.state.mariadb.host = "db1";
+    r.state.mariadb.port = 3307;
+    r.state.mariadb.option_file = "/etc/gpuslots/other.cnf";
+    r.state.mariadb.write_timeout = 9s;
     const std::string text = encode_record(r);
     auto back = decode_record(text);
     BOOST_TEST_REQUIRE(back.has_value());
     BOOST_TEST(back->state.sqlite.path == "/var/lib/a b/state.db");
     BOOST_TEST((back->state.sqlite.durability == Durability::normal));
     BOOST_TEST(back->state.busy_timeout.count() == 1234);
+    BOOST_TEST(back->state.backend == "mariadb");
+    BOOST_TEST(back->state.mariadb.host == "db1");
+    BOOST_TEST(back->state.mariadb.port == 3307U);
+    BOOST_TEST(back->state.mariadb.option_file == "/etc/gpuslots/other.cnf");
+    BOOST_TEST(back->state.mariadb.write_timeout.count() == 9);
+    BOOST_TEST(back->state.mariadb.database == "gpuslots");
     BOOST_TEST(!decode_record(text.substr(0, text.size() - 4)).has_value());
     BOOST_TEST(!decode_record("gpuslots-job-record 2\nend\n").has_value());
 }
