@@ -3,6 +3,7 @@
 // creates for the writers and the readers. Safe to run again: it changes only what is missing.
 #include "cli.hpp"
 #include "gpuslots/storage.hpp"
+#include "text.hpp"
 
 namespace gpuslots::cli {
 namespace {
@@ -18,37 +19,31 @@ int run_db_init(const DbOptions& o, const Globals& globals) {
     if (!done) return report(done.error());
     const std::string where = ledger_location(config->state);
     if (done->from_version == 0) {
-        fmt::print("db init: created the gpuslots schema (version {}) in {}\n", done->to_version,
-                   where);
+        say("db init: created the gpuslots schema (version {}) in {}\n", done->to_version, where);
     } else if (done->from_version < done->to_version) {
-        fmt::print("db init: migrated {} from schema version {} to {}\n", where, done->from_version,
-                   done->to_version);
+        say("db init: migrated {} from schema version {} to {}\n", where, done->from_version,
+            done->to_version);
     } else {
-        fmt::print("db init: {} is at schema version {}; nothing to migrate\n", where,
-                   done->to_version);
+        say("db init: {} is at schema version {}; nothing to migrate\n", where, done->to_version);
     }
-    fmt::print(
-        "db init: the status procedure and the event that ends readers' long "
+    say("db init: the status procedure and the event that ends readers' long "
         "transactions are in place\n");
     if (!done->event_scheduler) {
         warn(
             "the database server runs no events (event_scheduler is OFF): set "
             "event_scheduler=ON in its config, or users' open transactions are never ended");
     }
-    fmt::print("db init: {} server(s) of the config, {} new\n", config->fleet.size(),
-               done->added.size());
+    say("db init: {} server(s) of the config, {} new\n", config->fleet.size(), done->added.size());
     for (const auto& name : done->removed) {
-        fmt::print(
-            "db init: server {} is in the ledger but not in the config; its row is kept "
+        say("db init: server {} is in the ledger but not in the config; its row is kept "
             "(release what it holds, 'gpuslots status' lists it)\n",
             in_quotes(name));
     }
-    fmt::print(
-        "\nCreate the accounts (as the database admin; passwords of your own, then the "
+    say("\nCreate the accounts (as the database admin; passwords of your own, then the "
         "same in {} and {}):\n",
         config->state.mariadb.option_file, config->state.mariadb.read_option_file);
     for (const auto& line : done->grants)
-        fmt::print("  {}\n", line);
+        say("  {}\n", line);
     return kOk;
 }
 
