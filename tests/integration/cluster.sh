@@ -507,13 +507,13 @@ cmd_up() {
 	MARIADB_DIR=${MARIADB_DIR:-}
 	MARIADB_DATABASE=${MARIADB_DATABASE:-gt_it_$(basename "$DIR" | tr -c 'A-Za-z0-9_\n' _)}
 
-	local why
+	local why what="Slurm cannot run here: "
 	why=$(cannot_run_reason)
-	[ -n "$why" ] || why=$(cannot_use_mariadb_reason)
+	[ -n "$why" ] || { why=$(cannot_use_mariadb_reason) && what=""; }
 	if [ -n "$why" ]; then
 		# Kept for `status` (and so for the scenarios), where DIR can be written.
 		mkdir -p "$DIR" 2>/dev/null && echo "$why" >"$DIR"/SKIPPED 2>/dev/null
-		echo "$PROG: SKIP: Slurm cannot run here: $why" >&2
+		echo "$PROG: SKIP: $what$why" >&2
 		exit $SKIP
 	fi
 	mkdir -p "$DIR" || die "cannot create $DIR"
