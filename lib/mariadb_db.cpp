@@ -114,7 +114,14 @@ Statement::Statement(Connection& connection, std::string_view sql)
     : connection_(connection), sql_(sql) {
     stmt_ = mysql_stmt_init(connection.handle());
     if (stmt_ == nullptr) connection.raise();
-    if (mysql_stmt_prepare(stmt_, sql_.data(), sql_.size()) != 0) raise();
+    if (mysql_stmt_prepare(stmt_, sql_.data(), sql_.size()) != 0) {
+        // A constructor that throws runs no destructor: close the handle here (a lost
+        // connection fails here, and every reconnect would leak one otherwise).
+        Failure failure{static_cast<int>(mysql_stmt_errno(stmt_)), mysql_stmt_error(stmt_)};
+        mysql_stmt_close(stmt_);
+        stmt_ = nullptr;
+        throw failure;
+    }
 }
 
 Statement::~Statement() {
