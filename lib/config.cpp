@@ -70,7 +70,7 @@ class Parser {
     [[noreturn]] void fail(const YAML::Mark& mark, fmt::format_string<Args...> format,
                            Args&&... args) const {
         throw ParseFailure{fmt::format("{}: {}", yaml_document::where(source_, mark),
-                                       fmt::format(format, std::forward<Args>(args)...))};
+                                       tr(format, std::forward<Args>(args)...))};
     }
 
     // Where to point for `node`: yaml-cpp gives an empty value ("gpus:" and nothing) the

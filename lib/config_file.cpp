@@ -36,10 +36,13 @@ Result<Config> load_config(const std::string& path) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         const int err = errno;
-        return make_error(Errc::config, "cannot read config {}: {}{}", shown, std::strerror(err),
-                          err == ENOENT ? " (create it from the example etc/gpuslots.yaml, or "
-                                          "point --config or $GPUSLOTS_CONFIG at one)"
-                                        : "");
+        if (err == ENOENT) {
+            return make_error(Errc::config,
+                              "cannot read config {}: {} (create it from the example "
+                              "etc/gpuslots.yaml, or point --config or $GPUSLOTS_CONFIG at one)",
+                              shown, std::strerror(err));
+        }
+        return make_error(Errc::config, "cannot read config {}: {}", shown, std::strerror(err));
     }
     struct stat st {};
     if (::fstat(fd, &st) != 0) {

@@ -103,18 +103,19 @@ int print_result(const Reservation& r, const std::optional<Holder>& holder, bool
         print_json_line(std::move(out));
         return kOk;
     }
-    const std::string gpus = r.gpus.empty() ? tr("none") : join_ints(r.gpus);
+    const std::string gpus = gpu_list(r.gpus);
     if (holder && r.expires_unix) {
-        say("allocated {} on {}: GPUs {}, {} CPUs, until {} (Slurm counts them: holder job {})\n",
+        say("allocated {} on {}: GPUs {} and {} CPUs, until {} (Slurm counts them: holder job "
+            "{})\n",
             r.task_id, r.server, gpus, r.cpus, iso8601(*r.expires_unix), holder->job_id);
     } else if (holder) {
-        say("allocated {} on {}: GPUs {}, {} CPUs (Slurm counts them: holder job {})\n", r.task_id,
-            r.server, gpus, r.cpus, holder->job_id);
+        say("allocated {} on {}: GPUs {} and {} CPUs (Slurm counts them: holder job {})\n",
+            r.task_id, r.server, gpus, r.cpus, holder->job_id);
     } else if (r.expires_unix) {
-        say("allocated {} on {}: GPUs {}, {} CPUs, until {}\n", r.task_id, r.server, gpus, r.cpus,
-            iso8601(*r.expires_unix));
+        say("allocated {} on {}: GPUs {} and {} CPUs, until {}\n", r.task_id, r.server, gpus,
+            r.cpus, iso8601(*r.expires_unix));
     } else {
-        say("allocated {} on {}: GPUs {}, {} CPUs\n", r.task_id, r.server, gpus, r.cpus);
+        say("allocated {} on {}: GPUs {} and {} CPUs\n", r.task_id, r.server, gpus, r.cpus);
     }
     return kOk;
 }

@@ -78,4 +78,8 @@ std::string join_ints(const std::vector<int>& v, std::string_view separator) {
     return fmt::format("{}", fmt::join(v, separator));
 }
 
+std::string gpu_list(const std::vector<int>& gpus) {
+    return gpus.empty() ? tr("none") : fmt::format("[{}]", fmt::join(gpus, ","));
+}
+
 }  // namespace gpuslots::cli

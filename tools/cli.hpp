@@ -66,6 +66,10 @@ std::uint32_t requesting_uid();
 const std::string& user_name(std::uint32_t uid);
 std::string join_ints(const std::vector<int>& v, std::string_view separator = ",");
 
+// GPU indices as the result lines show them: "[0,1]", or "none". In brackets, so that in
+// "GPUs [0,1] and 4 CPUs" the list cannot be read into the CPU count.
+std::string gpu_list(const std::vector<int>& gpus);
+
 void setup_status(CLI::App& app, const Globals& globals, Runner& runner);
 void setup_allocate(CLI::App& app, const Globals& globals, Runner& runner);
 void setup_release(CLI::App& app, const Globals& globals, Runner& runner);

@@ -4,6 +4,7 @@
 
 #include "cli.hpp"
 #include "gpuslots/version.hpp"
+#include "locale.hpp"
 #include "text.hpp"
 
 namespace {
@@ -52,6 +53,7 @@ int run(int argc, char** argv) {
 
 int main(int argc, char** argv) {
     try {
+        gpuslots::cli::use_locale();
         return run(argc, argv);
     } catch (const std::bad_alloc&) {
         std::fputs("gpuslots: out of memory\n", stderr);  // no allocation: not translated

@@ -106,35 +106,35 @@ std::string since(std::int64_t unix_seconds) {
 void print_line(const Outcome& o) {
     const Reservation& r = o.judgement.reservation;
     const std::string label = holder_label(r);
-    const std::string gpus = r.gpus.empty() ? tr("none") : join_ints(r.gpus);
+    const std::string gpus = gpu_list(r.gpus);
     const std::string at = since(r.created_unix);
     const std::string& why = o.judgement.why;
     switch (o.action) {
         case Action::released:
             if (!o.holders.empty()) {
-                say("released {} on {} (GPUs {}, {} CPUs, since {}): {}; cancelled holder job "
+                say("released {} on {} (GPUs {} and {} CPUs, since {}): {}; cancelled holder job "
                     "{}\n",
                     label, r.server, gpus, r.cpus, at, why, fmt::join(o.holders, " "));
                 return;
             }
-            say("released {} on {} (GPUs {}, {} CPUs, since {}): {}\n", label, r.server, gpus,
+            say("released {} on {} (GPUs {} and {} CPUs, since {}): {}\n", label, r.server, gpus,
                 r.cpus, at, why);
             return;
         case Action::would_release:
-            say("would release {} on {} (GPUs {}, {} CPUs, since {}): {}\n", label, r.server, gpus,
-                r.cpus, at, why);
+            say("would release {} on {} (GPUs {} and {} CPUs, since {}): {}\n", label, r.server,
+                gpus, r.cpus, at, why);
             return;
         case Action::changed:
-            say("left {} on {} (GPUs {}, {} CPUs, since {}): it changed in the ledger since it "
+            say("left {} on {} (GPUs {} and {} CPUs, since {}): it changed in the ledger since it "
                 "was judged (made again)\n",
                 label, r.server, gpus, r.cpus, at);
             return;
         case Action::kept:
-            say("kept {} on {} (GPUs {}, {} CPUs, since {}): {}\n", label, r.server, gpus, r.cpus,
-                at, why);
+            say("kept {} on {} (GPUs {} and {} CPUs, since {}): {}\n", label, r.server, gpus,
+                r.cpus, at, why);
             return;
         case Action::reported:
-            say("old {} on {} (GPUs {}, {} CPUs, since {}): {}\n", label, r.server, gpus, r.cpus,
+            say("old {} on {} (GPUs {} and {} CPUs, since {}): {}\n", label, r.server, gpus, r.cpus,
                 at, why);
             return;
         case Action::none:

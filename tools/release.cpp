@@ -106,7 +106,7 @@ int run_release(const ReleaseOptions& o, const Globals& globals) {
     }
     if (released->empty()) return report(not_found(slurm, id, server));
     for (const auto& r : *released) {
-        const std::string gpus = r.gpus.empty() ? tr("none") : join_ints(r.gpus);
+        const std::string gpus = gpu_list(r.gpus);
         if (o.json) {
             std::string out;
             JsonWriter(out)
@@ -119,12 +119,12 @@ int run_release(const ReleaseOptions& o, const Globals& globals) {
                 .end_object();
             print_json_line(std::move(out));
         } else if (slurm) {
-            say("released job {} on {}: GPUs {}, {} CPUs\n", r.task_id, r.server, gpus, r.cpus);
+            say("released job {} on {}: GPUs {} and {} CPUs\n", r.task_id, r.server, gpus, r.cpus);
         } else if (!holders.empty()) {
-            say("released {} on {}: GPUs {}, {} CPUs (cancelled holder job {})\n", r.task_id,
+            say("released {} on {}: GPUs {} and {} CPUs (cancelled holder job {})\n", r.task_id,
                 r.server, gpus, r.cpus, fmt::join(holders, " "));
         } else {
-            say("released {} on {}: GPUs {}, {} CPUs\n", r.task_id, r.server, gpus, r.cpus);
+            say("released {} on {}: GPUs {} and {} CPUs\n", r.task_id, r.server, gpus, r.cpus);
         }
     }
     return kOk;

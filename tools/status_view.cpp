@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <ctime>
+#include <iterator>
 
 #include "cli.hpp"
 #include "json_writer.hpp"
+#include "locale.hpp"
 #include "text.hpp"
 
 namespace gpuslots::cli {
@@ -96,29 +98,38 @@ std::string task_label(const Reservation& r) {
 }
 
 void print_status_table(const FleetStatus& st, const SlurmMarks* marks) {
+    // Columns are measured in terminal columns, not bytes: a translated heading may hold
+    // double-width characters (tools/locale.hpp). A column is as wide as its heading or the
+    // width the original tool gave it, whichever is more.
     const std::string server = tr("SERVER");
     const std::string total = tr("TOTAL");
-    std::size_t name_width = std::max(server.size(), total.size());
+    const std::string headings[] = {tr("GPUS FREE"), tr("GPU USE"), tr("CPUS FREE"), tr("CPU USE")};
+    std::size_t widths[] = {11, 7, 13, 7};
+    for (std::size_t i = 0; i < std::size(widths); ++i)
+        widths[i] = std::max(widths[i], display_width(headings[i]));
+    std::size_t name_width = std::max(display_width(server), display_width(total));
     for (const auto& s : st.servers)
-        name_width = std::max(name_width, s.name.size());
-    const auto row = [&](std::string_view name, const std::string& gpus, int gpu_pct,
-                         const std::string& cpus, int cpu_pct, const std::string& tasks) {
-        fmt::print("{:<{}}  {:>11}  {:>6}%  {:>13}  {:>6}%  {}\n", name, name_width, gpus, gpu_pct,
-                   cpus, cpu_pct, tasks);
+        name_width = std::max(name_width, display_width(s.name));
+    const auto line = [&](std::string_view name, std::string_view gpus, std::string_view gpu_use,
+                          std::string_view cpus, std::string_view cpu_use, std::string_view tasks) {
+        fmt::print("{}  {}  {}  {}  {}  {}\n", pad_right(name, name_width),
+                   pad_left(gpus, widths[0]), pad_left(gpu_use, widths[1]),
+                   pad_left(cpus, widths[2]), pad_left(cpu_use, widths[3]), tasks);
     };
-    fmt::print("{:<{}}  {:>11}  {:>7}  {:>13}  {:>7}  {}\n", server, name_width, tr("GPUS FREE"),
-               tr("GPU USE"), tr("CPUS FREE"), tr("CPU USE"), tr("TASKS"));
+    const auto row = [&](std::string_view name, long long gpus_free, long long gpus_total,
+                         long long cpus_free, long long cpus_total, const std::string& tasks) {
+        line(name, fmt::format("{}/{}", gpus_free, gpus_total),
+             fmt::format("{}%", percent_used(gpus_free, gpus_total)),
+             fmt::format("{}/{}", cpus_free, cpus_total),
+             fmt::format("{}%", percent_used(cpus_free, cpus_total)), tasks);
+    };
+    line(server, headings[0], headings[1], headings[2], headings[3], tr("TASKS"));
     for (const auto& s : st.servers) {
-        row(s.name, fmt::format("{}/{}", s.gpus_free, s.gpus_total),
-            percent_used(s.gpus_free, s.gpus_total),
-            fmt::format("{}/{}", s.cpus_free, s.cpus_total),
-            percent_used(s.cpus_free, s.cpus_total),
+        row(s.name, s.gpus_free, s.gpus_total, s.cpus_free, s.cpus_total,
             fmt::format("{} {}", s.tasks.size(), task_list(s.tasks, marks)));
     }
     const Totals& t = st.totals;
-    row(total, fmt::format("{}/{}", t.gpus_free, t.gpus_total),
-        percent_used(t.gpus_free, t.gpus_total), fmt::format("{}/{}", t.cpus_free, t.cpus_total),
-        percent_used(t.cpus_free, t.cpus_total), fmt::format("{}", t.tasks));
+    row(total, t.gpus_free, t.gpus_total, t.cpus_free, t.cpus_total, fmt::format("{}", t.tasks));
 }
 
 std::string status_json(const FleetStatus& st, std::string_view config, std::string_view ledger,

@@ -1,10 +1,10 @@
 // The one home of the admin tool's human text. Every sentence it shows a person is a whole-
 // sentence format template passed to tr() (gpuslots/text.hpp) or to one of the functions
-// below, or, for errors, to make_error() in lib/; never a sentence glued from pieces. The
-// catalogue's messages are therefore exactly what this finds:
-//
-//     xgettext --language=C++ --from-code=UTF-8 --keyword=tr --keyword=say
-//              --keyword=warn --keyword=complain --keyword=make_error:2 tools/*.cpp lib/*.cpp
+// below, or, for errors, to make_error() in lib/ (config errors: fail() in lib/config.cpp);
+// never a sentence glued from pieces. The catalogue's messages are therefore exactly what
+// po/xgettext.sh finds (keywords tr, say, warn, complain, make_error:2, fail:2), and the test
+// i18n.catalogue checks that po/ja.po translates every one. The locale picks the language:
+// tools/locale.cpp.
 //
 // JSON, Prometheus text, slurmd's log lines and exit codes never go through here: they must
 // not change with the locale.

@@ -12,6 +12,8 @@
 #include <utility>
 #include <variant>
 
+#include "gpuslots/text.hpp"
+
 namespace gpuslots {
 
 enum class Errc {
@@ -43,9 +45,10 @@ struct Error {
     std::string message;
 };
 
+// The message is made through tr(): translated in the admin tool, as written in the plugin.
 template <typename... Args>
 Error make_error(Errc code, fmt::format_string<Args...> format, Args&&... args) {
-    return Error{code, fmt::format(format, std::forward<Args>(args)...)};
+    return Error{code, tr(format, std::forward<Args>(args)...)};
 }
 
 // Either a value or an Error. Deliberately small: ok(), value(), error(), and -> / *.

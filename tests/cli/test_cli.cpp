@@ -185,7 +185,8 @@ BOOST_AUTO_TEST_CASE(allocate_status_release_round_trip) {
     const std::string allocated = site.ok({"allocate", "test_001", "2", "16"});
     // Whatever the policy picks: one server of the config, two distinct indices below 4.
     std::smatch m;
-    const std::regex line(R"(allocated test_001 on (gpu-server-[01]): GPUs ([0-3]),([0-3]), 16 CPUs
+    const std::regex line(
+        R"(allocated test_001 on (gpu-server-[01]): GPUs \[([0-3]),([0-3])\] and 16 CPUs
 )");
     BOOST_TEST_REQUIRE(std::regex_match(allocated, m, line), allocated);
     BOOST_TEST(m[2].str() != m[3].str());

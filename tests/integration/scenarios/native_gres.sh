@@ -28,7 +28,7 @@ scenario_native_gres() {
 	# A manual booking takes the GPU Slurm gives its holder job: the last free one.
 	cli allocate it-follow-book 1 0 --server n1 >"$W"/allocate.out 2>&1 ||
 		fail "gpuslots allocate on n1 failed: $(cat "$W"/allocate.out)"
-	gc=$(sed -n 's/^allocated it-follow-book on n1: GPUs \([0-9]*\), .*/\1/p' "$W"/allocate.out)
+	gc=$(sed -n 's/^allocated it-follow-book on n1: GPUs \[\([0-9]*\)\] and .*/\1/p' "$W"/allocate.out)
 	[ -n "$gc" ] || fail "allocate's output: $(cat "$W"/allocate.out)"
 	expect_eq "$(echo "$ga,$gb,$gc" | tr ',' '\n' | sort -u | wc -l)" 4 "distinct GPUs of the two jobs and the booking [$gc]"
 	ledger_consistent

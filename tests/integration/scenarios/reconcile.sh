@@ -152,14 +152,14 @@ scenario_node_crash() {
 
 	# --dry-run says what it would do and changes nothing.
 	cli reconcile --dry-run --grace 0 >"$W"/dry.out 2>&1 || fail "reconcile --dry-run failed: $(cat "$W"/dry.out)"
-	expect_grep "$W"/dry.out "^would release job $j on n1 \(GPUs 0,1,2,3, " "reconcile --dry-run"
+	expect_grep "$W"/dry.out "^would release job $j on n1 \(GPUs \[0,1,2,3\] and " "reconcile --dry-run"
 	cli reconcile --dry-run --grace 0 --json >"$W"/dry.json 2>&1 || fail "reconcile --dry-run --json failed"
 	expect_grep "$W"/dry.json "\"action\":\"would_release\",\"reason\":\"ended\",\"job_state\":\"NODE_FAIL\"" "reconcile --dry-run --json"
 	expect_eq "$(ledger_digest)" "$digest" "ledger bytes after reconcile --dry-run"
 	expect_eq "$(leaked_gpus)" 4 "GPUs leaked after --dry-run"
 
 	cli reconcile --grace 0 >"$W"/reconcile.out 2>&1 || fail "reconcile failed: $(cat "$W"/reconcile.out)"
-	expect_grep "$W"/reconcile.out "^released job $j on n1 \(GPUs 0,1,2,3, .*job $j is NODE_FAIL" "reconcile"
+	expect_grep "$W"/reconcile.out "^released job $j on n1 \(GPUs \[0,1,2,3\] and .*job $j is NODE_FAIL" "reconcile"
 	after=$(leaked_gpus)
 	expect_eq "$after" 0 "GPUs leaked after reconcile"
 	ledger_clear_of "$j" || fail "job $j still holds $(ledger_nodes "$j") after reconcile"
@@ -263,7 +263,7 @@ scenario_manual_expiry() {
 	local holder out
 	cli allocate brief 2 2 --server n3 --for 2s >"$W"/allocate.out 2>&1 ||
 		fail "allocate --for 2s failed: $(cat "$W"/allocate.out)"
-	expect_grep "$W"/allocate.out "^allocated brief on n3: GPUs 0,1, 2 CPUs, until .*holder job [0-9]+" "allocate --for 2s"
+	expect_grep "$W"/allocate.out "^allocated brief on n3: GPUs \[0,1\] and 2 CPUs, until .*holder job [0-9]+" "allocate --for 2s"
 	holder=$(squeue -h -n gpuslots-hold:brief -o %i)
 	[ -n "$holder" ] || fail "no holder job for the booking"
 	cli reconcile --grace 0 >"$W"/early.out 2>&1 || fail "reconcile failed: $(cat "$W"/early.out)"
@@ -272,7 +272,7 @@ scenario_manual_expiry() {
 	expect_eq "$(job_state "$holder")" RUNNING "holder job $holder before the expiry"
 	wait_until 15 "status to show brief as expired" eval 'cli status 2>/dev/null | grep -q "brief(expired)"'
 	cli reconcile --grace 0 >"$W"/late.out 2>&1 || fail "reconcile failed: $(cat "$W"/late.out)"
-	expect_grep "$W"/late.out "^released task 'brief' on n3 \(GPUs 0,1, 2 CPUs, .*expired at .*; cancelled holder job $holder$" "reconcile after the expiry"
+	expect_grep "$W"/late.out "^released task 'brief' on n3 \(GPUs \[0,1\] and 2 CPUs, .*expired at .*; cancelled holder job $holder$" "reconcile after the expiry"
 	[ -z "$(query nodes_of_task brief)" ] || fail "the booking is still there after reconcile"
 	wait_job_ended "$holder" 30
 	next_job_runs n3 next

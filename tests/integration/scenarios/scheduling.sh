@@ -164,7 +164,7 @@ scenario_manual_booking() {
 	local holder
 	holder=$(squeue -h -u root -n gpuslots-hold:it-notebook -o %i)
 	[ -n "$holder" ] || fail "no holder job gpuslots-hold:it-notebook in squeue: $(squeue -h -o '%i %j %T')"
-	expect_grep "$W"/allocate.out "allocated it-notebook on n2: GPUs 0,1,2,3, 2 CPUs \(Slurm counts them: holder job $holder\)" "allocate's output"
+	expect_grep "$W"/allocate.out "allocated it-notebook on n2: GPUs \[0,1,2,3\] and 2 CPUs \(Slurm counts them: holder job $holder\)" "allocate's output"
 	expect_eq "$(job_state "$holder")" RUNNING "holder job $holder"
 	local j
 	j=$(sbatch --parsable -w n2 --gpu-slots=1 -o "$W"/after.out --wrap "$W/report after-booking") || fail "sbatch failed"
@@ -172,7 +172,7 @@ scenario_manual_booking() {
 	expect_eq "$(job_state "$j")" PENDING "job $j while n2 is booked by hand"
 	ok "the booking holds n2's slots in Slurm (holder job $holder); job $j is PENDING (Resources)"
 	cli release it-notebook >"$W"/release.out 2>&1 || fail "gpuslots release failed: $(cat "$W"/release.out)"
-	expect_grep "$W"/release.out "released it-notebook on n2: GPUs 0,1,2,3, 2 CPUs \(cancelled holder job $holder\)" "release's output"
+	expect_grep "$W"/release.out "released it-notebook on n2: GPUs \[0,1,2,3\] and 2 CPUs \(cancelled holder job $holder\)" "release's output"
 	wait_job_ended "$j" 40
 	expect_eq "$(job_state "$j")" COMPLETED "job $j after the release"
 	wait_ledger_clear "$j" 20
