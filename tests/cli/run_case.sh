@@ -11,7 +11,10 @@
 #   @OWNER@  a reservation's owner name  @UID@    its uid (JSON "owner", "owner_uid";
 #            Prometheus label owner="...")      @BOOT@   its host's boot id (JSON "boot_id")
 #   @TIME@   the time a holder took its slots, in messages ("(since 13:38, ...")
-# With GPUSLOTS_REGENERATE=1 in the environment the expected files are written instead
+# The case runs under LC_ALL=C unless NAME.env says otherwise: lines VAR=VALUE exported for it
+# (LC_ALL=ja_JP.UTF-8 for the Japanese table). A case whose locale this machine does not have,
+# or whose catalogue is not built under $GPUSLOTS_LOCALEDIR, is skipped (exit 77) with the
+# reason. With GPUSLOTS_REGENERATE=1 in the environment the expected files are written instead
 # (review the diff before committing them). See tests/cli/README.md.
 set -u
 gpuslots_bin=$1
@@ -21,6 +24,33 @@ cmd="$cases/$name.cmd"
 [ -f "$cmd" ] || { echo "run_case: no case $cmd" >&2; exit 2; }
 config="$cases/$name.yaml"
 [ -f "$config" ] || config="$cases/default.yaml"
+
+# The locale: C, whatever the caller's, unless the case asks for another.
+unset LANGUAGE LANG LC_CTYPE LC_NUMERIC LC_TIME LC_COLLATE LC_MONETARY LC_MESSAGES
+export LC_ALL=C
+env_file="$cases/$name.env"
+if [ -f "$env_file" ]; then
+    while IFS= read -r line || [ -n "$line" ]; do
+        case $line in '' | '#'*) continue ;; esac
+        var=${line%%=*}
+        value=${line#*=}
+        case $var in *[!A-Za-z0-9_]* | '') echo "run_case: $env_file: not VAR=VALUE: $line" >&2; exit 2 ;; esac
+        export "$var=$value"
+    done <"$env_file"
+fi
+if [ "$LC_ALL" != C ]; then
+    if [ -n "$(locale 2>&1 >/dev/null)" ]; then
+        echo "SKIP: case $name needs the locale $LC_ALL, which this machine lacks" \
+            "(.ci/install-deps generates it: localedef -i ja_JP -f UTF-8 ja_JP.UTF-8)"
+        exit 77
+    fi
+    lang=${LC_ALL%%[_.@]*}
+    if [ ! -f "${GPUSLOTS_LOCALEDIR:-/nonexistent}/$lang/LC_MESSAGES/gpuslots.mo" ]; then
+        echo "SKIP: case $name needs the catalogue $lang/LC_MESSAGES/gpuslots.mo under" \
+            "GPUSLOTS_LOCALEDIR (${GPUSLOTS_LOCALEDIR:-unset}); is msgfmt (gettext) installed?"
+        exit 77
+    fi
+fi
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/gpuslots-case-XXXXXX") || exit 2
 chmod 0755 "$dir"
@@ -50,7 +80,7 @@ mkdir "$dir/.run"
 )
 
 normalise() {
-    sed -e "s|$dir|@DIR@|g" \
+    LC_ALL=C sed -e "s|$dir|@DIR@|g" \
         -e 's/"since":"[0-9T:Z-]*"/"since":"@SINCE@"/g' \
         -e 's/"owner":"[^"]*"/"owner":"@OWNER@"/g' \
         -e 's/"owner_uid":[0-9]*/"owner_uid":@UID@/g' \

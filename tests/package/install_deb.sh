@@ -36,7 +36,8 @@ for path in /usr/bin/gpuslots "$plugin" "${plugin%/*}/gpuslots-core.so" /usr/sha
 	/etc/gpuslots/gpuslots.yaml.example /etc/slurm/plugstack.conf.d/gpuslots.conf \
 	/usr/share/man/man1/gpuslots.1.gz /usr/share/man/man5/gpuslots.yaml.5.gz \
 	/usr/share/man/man8/gpuslots.so.8.gz /usr/share/bash-completion/completions/gpuslots \
-	/usr/share/doc/gpuslots/copyright /usr/share/doc/gpuslots/changelog.gz; do
+	/usr/share/doc/gpuslots/copyright /usr/share/doc/gpuslots/changelog.gz \
+	/usr/share/locale/ja/LC_MESSAGES/gpuslots.mo; do
 	[ -f "$root$path" ] || bad "the package does not install $path"
 done
 # Every systemd unit of etc/systemd/ (others may be added there at any time).
@@ -68,6 +69,16 @@ if "$tool" --config "$root"/etc/gpuslots/gpuslots.yaml check-config >"$root.chec
 	grep -q "^config $root/etc/gpuslots/gpuslots.yaml: OK\$" "$root.check" || bad "check-config said: $(cat "$root.check")"
 else
 	bad "the installed check-config exited $?: $(cat "$root.check")"
+fi
+# The installed Japanese catalogue is the one the tool reads (pointed into the root: the
+# tool's compiled-in /usr/share/locale is this machine's). Only where the locale exists.
+if LC_ALL=ja_JP.UTF-8 locale 2>&1 >/dev/null | grep -q .; then
+	echo "note: no ja_JP.UTF-8 locale here; the installed catalogue is not tried"
+else
+	said=$(LC_ALL=ja_JP.UTF-8 GPUSLOTS_LOCALEDIR="$root/usr/share/locale" \
+		"$tool" --config "$root"/etc/gpuslots/gpuslots.yaml check-config 2>&1)
+	grep -q "^設定 $root/etc/gpuslots/gpuslots.yaml: OK\$" <<<"$said" ||
+		bad "check-config under ja_JP.UTF-8 with the installed catalogue said: $said"
 fi
 # The installed plugin loads with the libraries this machine has (the Depends are honest).
 missing=$(ldd "$root$plugin" 2>&1 | grep 'not found')
