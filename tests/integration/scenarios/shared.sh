@@ -22,9 +22,9 @@ disjoint() {
 	! comm -12 <(tr ',' '\n' <<<"$1" | sort) <(tr ',' '\n' <<<"$2" | sort) | grep -q .
 }
 
-# The GPUs in allocate's output line "allocated ID on NODE: GPUs 0,1, ...", and its node.
+# The GPUs in allocate's output line "allocated ID on NODE: GPUs [0,1] and ...", and its node.
 allocated_node() { sed -n 's/^allocated [^ ]* on \([^:]*\): GPUs .*/\1/p' "$1"; }
-allocated_gpus() { sed -n 's/^allocated [^ ]* on [^:]*: GPUs \([0-9,]*\),.*/\1/p' "$1"; }
+allocated_gpus() { sed -n 's/^allocated [^ ]* on [^:]*: GPUs \[\([0-9,]*\)\] and .*/\1/p' "$1"; }
 
 # hold_job NODE GPUS NAME: submits a batch job on NODE with GPUS slots that keeps running
 # until release_job (its output $W/NAME.out); prints its id.
