@@ -33,10 +33,10 @@ const std::string kScript = std::string(GPUSLOTS_SOURCE_DIR) + "/tests/support/m
 
 // This program's own server, started once; `pause` stops mariadbd (its socket goes), `resume`
 // starts it again on the same data.
-class Server {
+class DbServer {
   public:
-    static Server& instance() {
-        static Server s;
+    static DbServer& instance() {
+        static DbServer s;
         return s;
     }
     std::string dir() const { return home_.file("m"); }
@@ -45,10 +45,10 @@ class Server {
     void pause() { BOOST_TEST_REQUIRE(script("pause") == 0); }
     void resume() { BOOST_TEST_REQUIRE(script("resume") == 0); }
     pid_t pid() const { return static_cast<pid_t>(std::stol(test::read_file(file("mysqld.pid")))); }
-    ~Server() { script("stop"); }
+    ~DbServer() { script("stop"); }
 
   private:
-    Server() {
+    DbServer() {
         if (script("start") != 0) {
             unavailable_ = "tests/support/mariadb_server.sh start failed";
         } else if (auto why = test::read_file(file("unavailable")); !why.empty()) {
@@ -70,7 +70,7 @@ struct Site {
     PrologTiming fast{5ms, 20ms};
 
     Site() {
-        Server& server = Server::instance();
+        DbServer& server = DbServer::instance();
         std::string name = dir.path().filename().string();
         name = "gt_" + name.substr(name.rfind('-') + 1);
         Config admin;
@@ -138,8 +138,8 @@ std::string all_lines(const HookOutcome& o) {
 // Resumes the server however the test ends.
 struct Resume {
     ~Resume() {
-        if (!std::filesystem::exists(Server::instance().file("mysqld.pid"))) {
-            Server::instance().resume();
+        if (!std::filesystem::exists(DbServer::instance().file("mysqld.pid"))) {
+            DbServer::instance().resume();
         }
     }
 };
@@ -147,7 +147,7 @@ struct Resume {
 }  // namespace
 
 int main(int argc, char* argv[]) {
-    if (auto why = Server::instance().unavailable()) {
+    if (auto why = DbServer::instance().unavailable()) {
         std::printf("SKIP: the database outage tests cannot run here: %s\n", why->c_str());
         return 77;
     }
@@ -176,7 +176,7 @@ BOOST_AUTO_TEST_CASE(an_outage_between_prolog_and_epilog_drains_nothing_and_lose
     BOOST_TEST_REQUIRE(!reserved.node_fault, reserved.message);
     BOOST_TEST(has(reserved.message, "reserved GPUs [0] and 2 CPUs"), reserved.message);
 
-    Server::instance().pause();
+    DbServer::instance().pause();
     const HookOutcome epilog = job_epilog(s.args, job("10", "n1", "1", "2"));
     BOOST_TEST(!epilog.node_fault, all_lines(epilog));
     BOOST_TEST(epilog.loud);
@@ -195,7 +195,7 @@ BOOST_AUTO_TEST_CASE(an_outage_between_prolog_and_epilog_drains_nothing_and_lose
     BOOST_TEST(!refused.node_fault, all_lines(refused));
     BOOST_TEST(refused.loud);
     BOOST_TEST(has(refused.message, "job 11 refused: cannot reach the ledger"), refused.message);
-    BOOST_TEST(has(refused.message, Server::instance().file("mysqld.sock")), refused.message);
+    BOOST_TEST(has(refused.message, DbServer::instance().file("mysqld.sock")), refused.message);
     BOOST_TEST(has(refused.message, "check that the database server is up"), refused.message);
     BOOST_TEST(has(refused.message, "the node stays in service"), refused.message);
     BOOST_TEST(refused.message.find('\n') == std::string::npos);
@@ -207,7 +207,7 @@ BOOST_AUTO_TEST_CASE(an_outage_between_prolog_and_epilog_drains_nothing_and_lose
     BOOST_TEST(has(*step.refusal, "cannot reach the ledger"), *step.refusal);
 
     // The database answers again: the next GPU job's prolog applies the release, once.
-    Server::instance().resume();
+    DbServer::instance().resume();
     const HookOutcome next = job_prolog(s.args, job("12", "n1", "2"), s.fast);
     BOOST_TEST_REQUIRE(!next.node_fault, all_lines(next));
     BOOST_TEST(any_has(next.notes, "job 10's release on n1"), all_lines(next));
@@ -237,7 +237,7 @@ BOOST_AUTO_TEST_CASE(a_server_that_does_not_answer_refuses_the_job_within_the_bo
     Site s;
     Resume resume;
     // Stopped, not gone: the socket accepts, nothing answers.
-    const pid_t pid = Server::instance().pid();
+    const pid_t pid = DbServer::instance().pid();
     BOOST_TEST_REQUIRE(::kill(pid, SIGSTOP) == 0);
     const auto started = std::chrono::steady_clock::now();
     const HookOutcome refused = job_prolog(s.args, job("15", "n2", "1"), s.fast);
@@ -257,9 +257,9 @@ BOOST_AUTO_TEST_CASE(a_pending_release_never_releases_a_newer_reservation_of_a_r
     Resume resume;
     BOOST_TEST_REQUIRE(!job_prolog(s.args, job("20", "n1", "1"), s.fast).node_fault);
     const Reservation first = s.held().at(0);
-    Server::instance().pause();
+    DbServer::instance().pause();
     BOOST_TEST_REQUIRE(!job_epilog(s.args, job("20", "n1", "1")).node_fault);
-    Server::instance().resume();
+    DbServer::instance().resume();
     BOOST_TEST_REQUIRE(s.pending() == 1U);
 
     // Meanwhile job 20 was released elsewhere (reconcile on the head) and Slurm, its ids
@@ -306,7 +306,7 @@ BOOST_AUTO_TEST_CASE(a_prolog_of_the_same_job_id_waits_for_its_pending_release) 
     Site s;
     Resume resume;
     BOOST_TEST_REQUIRE(!job_prolog(s.args, job("30", "n2", "2"), s.fast).node_fault);
-    Server::instance().pause();
+    DbServer::instance().pause();
     BOOST_TEST_REQUIRE(!job_epilog(s.args, job("30", "n2", "2")).node_fault);
     // The same id again (a requeue, or an id Slurm reused) while the release is pending.
     const HookOutcome early = job_prolog(s.args, job("30", "n2", "1"), s.fast);
@@ -314,7 +314,7 @@ BOOST_AUTO_TEST_CASE(a_prolog_of_the_same_job_id_waits_for_its_pending_release) 
     BOOST_TEST(has(early.message, "release of an earlier job 30 on n2 is still pending"),
                early.message);
     BOOST_TEST(step_environment(s.args, job("30", "n2", std::nullopt)).refusal.has_value());
-    Server::instance().resume();
+    DbServer::instance().resume();
     // Once the ledger answers: the old release first, then the new job's own reservation.
     const HookOutcome now = job_prolog(s.args, job("30", "n2", "1"), s.fast);
     BOOST_TEST_REQUIRE(!now.node_fault, all_lines(now));
@@ -329,16 +329,16 @@ BOOST_AUTO_TEST_CASE(a_prolog_of_the_same_job_id_waits_for_its_pending_release) 
 BOOST_AUTO_TEST_CASE(wrong_credentials_refuse_jobs_and_keep_releases_but_drain_nothing) {
     Site s;
     BOOST_TEST_REQUIRE(!job_prolog(s.args, job("40", "n1", "1"), s.fast).node_fault);
-    std::string cnf = test::read_file(Server::instance().file("db.cnf"));
+    std::string cnf = test::read_file(DbServer::instance().file("db.cnf"));
     cnf.replace(cnf.find("rw-secret"), 9, "wrong");
-    test::write_file(Server::instance().file("db.cnf"), cnf);
+    test::write_file(DbServer::instance().file("db.cnf"), cnf);
     const HookOutcome refused = job_prolog(s.args, job("41", "n1", "1"), s.fast);
     const HookOutcome epilog = job_epilog(s.args, job("40", "n1", "1"));
     cnf.replace(cnf.find("wrong"), 5, "rw-secret");
-    test::write_file(Server::instance().file("db.cnf"), cnf);
+    test::write_file(DbServer::instance().file("db.cnf"), cnf);
     BOOST_TEST(!refused.node_fault, refused.message);
     BOOST_TEST(has(refused.message, "refused the login"), refused.message);
-    BOOST_TEST(has(refused.message, Server::instance().file("db.cnf")), refused.message);
+    BOOST_TEST(has(refused.message, DbServer::instance().file("db.cnf")), refused.message);
     BOOST_TEST(!epilog.node_fault, epilog.message);
     BOOST_TEST(s.pending() == 1U);
     // Fixed: slurmd's start applies it.
@@ -366,7 +366,7 @@ BOOST_AUTO_TEST_CASE(a_burst_of_jobs_across_an_outage_loses_nothing_and_releases
     }
     BOOST_TEST_REQUIRE(s.held().size() == 12U);
 
-    Server::instance().pause();
+    DbServer::instance().pause();
     int refused = 0;
     for (int i = 12; i < 16; ++i) {  // these start during the outage
         const HookOutcome o = job_prolog(s.args, jobs[i], s.fast);
@@ -379,7 +379,7 @@ BOOST_AUTO_TEST_CASE(a_burst_of_jobs_across_an_outage_loses_nothing_and_releases
         BOOST_TEST(!o.node_fault, all_lines(o));
     }
     BOOST_TEST(s.pending() == 12U);  // one per job that held something; none for the refused
-    Server::instance().resume();
+    DbServer::instance().resume();
 
     // n1 by slurmd's start, n2 by `gpuslots reconcile` on the host.
     const StartOutcome start = slurmd_start(s.args, "n1");
