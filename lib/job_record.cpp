@@ -68,7 +68,8 @@ std::optional<std::string> read_small(int dir_fd, const std::string& name) {
 }
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-    return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+    return s.size() >= suffix.size() &&
+           s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 // The names in `dir` of `node`'s files (every node's when nullopt) that end in `suffix`.
@@ -357,9 +358,10 @@ std::vector<PendingRelease> RecordDir::pending(const std::optional<std::string>&
         if (p && (!node || p->record.node == *node)) {
             out.push_back(std::move(*p));
         } else if (!p && unreadable != nullptr) {
-            unreadable->push_back(fmt::format("{}/{} is not a whole pending release; look at it, "
-                                              "then remove it",
-                                              dir_, name));
+            unreadable->push_back(
+                fmt::format("{}/{} is not a whole pending release; look at it, "
+                            "then remove it",
+                            dir_, name));
         }
     }
     ::closedir(d);
@@ -373,9 +375,9 @@ Result<void> RecordDir::write_refusal(const std::string& node, const std::string
                                       const std::string& reason) const {
     std::string line = reason;
     std::replace(line.begin(), line.end(), '\n', ' ');
-    return replace(file_name(node, job_id, kRefusal),
-                   fmt::format("{}\nnode {}\njob {}\nreason {}\n", kRefusalMagic, node, job_id,
-                               line));
+    return replace(
+        file_name(node, job_id, kRefusal),
+        fmt::format("{}\nnode {}\njob {}\nreason {}\n", kRefusalMagic, node, job_id, line));
 }
 
 std::optional<std::string> RecordDir::refusal(const std::string& node,

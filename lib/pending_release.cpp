@@ -58,8 +58,8 @@ PendingOutcome apply_pending_releases(const RecordDir& records,
     for (const PendingRelease& p : records.pending(node, &unreadable)) {
         const std::string& job = p.record.job_id;
         const std::string& on = p.record.node;
-        const std::string head = fmt::format("job {}'s release on {}, kept since {}", job, on,
-                                             local_time(p.since_unix));
+        const std::string head =
+            fmt::format("job {}'s release on {}, kept since {}", job, on, local_time(p.since_unix));
         const auto keep = [&](const Error& e) {
             out.kept.push_back(fmt::format("{}: still pending: {}", head, e.message));
             out.kept_jobs.push_back(job);

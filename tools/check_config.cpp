@@ -49,9 +49,10 @@ void check_moved_ledger(const Config& config, const std::string& record_dir) {
     // until they are applied (gpuslots/pending_release.hpp).
     std::vector<std::string> unreadable;
     for (const auto& p : records->pending(std::nullopt, &unreadable)) {
-        warn("job {}'s release on {} is kept in {} (the ledger could not take it: {}); it is "
-             "applied when the ledger answers, or by 'gpuslots reconcile' on this host",
-             p.record.job_id, p.record.node, records->path(), p.why);
+        warn(
+            "job {}'s release on {} is kept in {} (the ledger could not take it: {}); it is "
+            "applied when the ledger answers, or by 'gpuslots reconcile' on this host",
+            p.record.job_id, p.record.node, records->path(), p.why);
     }
     for (const auto& line : unreadable)
         warn("{}", line);

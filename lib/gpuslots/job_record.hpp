@@ -37,10 +37,10 @@ struct JobRecord {
 // that is not the node's (gpuslots/pending_release.hpp): kept on the node, durably, until the
 // ledger answers again.
 struct PendingRelease {
-    JobRecord record;            // the job and node, the ledger, the reservation if known
+    JobRecord record;             // the job and node, the ledger, the reservation if known
     std::int64_t since_unix = 0;  // when the epilog kept it: a reservation of the same job id
                                   // made later is another job's (Slurm reuses ids)
-    std::string why;             // the error that kept it, one line
+    std::string why;              // the error that kept it, one line
 };
 
 // A Config that opens `record.state` (no servers: enough to release and to look up).

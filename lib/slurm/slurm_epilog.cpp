@@ -41,17 +41,17 @@ namespace {
 HookOutcome keep_pending(const Result<RecordDir>& records, const JobRecord& record,
                          const Error& why) {
     if (!records) {
-        return HookOutcome{true, fmt::format("job {} on {}: cannot release its slots: {}; nor "
-                                             "keep the release on the node: {}",
-                                             record.job_id, record.node, why.message,
-                                             records.error().message)};
+        return HookOutcome{
+            true, fmt::format("job {} on {}: cannot release its slots: {}; nor "
+                              "keep the release on the node: {}",
+                              record.job_id, record.node, why.message, records.error().message)};
     }
     PendingRelease pending{record, static_cast<std::int64_t>(std::time(nullptr)), why.message};
     if (auto kept = records->write_pending(pending); !kept) {
-        return HookOutcome{true, fmt::format("job {} on {}: cannot release its slots: {}; nor "
-                                             "keep the release on the node: {}",
-                                             record.job_id, record.node, why.message,
-                                             kept.error().message)};
+        return HookOutcome{
+            true, fmt::format("job {} on {}: cannot release its slots: {}; nor "
+                              "keep the release on the node: {}",
+                              record.job_id, record.node, why.message, kept.error().message)};
     }
     return HookOutcome{false,
                        fmt::format("job {} on {}: cannot release its slots now: {}; the release "
@@ -67,7 +67,8 @@ HookOutcome release_in(const Config& config, const SlurmJob& job, const std::str
                        const SlurmConfig& monitoring, const Result<RecordDir>& records,
                        const JobRecord& record) {
     auto ledger = open_ledger(config, Ledger::Access::read_write);
-    if (!ledger && ledger_outage(ledger.error())) return keep_pending(records, record, ledger.error());
+    if (!ledger && ledger_outage(ledger.error()))
+        return keep_pending(records, record, ledger.error());
     if (!ledger) return HookOutcome{true, ledger.error().message};
     auto released = (*ledger)->release(Origin::slurm, job.job_id, job.node);
     // A lost connection may hide a release that was committed: the kept one then finds
@@ -140,10 +141,10 @@ HookOutcome job_epilog(const PluginArgs& args, const SlurmJob& job) {
                                           job.job_id, job.node, config.error().message, job.node),
                               true};
         } else {
-            out = release_in(*config, job, "from the configured ledger; its prolog kept no record",
-                             config->slurm, records,
-                             JobRecord{job.node, job.job_id, config->source, config->state,
-                                       std::nullopt});
+            out = release_in(
+                *config, job, "from the configured ledger; its prolog kept no record",
+                config->slurm, records,
+                JobRecord{job.node, job.job_id, config->source, config->state, std::nullopt});
         }
     }
     // Done with the job on this node (released, or kept as pending): its record and any

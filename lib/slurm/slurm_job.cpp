@@ -35,8 +35,8 @@ HookOutcome refuse_locally(const PluginArgs& args, const SlurmJob& job, const st
     if (!kept) {
         // The step hooks then fail the job's tasks all the same: the ledger does not answer
         // them either, or holds no reservation for a job that asks for slots.
-        out.message += fmt::format(" (the refusal could not be kept on the node: {})",
-                                   kept.error().message);
+        out.message +=
+            fmt::format(" (the refusal could not be kept on the node: {})", kept.error().message);
     }
     return out;
 }
@@ -163,12 +163,12 @@ HookOutcome prolog_in_ledger(const PluginArgs& args, const SlurmJob& job, Prolog
     auto ledger = open_ledger(*config, Ledger::Access::read_write);
     if (!ledger) {
         if (native && ledger_outage(ledger.error())) {
-            return HookOutcome{false,
-                               fmt::format("job {} on {}: Slurm's gres/gpu gave it GPUs [{}], but "
-                                           "{}; not recorded, the job runs on Slurm's GPUs",
-                                           job.job_id, job.node, *job.slurm_gpus,
-                                           ledger.error().message),
-                               true};
+            return HookOutcome{
+                false,
+                fmt::format("job {} on {}: Slurm's gres/gpu gave it GPUs [{}], but "
+                            "{}; not recorded, the job runs on Slurm's GPUs",
+                            job.job_id, job.node, *job.slurm_gpus, ledger.error().message),
+                true};
         }
         return ledger_failed(args, job, ledger.error());
     }
@@ -209,8 +209,8 @@ HookOutcome reserve_in(const Config& config, Ledger& ledger, const PluginArgs& a
         JobRecord with = record;
         with.held = r;
         if (auto written = records->write(with); !written) {
-            log.warnings.push_back(fmt::format("job {} on {}: {}", job.job_id, job.node,
-                                               written.error().message));
+            log.warnings.push_back(
+                fmt::format("job {} on {}: {}", job.job_id, job.node, written.error().message));
         }
     };
 

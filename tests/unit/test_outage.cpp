@@ -82,15 +82,15 @@ struct Site {
         how.reader = "gpuslots_ro";
         auto made = init_store(admin, how);
         BOOST_TEST_REQUIRE(made.ok(), (made.ok() ? "" : made.error().message));
-        config = test::make_config(
-            dir, "servers:\n  - name: n[1-2]\n    gpus: 2\n    cpus: 8\n"
-                 "slurm:\n  prolog_wait_seconds: 1\n"
-                 "state:\n  backend: mariadb\n  mariadb:\n    database: " +
-                     name + "\n    socket: " + server.file("mysqld.sock") +
-                     "\n    option_file: " + server.file("db.cnf") +
-                     "\n    read_option_file: " + server.file("read.cnf") +
-                     "\n    connect_timeout_s: 1\n    read_timeout_s: 2\n"
-                     "    write_timeout_s: 2\n");
+        config = test::make_config(dir,
+                                   "servers:\n  - name: n[1-2]\n    gpus: 2\n    cpus: 8\n"
+                                   "slurm:\n  prolog_wait_seconds: 1\n"
+                                   "state:\n  backend: mariadb\n  mariadb:\n    database: " +
+                                       name + "\n    socket: " + server.file("mysqld.sock") +
+                                       "\n    option_file: " + server.file("db.cnf") +
+                                       "\n    read_option_file: " + server.file("read.cnf") +
+                                       "\n    connect_timeout_s: 1\n    read_timeout_s: 2\n"
+                                       "    write_timeout_s: 2\n");
         args.config = dir.file("gpuslots.yaml");
         args.record_dir = dir.file("records");
     }
@@ -384,16 +384,14 @@ BOOST_AUTO_TEST_CASE(a_burst_of_jobs_across_an_outage_loses_nothing_and_releases
     // n1 by slurmd's start, n2 by `gpuslots reconcile` on the host.
     const StartOutcome start = slurmd_start(s.args, "n1");
     BOOST_TEST(!start.error);
-    BOOST_TEST(std::count_if(start.lines.begin(), start.lines.end(), [](const auto& l) {
-                   return has(l, "released");
-               }) == 6);
+    BOOST_TEST(std::count_if(start.lines.begin(), start.lines.end(),
+                             [](const auto& l) { return has(l, "released"); }) == 6);
     const test::Run reconcile = test::run_process(
         {GPUSLOTS_CLI, "--config", s.dir.file("gpuslots.yaml"), "reconcile", "--record-dir",
          *s.args.record_dir},
         "", -1, {"PATH=/nonexistent"});  // no slurmctld needed once nothing is held
     BOOST_TEST(reconcile.exit_code == 0, reconcile.out << reconcile.err);
-    BOOST_TEST(std::count(reconcile.out.begin(), reconcile.out.end(), '\n') >= 6,
-               reconcile.out);
+    BOOST_TEST(std::count(reconcile.out.begin(), reconcile.out.end(), '\n') >= 6, reconcile.out);
     BOOST_TEST(has(reconcile.out, "pending release: job 101's release on n2"), reconcile.out);
     BOOST_TEST(s.pending() == 0U);
     BOOST_TEST(s.held().empty());
