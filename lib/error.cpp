@@ -18,6 +18,8 @@ const char* errc_name(Errc code) {
             return "ledger";
         case Errc::busy:
             return "busy";
+        case Errc::unreachable:
+            return "unreachable";
         case Errc::permission:
             return "permission";
         case Errc::internal:

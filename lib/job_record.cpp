@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
@@ -20,15 +21,22 @@ namespace gpuslots {
 namespace {
 
 constexpr const char* kMagic = "gpuslots-job-record 1";
+constexpr const char* kPendingMagic = "gpuslots-pending-release 1";
+constexpr const char* kRefusalMagic = "gpuslots-refusal 1";
+constexpr const char* kRecord = ".job";
+constexpr const char* kPending = ".release";
+constexpr const char* kRefusal = ".refused";
 constexpr std::size_t kMaxRecordBytes = 16 * 1024;
 
 bool plain(unsigned char c) {
     return std::isalnum(c) != 0 || c == '-' || c == '_' || c == '.';
 }
 
-// "<node>.<job id>.job", bytes other than plain ones written %XX, so that no name can leave
-// the directory or collide with another node's (several slurmd may share one host).
-std::string file_name(const std::string& node, const std::string& job_id) {
+// "<node>+<job id>.job" (.release, .refused), bytes other than plain ones written %XX, so that
+// no name can leave the directory or collide with another node's (several slurmd may share
+// one host).
+std::string file_name(const std::string& node, const std::string& job_id,
+                      const char* suffix = kRecord) {
     std::string name;
     for (const std::string* part : {&node, &job_id}) {
         if (!name.empty()) name += '+';
@@ -40,11 +48,42 @@ std::string file_name(const std::string& node, const std::string& job_id) {
             }
         }
     }
-    return name + ".job";
+    return name + suffix;
 }
 
 std::string errno_text() {
     return std::strerror(errno);
+}
+
+// The whole of a small file in `dir` (nullopt: it cannot be opened or read).
+std::optional<std::string> read_small(int dir_fd, const std::string& name) {
+    const int fd = ::openat(dir_fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) return std::nullopt;
+    std::string text(kMaxRecordBytes, '\0');
+    const ssize_t n = ::read(fd, text.data(), text.size());
+    ::close(fd);
+    if (n < 0) return std::nullopt;
+    text.resize(static_cast<std::size_t>(n));
+    return text;
+}
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+    return s.size() >= suffix.size() &&
+           s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// The names in `dir` of `node`'s files (every node's when nullopt) that end in `suffix`.
+std::vector<std::string> names_of(DIR* d, const std::optional<std::string>& node,
+                                  const char* suffix) {
+    std::vector<std::string> out;
+    const std::string stem = node ? file_name(*node, "", "") : std::string();  // "<node>+"
+    while (const dirent* e = ::readdir(d)) {
+        const std::string name = e->d_name;
+        if (name.rfind(stem, 0) == 0 && name[0] != '.' && ends_with(name, suffix)) {
+            out.push_back(name);
+        }
+    }
+    return out;
 }
 
 Error dir_error(const std::string& dir, const std::string& what) {
@@ -100,6 +139,12 @@ std::string encode_record(const JobRecord& r) {
     line("mariadb.connect_timeout", std::to_string(m.connect_timeout.count()));
     line("mariadb.read_timeout", std::to_string(m.read_timeout.count()));
     line("mariadb.write_timeout", std::to_string(m.write_timeout.count()));
+    if (r.held) {
+        line("held.created", std::to_string(r.held->created_unix));
+        line("held.gpus", fmt::format("{}", fmt::join(r.held->gpus, ",")));
+        line("held.gpu_count", std::to_string(r.held->gpu_count));
+        line("held.cpus", std::to_string(r.held->cpus));
+    }
     return out + "end\n";
 }
 
@@ -158,10 +203,52 @@ std::optional<JobRecord> decode_record(const std::string& text) {
                 *into = std::chrono::seconds(std::stoll(it->second));
             }
         }
+        if (values.count("held.created") != 0) {
+            Reservation held;
+            held.origin = Origin::slurm;
+            held.task_id = r.job_id;
+            held.server = r.node;
+            held.created_unix = std::stoll(values.at("held.created"));
+            held.gpu_count = std::stoi(values.at("held.gpu_count"));
+            held.cpus = std::stoi(values.at("held.cpus"));
+            const std::string& gpus = values.at("held.gpus");
+            for (std::size_t at = 0; at < gpus.size();) {
+                const std::size_t comma = std::min(gpus.find(',', at), gpus.size());
+                held.gpus.push_back(std::stoi(gpus.substr(at, comma - at)));
+                at = comma + 1;
+            }
+            r.held = std::move(held);
+        }
+    } catch (...) {
+        return std::nullopt;  // a number that is not one, or a held.* key missing
+    }
+    return r;
+}
+
+std::string encode_pending(const PendingRelease& p) {
+    return fmt::format("{}\nsince {}\nwhy {}\n{}", kPendingMagic, p.since_unix, p.why,
+                       encode_record(p.record));
+}
+
+std::optional<PendingRelease> decode_pending(const std::string& text) {
+    std::istringstream in(text);
+    std::string magic, since, why;
+    if (!std::getline(in, magic) || magic != kPendingMagic || !std::getline(in, since) ||
+        since.rfind("since ", 0) != 0 || !std::getline(in, why) || why.rfind("why ", 0) != 0) {
+        return std::nullopt;
+    }
+    PendingRelease p;
+    try {
+        p.since_unix = std::stoll(since.substr(6));
     } catch (...) {
         return std::nullopt;
     }
-    return r;
+    p.why = why.substr(4);
+    const auto rest = static_cast<std::size_t>(in.tellg());
+    auto record = decode_record(text.substr(rest));
+    if (!record) return std::nullopt;
+    p.record = std::move(*record);
+    return p;
 }
 
 Result<RecordDir> RecordDir::open(const std::string& dir) {
@@ -187,19 +274,25 @@ Result<RecordDir> RecordDir::open_existing(const std::string& dir) {
     return RecordDir(dir);
 }
 
-Result<void> RecordDir::write(const JobRecord& record) const {
+namespace {
+
+// A value that would break the line-per-key format.
+std::optional<std::string> line_break_in(const JobRecord& record) {
     const MariadbOptions& m = record.state.mariadb;
     for (const std::string* v : {&record.node, &record.job_id, &record.config_source,
                                  &record.state.backend, &record.state.sqlite.path, &m.host,
                                  &m.socket, &m.database, &m.option_file, &m.read_option_file}) {
-        if (v->find('\n') != std::string::npos) {
-            return dir_error(
-                dir_, fmt::format("cannot record {}: a line break in it", in_quotes(*v, 100)));
-        }
+        if (v->find('\n') != std::string::npos) return *v;
     }
-    const std::string name = file_name(record.node, record.job_id);
+    return std::nullopt;
+}
+
+}  // namespace
+
+// Written under a temporary name, synced, renamed into place, and the directory synced: once
+// it returns, a crash leaves either the old file or the new one, whole.
+Result<void> RecordDir::replace(const std::string& name, const std::string& bytes) const {
     const std::string tmp = dir_ + "/." + name + ".tmp";
-    const std::string bytes = encode_record(record);
     const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) return dir_error(dir_, "cannot write " + tmp + ": " + errno_text());
     const bool written =
@@ -212,11 +305,99 @@ Result<void> RecordDir::write(const JobRecord& record) const {
         return dir_error(dir_, "cannot write " + name + ": " + (written ? errno_text() : why));
     }
     const int dfd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-        ::fsync(dfd);
-        ::close(dfd);
+    if (dfd < 0 || ::fsync(dfd) != 0) {
+        const std::string dir_why = errno_text();
+        if (dfd >= 0) ::close(dfd);
+        return dir_error(dir_, "cannot sync it after writing " + name + ": " + dir_why);
+    }
+    ::close(dfd);
+    return {};
+}
+
+Result<void> RecordDir::unlink(const std::string& name) const {
+    if (dir_.empty()) return {};
+    const std::string path = dir_ + "/" + name;
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+        return dir_error(dir_, "cannot remove " + path + ": " + errno_text());
     }
     return {};
+}
+
+Result<void> RecordDir::write(const JobRecord& record) const {
+    if (auto bad = line_break_in(record)) {
+        return dir_error(dir_,
+                         fmt::format("cannot record {}: a line break in it", in_quotes(*bad, 100)));
+    }
+    return replace(file_name(record.node, record.job_id), encode_record(record));
+}
+
+Result<void> RecordDir::write_pending(const PendingRelease& pending) const {
+    if (dir_.empty()) return dir_error("(none)", "no directory to keep the release in");
+    if (auto bad = line_break_in(pending.record)) {
+        return dir_error(dir_,
+                         fmt::format("cannot record {}: a line break in it", in_quotes(*bad, 100)));
+    }
+    PendingRelease p = pending;
+    std::replace(p.why.begin(), p.why.end(), '\n', ' ');
+    return replace(file_name(p.record.node, p.record.job_id, kPending), encode_pending(p));
+}
+
+Result<void> RecordDir::remove_pending(const std::string& node, const std::string& job_id) const {
+    return unlink(file_name(node, job_id, kPending));
+}
+
+std::vector<PendingRelease> RecordDir::pending(const std::optional<std::string>& node,
+                                               std::vector<std::string>* unreadable) const {
+    std::vector<PendingRelease> out;
+    if (dir_.empty()) return out;
+    DIR* d = ::opendir(dir_.c_str());
+    if (d == nullptr) return out;
+    for (const std::string& name : names_of(d, node, kPending)) {
+        auto text = read_small(::dirfd(d), name);
+        auto p = text ? decode_pending(*text) : std::nullopt;
+        if (p && (!node || p->record.node == *node)) {
+            out.push_back(std::move(*p));
+        } else if (!p && unreadable != nullptr) {
+            unreadable->push_back(
+                fmt::format("{}/{} is not a whole pending release; look at it, "
+                            "then remove it",
+                            dir_, name));
+        }
+    }
+    ::closedir(d);
+    std::sort(out.begin(), out.end(), [](const PendingRelease& a, const PendingRelease& b) {
+        return a.since_unix < b.since_unix;
+    });
+    return out;
+}
+
+Result<void> RecordDir::write_refusal(const std::string& node, const std::string& job_id,
+                                      const std::string& reason) const {
+    std::string line = reason;
+    std::replace(line.begin(), line.end(), '\n', ' ');
+    return replace(
+        file_name(node, job_id, kRefusal),
+        fmt::format("{}\nnode {}\njob {}\nreason {}\n", kRefusalMagic, node, job_id, line));
+}
+
+std::optional<std::string> RecordDir::refusal(const std::string& node,
+                                              const std::string& job_id) const {
+    if (dir_.empty()) return std::nullopt;
+    const int dfd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) return std::nullopt;
+    auto text = read_small(dfd, file_name(node, job_id, kRefusal));
+    ::close(dfd);
+    if (!text) return std::nullopt;
+    const std::string expected =
+        fmt::format("{}\nnode {}\njob {}\nreason ", kRefusalMagic, node, job_id);
+    if (text->rfind(expected, 0) != 0) return std::nullopt;
+    std::string reason = text->substr(expected.size());
+    if (!reason.empty() && reason.back() == '\n') reason.pop_back();
+    return reason;
+}
+
+Result<void> RecordDir::remove_refusal(const std::string& node, const std::string& job_id) const {
+    return unlink(file_name(node, job_id, kRefusal));
 }
 
 Result<std::optional<JobRecord>> RecordDir::read(const std::string& node,
@@ -241,12 +422,7 @@ Result<std::optional<JobRecord>> RecordDir::read(const std::string& node,
 }
 
 Result<void> RecordDir::remove(const std::string& node, const std::string& job_id) const {
-    if (dir_.empty()) return {};
-    const std::string path = dir_ + "/" + file_name(node, job_id);
-    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
-        return dir_error(dir_, "cannot remove " + path + ": " + errno_text());
-    }
-    return {};
+    return unlink(file_name(node, job_id));
 }
 
 std::vector<JobRecord> RecordDir::on_node(const std::optional<std::string>& node) const {
@@ -254,22 +430,10 @@ std::vector<JobRecord> RecordDir::on_node(const std::optional<std::string>& node
     if (dir_.empty()) return out;
     DIR* d = ::opendir(dir_.c_str());
     if (d == nullptr) return out;
-    const std::string prefix = node ? file_name(*node, "") : std::string(".job");  // "<node>+.job"
-    const std::string stem = prefix.substr(0, prefix.size() - 4);
-    while (const dirent* e = ::readdir(d)) {
-        const std::string name = e->d_name;
-        if (name.rfind(stem, 0) != 0 || name.size() < 4 ||
-            name.compare(name.size() - 4, 4, ".job") != 0) {
-            continue;
-        }
-        const int fd = ::openat(::dirfd(d), name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0) continue;
-        std::string text(kMaxRecordBytes, '\0');
-        const ssize_t n = ::read(fd, text.data(), text.size());
-        ::close(fd);
-        if (n <= 0) continue;
-        text.resize(static_cast<std::size_t>(n));
-        if (auto r = decode_record(text); r && (!node || r->node == *node)) {
+    for (const std::string& name : names_of(d, node, kRecord)) {
+        auto text = read_small(::dirfd(d), name);
+        if (!text || text->empty()) continue;
+        if (auto r = decode_record(*text); r && (!node || r->node == *node)) {
             out.push_back(std::move(*r));
         }
     }

@@ -28,6 +28,17 @@ bool connection_lost(int code) {
            code == CR_SOCKET_CREATE_ERROR || code == CR_COMMANDS_OUT_OF_SYNC;
 }
 
+bool unreachable(int code) {
+    constexpr int kTooManyConnections = 1040;  // ER_CON_COUNT_ERROR
+    constexpr int kNotReady = 1047;            // ER_UNKNOWN_COM_ERROR: Galera, not primary
+    constexpr int kShutdown = 1053;            // ER_SERVER_SHUTDOWN
+    constexpr int kHostBlocked = 1129;         // ER_HOST_IS_BLOCKED
+    constexpr int kKilled = 1927;              // ER_CONNECTION_KILLED
+    return (connection_lost(code) && code != CR_COMMANDS_OUT_OF_SYNC) ||
+           code == kTooManyConnections || code == kNotReady || code == kShutdown ||
+           code == kHostBlocked || code == kKilled;
+}
+
 Connection::Connection(const Endpoint& endpoint, std::chrono::seconds lock_wait) {
     const MariadbOptions& o = endpoint.options;
     // The connector skips an option file it cannot read without a word, and would then log in

@@ -41,8 +41,20 @@ inline constexpr int kOptionFileDenied = -2;
 inline constexpr int kReadOnly = -3;
 
 // True for the connector's "cannot reach / lost the server" errors (2002, 2003, 2005, 2006,
-// 2013, ...): the database is down or the network is, not the ledger damaged.
+// 2013, ...) and a client out of step with it (2014): the connection is of no more use and
+// the next operation connects again.
 bool connection_lost(int code);
+
+// True for what makes the ledger unreachable for a while without anything being wrong with
+// this node, its config or the ledger itself: the errors of connection_lost() but 2014 (a
+// bug), a time-out (the connector reports those as 2002/2003 at connect, 2013 on an answer),
+// and a server that answers but cannot serve now: shutting down (1053), out of connections
+// (1040), this host blocked after too many failed connects (1129), the session killed (1927),
+// a Galera node that is not in the primary component (1047). The plugin turns these into a
+// refused job (prolog) and a release kept on the node (epilog), never into a drained node:
+// they are the database's, shared by every node. Wrong credentials, a missing or other
+// schema, missing grants are not here: they are the site's configuration (Errc::config).
+bool unreachable(int code);
 
 // A row of text columns (NULL: nullopt), as the text protocol returns them.
 using Row = std::vector<std::optional<std::string>>;

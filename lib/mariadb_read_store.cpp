@@ -201,7 +201,8 @@ Error to_error(const Failure& f, const MariadbOptions& o, const std::string& opt
         case kUnknownDatabase:
         case kNoSuchTable:
         case kNoSuchProcedure:
-            return make_error(Errc::ledger,
+            // The site's set-up, not damage: the plugin refuses jobs, it drains no node.
+            return make_error(Errc::config,
                               "{} holds no gpuslots ledger ({}); run 'gpuslots db init' as the "
                               "database admin",
                               where, f.message);
@@ -217,11 +218,14 @@ Error to_error(const Failure& f, const MariadbOptions& o, const std::string& opt
         default:
             break;
     }
-    if (connection_lost(f.code)) {
-        return make_error(Errc::ledger,
-                          "cannot reach the ledger ({}) within {} s: {}; the ledger is "
-                          "unavailable until the database answers",
-                          where, o.connect_timeout.count(), f.message);
+    if (unreachable(f.code)) {
+        return make_error(Errc::unreachable,
+                          "cannot reach the ledger ({}) within its time-outs (connect {} s, "
+                          "answers {} s): {}; check that the database server is up and that "
+                          "this host reaches it (state.mariadb host/port/socket, or those in {})",
+                          where, o.connect_timeout.count(),
+                          std::max(o.read_timeout, o.write_timeout).count(), f.message,
+                          option_file);
     }
     return make_error(Errc::ledger, "the ledger ({}) failed: {} (MariaDB error {})", where,
                       f.message, f.code);
@@ -242,13 +246,13 @@ Result<std::unique_ptr<Store>> open_store(const Config& config, Access access) {
         const std::int64_t version = schema_version(*db);
         if (version == 0) throw Failure{kNoSuchTable, "no table ledger_schema"};
         if (version > kSchemaVersion) {
-            return make_error(Errc::ledger,
+            return make_error(Errc::config,
                               "{} has gpuslots schema version {}, newer than this gpuslots (up "
                               "to {}); upgrade gpuslots on this host",
                               location(o), version, kSchemaVersion);
         }
         if (version < kSchemaVersion) {
-            return make_error(Errc::ledger,
+            return make_error(Errc::config,
                               "{} has gpuslots schema version {}, older than this gpuslots ({}); "
                               "run 'gpuslots db init' as the database admin to migrate it",
                               location(o), version, kSchemaVersion);

@@ -45,6 +45,17 @@ void check_moved_ledger(const Config& config, const std::string& record_dir) {
             "the plugin refuses new GPU jobs on {} until it ends (or move the ledger back)",
             r.job_id, r.node, ledger_location(r.state), ledger_location(config.state), r.node);
     }
+    // Releases the epilogs kept here while the ledger could not be used: their GPUs stay booked
+    // until they are applied (gpuslots/pending_release.hpp).
+    std::vector<std::string> unreadable;
+    for (const auto& p : records->pending(std::nullopt, &unreadable)) {
+        warn(
+            "job {}'s release on {} is kept in {} (the ledger could not take it: {}); it is "
+            "applied when the ledger answers, or by 'gpuslots reconcile' on this host",
+            p.record.job_id, p.record.node, records->path(), p.why);
+    }
+    for (const auto& line : unreadable)
+        warn("{}", line);
 }
 
 // Returns kOk or kUnusable; prints one line per problem.

@@ -23,6 +23,7 @@ int exit_code_for(Errc code) {
         case Errc::config:
         case Errc::ledger:
         case Errc::busy:
+        case Errc::unreachable:
             return kUnusable;
         case Errc::permission:
             return kDenied;

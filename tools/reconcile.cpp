@@ -24,6 +24,7 @@
 
 #include "cli.hpp"
 #include "gpuslots/hostlist.hpp"
+#include "gpuslots/pending_release.hpp"
 #include "gpuslots/reconcile.hpp"
 #include "gpuslots/request.hpp"
 #include "gpuslots/slurm_controller.hpp"
@@ -41,6 +42,7 @@ struct ReconcileOptions {
     std::string old = "86400";
     std::string timeout = "30";
     std::string server;
+    std::string record_dir = kDefaultRecordDir;
 };
 
 // What was done with one judgement.
@@ -185,6 +187,40 @@ struct Counts {
 };
 
 // One whole sentence per case, so that a translation never has to glue pieces.
+// The releases the plugin's epilogs kept on this host while the ledger could not be used
+// (gpuslots/pending_release.hpp), applied before anything is judged, so that the judgements
+// see the ledger without them. One line each: on stdout, or on stderr with --json.
+void apply_pending(const ReconcileOptions& o, const std::vector<std::string>& scope) {
+    auto records = RecordDir::open_existing(o.record_dir);
+    if (!records) {
+        if (::geteuid() == 0) warn("{}", records.error().message);
+        return;
+    }
+    const auto show = [&](const std::string& line) {
+        if (o.json) {
+            complain("pending release: {}", line);
+        } else {
+            say("pending release: {}\n", line);
+        }
+    };
+    std::vector<std::optional<std::string>> nodes;
+    if (scope.empty()) nodes.emplace_back(std::nullopt);
+    for (const auto& s : scope)
+        nodes.emplace_back(s);
+    for (const auto& node : nodes) {
+        if (o.dry_run) {
+            for (const auto& p : records->pending(node))
+                show(tr("job {} on {}: would be applied", p.record.job_id, p.record.node));
+            continue;
+        }
+        const PendingOutcome done = apply_pending_releases(*records, node);
+        for (const auto& line : done.applied)
+            show(line);
+        for (const auto& line : done.kept)
+            warn("{}", line);
+    }
+}
+
 void print_summary(std::size_t checked, bool asked, bool dry_run, const Counts& c) {
     if (asked && dry_run) {
         say("reconcile: {} reservation(s) checked against slurmctld: {} would be released, {} "
@@ -235,6 +271,7 @@ int run_reconcile(const ReconcileOptions& o, const Globals& globals) {
     auto ledger =
         o.dry_run ? open_ledger(*config, Ledger::Access::read_only) : open_for_writing(*config);
     if (!ledger) return report(ledger.error());
+    apply_pending(o, *scope);
 
     // The ledger first, then slurmctld (gpuslots/reconcile.hpp says why).
     ReconcileRules rules;
@@ -341,6 +378,10 @@ void setup_reconcile(CLI::App& app, const Globals& globals, Runner& runner) {
                     "(default 86400)");
     sub->add_option("--timeout", o->timeout,
                     "Give up on slurmctld after this many seconds (default 30)");
+    sub->add_option("--record-dir", o->record_dir,
+                    "Where the plugin keeps its job records on this host (its plugstack "
+                    "record_dir=): the releases its epilogs kept there while the ledger could "
+                    "not be reached are applied first (default /run/gpuslots)");
     sub->add_flag("--json", o->json, "Print one JSON object instead of the lines");
     sub->callback(
         [o, &globals, &runner] { runner = [o, &globals] { return run_reconcile(*o, globals); }; });

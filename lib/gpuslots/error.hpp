@@ -24,6 +24,9 @@ enum class Errc {
     config,      // the configuration is missing or invalid
     ledger,      // the ledger cannot be opened, is damaged, or breaks an invariant
     busy,        // the ledger stayed locked by another process for longer than allowed
+    unreachable,  // the ledger's database server did not answer within its time-outs (down,
+                  // unreachable, shutting down, out of connections): nothing was changed,
+                  // unless the answer to a COMMIT was what got lost
     permission,  // the caller may not do this (not root / not the owner)
     internal,    // a bug: an exception that should not have happened
 };

@@ -10,12 +10,14 @@
 // which ledgers hold its live reservations (a prolog refuses to reserve in another one).
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "gpuslots/config.hpp"
 #include "gpuslots/error.hpp"
+#include "gpuslots/reservation.hpp"
 
 namespace gpuslots {
 
@@ -26,6 +28,19 @@ struct JobRecord {
     std::string job_id;
     std::string config_source;  // the config the prolog read, for messages
     StateConfig state;          // the ledger it reserved in
+    // The reservation it made there (nullopt: none, or the prolog could not say): a release
+    // kept on the node applies to exactly this one (origin, id, server, time, GPUs, CPUs).
+    std::optional<Reservation> held;
+};
+
+// A release that job_epilog could not apply because the ledger could not be used for a reason
+// that is not the node's (gpuslots/pending_release.hpp): kept on the node, durably, until the
+// ledger answers again.
+struct PendingRelease {
+    JobRecord record;             // the job and node, the ledger, the reservation if known
+    std::int64_t since_unix = 0;  // when the epilog kept it: a reservation of the same job id
+                                  // made later is another job's (Slurm reuses ids)
+    std::string why;              // the error that kept it, one line
 };
 
 // A Config that opens `record.state` (no servers: enough to release and to look up).
@@ -51,10 +66,28 @@ class RecordDir {
     // skipped).
     std::vector<JobRecord> on_node(const std::optional<std::string>& node) const;
 
+    // Releases kept by epilogs ("<node>+<job>.release" beside the records), written as
+    // durably as the records. One per job and node; write_pending() replaces an older one.
+    Result<void> write_pending(const PendingRelease& pending) const;
+    Result<void> remove_pending(const std::string& node, const std::string& job_id) const;
+    // Those of `node` (of every node when nullopt), oldest first; `unreadable` (when given)
+    // gets one line per file that is not a whole entry (kept, for an admin to look at).
+    std::vector<PendingRelease> pending(const std::optional<std::string>& node,
+                                        std::vector<std::string>* unreadable = nullptr) const;
+
+    // A job the prolog refused without a ledger to record the refusal in (it could not be
+    // reached): the step hooks read the reason here ("<node>+<job>.refused").
+    Result<void> write_refusal(const std::string& node, const std::string& job_id,
+                               const std::string& reason) const;
+    std::optional<std::string> refusal(const std::string& node, const std::string& job_id) const;
+    Result<void> remove_refusal(const std::string& node, const std::string& job_id) const;
+
     const std::string& path() const { return dir_; }
 
   private:
     explicit RecordDir(std::string dir) : dir_(std::move(dir)) {}
+    Result<void> replace(const std::string& name, const std::string& bytes) const;
+    Result<void> unlink(const std::string& name) const;
     std::string dir_;  // "" for a directory that does not exist (open_existing)
 };
 
@@ -69,5 +102,7 @@ std::vector<JobRecord> held_in_other_ledgers(const Config& config, const RecordD
 // The records' file format, exposed for the tests.
 std::string encode_record(const JobRecord& record);
 std::optional<JobRecord> decode_record(const std::string& text);
+std::string encode_pending(const PendingRelease& pending);
+std::optional<PendingRelease> decode_pending(const std::string& text);
 
 }  // namespace gpuslots

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <thread>
 
+#include "gpuslots/pending_release.hpp"
 #include "gpuslots/request.hpp"
 #include "gpuslots/slurm_gpus.hpp"
 #include "gpuslots/slurm_job_files.hpp"
@@ -19,9 +20,38 @@ Result<Config> config_for(const PluginArgs& args) {
     return load_config(resolve_config_path(args.config));
 }
 
+// A job refused while the ledger cannot be used for a reason that is not the node's
+// (ledger_outage(): the database does not answer, or its credentials or schema are wrong): the
+// refusal is kept on the node, where the step hooks read it, and the node stays in service. A
+// loud line: every GPU job on the node fails until the ledger answers.
+HookOutcome refuse_locally(const PluginArgs& args, const SlurmJob& job, const std::string& reason) {
+    HookOutcome out{false,
+                    fmt::format("job {} refused: {}; the job fails, the node stays in service",
+                                job.job_id, reason),
+                    true};
+    auto records = RecordDir::open(record_dir_of(args));
+    Result<void> kept = records ? records->write_refusal(job.node, job.job_id, reason)
+                                : Result<void>(records.error());
+    if (!kept) {
+        // The step hooks then fail the job's tasks all the same: the ledger does not answer
+        // them either, or holds no reservation for a job that asks for slots.
+        out.message +=
+            fmt::format(" (the refusal could not be kept on the node: {})", kept.error().message);
+    }
+    return out;
+}
+
+// A failure of the ledger in the prolog: a node fault, unless it is an outage (see above).
+HookOutcome ledger_failed(const PluginArgs& args, const SlurmJob& job, const Error& error) {
+    if (ledger_outage(error)) return refuse_locally(args, job, error.message);
+    return HookOutcome{true, error.message};
+}
+
 // A job's own problem: recorded so that its tasks fail with the reason; the node stays up.
-HookOutcome refuse(Ledger& ledger, const SlurmJob& job, const std::string& reason) {
+HookOutcome refuse(Ledger& ledger, const PluginArgs& args, const SlurmJob& job,
+                   const std::string& reason) {
     if (auto recorded = ledger.record_refusal(job.node, job.job_id, reason); !recorded) {
+        if (ledger_outage(recorded.error())) return refuse_locally(args, job, reason);
         return HookOutcome{true, fmt::format("job {}: {}; and the refusal could not be "
                                              "recorded: {}",
                                              job.job_id, reason, recorded.error().message)};
@@ -112,8 +142,36 @@ HookOutcome prolog_in_ledger(const PluginArgs& args, const SlurmJob& job, Prolog
                                        job.job_id, job.node, config.error().message),
                            true};
     }
+    const bool native = !job.asked_for_slots();
+    // This node's pending releases first (gpuslots/pending_release.hpp): this job's own above
+    // all, since a job id Slurm hands out again must not find the old job's reservation.
+    if (auto records = RecordDir::open_existing(record_dir_of(args))) {
+        (void)records->remove_refusal(job.node, job.job_id);  // an earlier job's, same id
+        PendingOutcome pending = apply_pending_releases(*records, job.node);
+        log.notes.insert(log.notes.end(), pending.applied.begin(), pending.applied.end());
+        log.warnings.insert(log.warnings.end(), pending.kept.begin(), pending.kept.end());
+        const auto& kept = pending.kept_jobs;
+        if (!native && std::find(kept.begin(), kept.end(), job.job_id) != kept.end()) {
+            return refuse_locally(args, job,
+                                  fmt::format("the release of an earlier job {} on {} is still "
+                                              "pending (the ledger could not take it), and a "
+                                              "job with its id cannot get slots before it is "
+                                              "applied; resubmit once the ledger answers",
+                                              job.job_id, job.node));
+        }
+    }
     auto ledger = open_ledger(*config, Ledger::Access::read_write);
-    if (!ledger) return HookOutcome{true, ledger.error().message};
+    if (!ledger) {
+        if (native && ledger_outage(ledger.error())) {
+            return HookOutcome{
+                false,
+                fmt::format("job {} on {}: Slurm's gres/gpu gave it GPUs [{}], but "
+                            "{}; not recorded, the job runs on Slurm's GPUs",
+                            job.job_id, job.node, *job.slurm_gpus, ledger.error().message),
+                true};
+        }
+        return ledger_failed(args, job, ledger.error());
+    }
     HookOutcome out = reserve_in(*config, **ledger, args, job, timing, log);
     if (!out.node_fault) note_job_files(config->slurm, **ledger, job.node, out);
     return out;
@@ -127,22 +185,37 @@ HookOutcome reserve_in(const Config& config, Ledger& ledger, const PluginArgs& a
     // What the epilog needs, kept before anything is reserved: a reservation is never made
     // without its record (a record without a reservation only costs the epilog a look).
     auto records = RecordDir::open(record_dir_of(args));
+    const JobRecord record{job.node, job.job_id, config.source, config.state, std::nullopt};
+    bool recorded = false;
     if (!records) {
         log.warnings.push_back(fmt::format("job {} on {}: {}; its epilog will need the config",
                                            job.job_id, job.node, records.error().message));
     } else {
         if (auto moved = moved_ledger_refusal(config, *records, job.node, job.job_id)) {
-            return refuse(ledger, job, *moved);
+            return refuse(ledger, args, job, *moved);
         }
-        auto written = records->write(JobRecord{job.node, job.job_id, config.source, config.state});
+        auto written = records->write(record);
         if (!written) {
             log.warnings.push_back(fmt::format("job {} on {}: {}; its epilog will need the config",
                                                job.job_id, job.node, written.error().message));
         }
+        recorded = written.ok();
     }
+    // The record again, now with the reservation: what a release kept on the node while the
+    // ledger is unreachable applies to exactly (pending_release.hpp). Without it, the kept
+    // release goes by the time the epilog ran.
+    const auto record_held = [&](const Reservation& r) {
+        if (!recorded) return;
+        JobRecord with = record;
+        with.held = r;
+        if (auto written = records->write(with); !written) {
+            log.warnings.push_back(
+                fmt::format("job {} on {}: {}", job.job_id, job.node, written.error().message));
+        }
+    };
 
     // A native gres/gpu job (no gpuslots option) is Slurm's: gpuslots records it where it
-    // can, and never refuses it.
+    // can, and never refuses it (nor drains the node for an outage of the ledger).
     const bool native = !job.asked_for_slots();
     const auto not_recorded = [&](const std::string& why) {
         return HookOutcome{false, fmt::format("job {} on {}: Slurm's gres/gpu gave it GPUs [{}], "
@@ -155,12 +228,12 @@ HookOutcome reserve_in(const Config& config, Ledger& ledger, const PluginArgs& a
         const std::string why =
             fmt::format("node {} is not in the gpuslots config {}", job.node, config.source);
         if (native) return not_recorded(why);
-        return refuse(ledger, job, why + "; ask the admin to add it or submit elsewhere");
+        return refuse(ledger, args, job, why + "; ask the admin to add it or submit elsewhere");
     }
     SlotRequest slots;
     if (!native) {
         auto asked = requested_slots(config, job);
-        if (!asked) return refuse(ledger, job, asked.error().message);
+        if (!asked) return refuse(ledger, args, job, asked.error().message);
         slots = *asked;
     }
     std::vector<int> exact;
@@ -170,14 +243,14 @@ HookOutcome reserve_in(const Config& config, Ledger& ledger, const PluginArgs& a
             const std::string why =
                 fmt::format("the gpuslots config cannot hold them ({})", given.error().message);
             if (native) return not_recorded(why);
-            return refuse(ledger, job,
+            return refuse(ledger, args, job,
                           fmt::format("Slurm's gres/gpu gave the job GPUs [{}] on {}, but {}; ask "
                                       "the admin to run 'gpuslots check-config'",
                                       *job.slurm_gpus, job.node, why));
         }
         exact = std::move(*given);
         if (job.gpu_slots && static_cast<int>(exact.size()) != slots.gpus) {
-            return refuse(ledger, job,
+            return refuse(ledger, args, job,
                           fmt::format("the job asks for --gpu-slots={} but Slurm's gres/gpu gave "
                                       "it {} GPU(s) [{}] on {}; on nodes where Slurm's gres/gpu "
                                       "manages the GPUs ask for one or the other, not both",
@@ -199,6 +272,9 @@ HookOutcome reserve_in(const Config& config, Ledger& ledger, const PluginArgs& a
         auto r = ledger.reserve(job.node, request);
         if (!r && r.error().code == Errc::no_fit) {
             auto released = release_dead_before_boot(ledger, job.node);
+            if (!released && ledger_outage(released.error())) {
+                return not_recorded(released.error().message);
+            }
             if (!released) return HookOutcome{true, released.error().message};
             if (!released->empty()) {
                 log.notes.insert(log.notes.end(), released->begin(), released->end());
@@ -206,11 +282,12 @@ HookOutcome reserve_in(const Config& config, Ledger& ledger, const PluginArgs& a
             }
         }
         if (r) {
+            record_held(*r);
             return HookOutcome{false, fmt::format("job {} on {}: recorded Slurm's GPUs [{}]",
                                                   job.job_id, job.node, join(r->gpus))};
         }
         if (r.error().code == Errc::no_fit || r.error().code == Errc::bad_input ||
-            r.error().code == Errc::conflict) {
+            r.error().code == Errc::conflict || ledger_outage(r.error())) {
             return not_recorded("the ledger disagrees: " + r.error().message);
         }
         return HookOutcome{true, r.error().message};
@@ -221,14 +298,17 @@ HookOutcome reserve_in(const Config& config, Ledger& ledger, const PluginArgs& a
     for (;;) {
         auto r = ledger.reserve(job.node, request);
         if (r) {
+            record_held(*r);
             return HookOutcome{
                 false,
                 fmt::format("job {} on {}: reserved GPUs [{}]{} and {} CPUs", job.job_id, job.node,
                             join(r->gpus), exact.empty() ? "" : " (Slurm's gres/gpu)", r->cpus)};
         }
         const Errc code = r.error().code;
-        if (code == Errc::busy || code == Errc::ledger || code == Errc::config ||
-            code == Errc::internal) {
+        // A lost connection may hide a reservation that was made: the job's record is kept,
+        // so its epilog releases whatever the ledger holds for it.
+        if (ledger_outage(r.error())) return refuse_locally(args, job, r.error().message);
+        if (code == Errc::busy || code == Errc::ledger || code == Errc::internal) {
             return HookOutcome{true, r.error().message};
         }
         if (code == Errc::no_fit && !checked_boot) {
@@ -236,7 +316,7 @@ HookOutcome reserve_in(const Config& config, Ledger& ledger, const PluginArgs& a
             // is free (the reboot rule). Once per prolog.
             checked_boot = true;
             auto released = release_dead_before_boot(ledger, job.node);
-            if (!released) return HookOutcome{true, released.error().message};
+            if (!released) return ledger_failed(args, job, released.error());
             if (!released->empty()) {
                 log.notes.insert(log.notes.end(), released->begin(), released->end());
                 continue;
@@ -250,7 +330,7 @@ HookOutcome reserve_in(const Config& config, Ledger& ledger, const PluginArgs& a
                           "ask for fewer",
                           config.slurm.prolog_wait.count(), r.error().message)
                     : r.error().message;
-            return refuse(ledger, job, why);
+            return refuse(ledger, args, job, why);
         }
         // The slots are held by other jobs (or by hand); wait for a release.
         if (timing.on_wait) timing.on_wait();
@@ -284,6 +364,15 @@ StepEnvironment step_environment(const PluginArgs& args, const SlurmJob& job) {
     const auto hide = [&] {
         if (config->slurm.hide_gpus_without_reservation) set_all("");
     };
+    // Refused by a prolog that could not reach the ledger: the reason is on the node.
+    if (auto records = RecordDir::open_existing(record_dir_of(args))) {
+        if (auto reason = records->refusal(job.node, job.job_id)) {
+            hide();
+            env.refusal = *reason;
+            env.message = fmt::format("job {} on {}: refused: {}", job.job_id, job.node, *reason);
+            return env;
+        }
+    }
     auto ledger = open_ledger(*config, Ledger::Access::read_only);
     if (!ledger) {
         env.error = true;

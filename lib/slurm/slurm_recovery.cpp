@@ -3,6 +3,7 @@
 #include <ctime>
 
 #include "gpuslots/boot.hpp"
+#include "gpuslots/pending_release.hpp"
 #include "gpuslots/storage.hpp"
 
 namespace gpuslots {
@@ -49,6 +50,13 @@ StartOutcome slurmd_start(const PluginArgs& args, const std::string& node) {
         out.error = true;
         return out;
     };
+    // Releases that epilogs kept while the ledger was out of reach, first: they name their
+    // own ledger and need no config.
+    if (auto records = RecordDir::open_existing(record_dir_of(args))) {
+        PendingOutcome pending = apply_pending_releases(*records, node);
+        out.lines = pending.applied;
+        out.lines.insert(out.lines.end(), pending.kept.begin(), pending.kept.end());
+    }
     auto config = load_config(resolve_config_path(args.config));
     if (!config) return fail(config.error().message);
     if (config->fleet.server(node) == nullptr) return out;  // not a gpuslots node
@@ -56,7 +64,7 @@ StartOutcome slurmd_start(const PluginArgs& args, const std::string& node) {
     if (!ledger) return fail(ledger.error().message);
     auto lines = release_dead_before_boot(**ledger, node);
     if (!lines) return fail(lines.error().message);
-    out.lines = std::move(*lines);
+    out.lines.insert(out.lines.end(), lines->begin(), lines->end());
     return out;
 }
 

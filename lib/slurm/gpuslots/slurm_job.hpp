@@ -12,6 +12,13 @@
 //     value, a node missing from the config, a ledger moved while jobs hold GPUs) never fails
 //     the prolog: it is recorded as a refusal, and the job's tasks fail with that message when
 //     they start. The node stays up.
+//   - A ledger that cannot be used for a reason that is not the node's (ledger_outage(),
+//     gpuslots/pending_release.hpp: its database does not answer within state.mariadb's
+//     time-outs, or the option file's credentials or the schema are wrong) is not a node fault
+//     either: the prolog refuses the job and keeps the refusal on the node (the step hooks read
+//     it there), one loud line naming the server and what to check; the epilog keeps the
+//     release on the node and it is applied, once, when the ledger answers. A job that Slurm's
+//     gres/gpu gave GPUs without a gpuslots option runs on them, unrecorded.
 //   - job_epilog releases what the job held; a job that never reserved is not an error, and
 //     one that asked for nothing and has no record is done without reading any file.
 #pragma once

@@ -26,8 +26,9 @@ std::string released_before_boot_line(const Reservation& r);
 // per released reservation. Errors as the Ledger's.
 Result<std::vector<std::string>> release_dead_before_boot(Ledger& ledger, const std::string& node);
 
-// At slurmd start (slurm_spank_init in slurmd's context): the reboot rule on this node. Never
-// fails slurmd: every problem is a line to log (an error when `error` is set).
+// At slurmd start (slurm_spank_init in slurmd's context): this node's pending releases
+// (gpuslots/pending_release.hpp), then the reboot rule on this node. Never fails slurmd: every
+// problem is a line to log (an error when `error` is set).
 struct StartOutcome {
     std::vector<std::string> lines;
     bool error = false;  // the last line says what went wrong
