@@ -84,7 +84,8 @@ Error fits_nowhere_known(const std::vector<ServerUsage>& usage, const Request& r
                       "nodes' ledgers were not considered ({}{}); try later, ask for less, or "
                       "book on one of those nodes",
                       slots_text(request.gpus, request.cpus), most_gpus, most_cpus,
-                      elsewhere.size(), fmt::join(elsewhere.begin(), elsewhere.begin() + shown, " "),
+                      elsewhere.size(),
+                      fmt::join(elsewhere.begin(), elsewhere.begin() + shown, " "),
                       elsewhere.size() > 4 ? " ..." : "");
 }
 

@@ -553,8 +553,8 @@ class SqliteStore final : public Store {
     std::unique_ptr<Statement> read_commits_, count_commit_;
     std::unique_ptr<Statement> reservations_on_server_, holds_on_server_, loads_,
         gpus_of_reservation_, all_reservations_, all_holds_, find_refusal_, insert_reservation_,
-        insert_hold_, delete_holds_, delete_reservation_, insert_refusal_, delete_refusal_,
-        claims_, insert_claim_;
+        insert_hold_, delete_holds_, delete_reservation_, insert_refusal_, delete_refusal_, claims_,
+        insert_claim_;
 };
 
 // Errors that need no SQLite code are returned; SQLite's failures are thrown (open_store()

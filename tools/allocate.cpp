@@ -63,8 +63,8 @@ std::string iso8601(std::int64_t unix_seconds) {
 
 // Best fit over what the ledger holds now: the server to book on, before booking. A server
 // whose books this ledger does not keep (Authority) is never chosen.
-Result<std::string> choose_server(Ledger& ledger, const Config& config,
-                                  const Authority& authority, int gpus, int cpus) {
+Result<std::string> choose_server(Ledger& ledger, const Config& config, const Authority& authority,
+                                  int gpus, int cpus) {
     auto held = ledger.reservations();
     if (!held) return held.error();
     const FleetStatus st = summarize(config.fleet, std::move(*held), authority);
@@ -194,8 +194,7 @@ int run_allocate(const AllocateOptions& o, const Globals& globals) {
     }
     const Server* server = config->fleet.server(name);
     if (!authority->covers(*server)) {
-        return report(
-            uncovered_server(*authority, *server, (*ledger)->location(), config->source));
+        return report(uncovered_server(*authority, *server, (*ledger)->location(), config->source));
     }
     const std::string gres = holder_gres(server->slurm, *gpus, *cpus);
     if (server->slurm == SlurmMode::none || gres.empty()) {

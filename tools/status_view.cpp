@@ -115,9 +115,9 @@ void print_status_table(const FleetStatus& st, const SlurmMarks* marks) {
             fmt::print("{:<{}}  {:>11}  {:>7}  {:>13}  {:>7}  {}\n", s.name, name_width,
                        fmt::format("?/{}", s.gpus_total), "?", fmt::format("?/{}", s.cpus_total),
                        "?",
-                       s.tasks.empty() ? tr("unknown here")
-                                       : tr("unknown here; {} {}", s.tasks.size(),
-                                            task_list(s.tasks, marks)));
+                       s.tasks.empty()
+                           ? tr("unknown here")
+                           : tr("unknown here; {} {}", s.tasks.size(), task_list(s.tasks, marks)));
             continue;
         }
         row(s.name, fmt::format("{}/{}", s.gpus_free, s.gpus_total),

@@ -67,12 +67,12 @@ class Ledger {
     // request.cpus on `server`. A request made on the server itself (request.on_server: the
     // plugin) claims this ledger as that server's own (Authority); any other request on a
     // server that authority() does not cover is refused (bad_input, saying where to book it
-    // instead), since the ledger that knows that server's jobs is elsewhere. A Slurm job that already holds the same there (count, CPUs,
-    // and the indices when exact ones are asked for) gets that reservation back: a rerun
-    // prolog is not an error. Errors: bad_input (unknown server, more than the server has,
-    // exact indices that are not one distinct index of the server per GPU), no_fit (not free
-    // now; for exact indices the message names the holder), conflict (the id already holds a
-    // different reservation), busy, ledger.
+    // instead), since the ledger that knows that server's jobs is elsewhere. A Slurm job that
+    // already holds the same there (count, CPUs, and the indices when exact ones are asked for)
+    // gets that reservation back: a rerun prolog is not an error. Errors: bad_input (unknown
+    // server, more than the server has, exact indices that are not one distinct index of the server
+    // per GPU), no_fit (not free now; for exact indices the message names the holder), conflict
+    // (the id already holds a different reservation), busy, ledger.
     Result<Reservation> reserve(std::string_view server, const Request& request);
 
     // Like reserve(), on the server best_fit() picks: the choice is made on the unlocked
@@ -118,9 +118,10 @@ class Ledger {
     // The reboot rule: releases the Slurm jobs' reservations on `server` that were made under
     // a boot id other than `boot_id` (the boot id of `server` itself, now), with their
     // refusals; as the caller runs on `server` (slurmd's start, a prolog), it also claims the
-    // ledger as that server's own (Authority), once; a job's reservation made before its node's current boot cannot belong to a
-    // live job. Manual reservations and those of an unknown boot are never touched; an empty
-    // `boot_id` releases nothing. Returns what was released. Errors: busy, ledger.
+    // ledger as that server's own (Authority), once; a job's reservation made before its node's
+    // current boot cannot belong to a live job. Manual reservations and those of an unknown boot
+    // are never touched; an empty `boot_id` releases nothing. Returns what was released. Errors:
+    // busy, ledger.
     Result<std::vector<Reservation>> release_before_boot(std::string_view server,
                                                          std::string_view boot_id);
 
