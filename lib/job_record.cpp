@@ -288,6 +288,15 @@ std::vector<JobRecord> held_in_other_ledgers(const Config& config, const RecordD
         }
         // Does the other ledger still hold that job there? Read-only: nothing is created.
         const Config old = config_of(other);
+        // A ledger file that is gone proves nothing about the job (it may still run on the
+        // GPUs the record names, or the path may be on a filesystem not mounted yet): the
+        // record keeps holding until its epilog or an admin removes it.
+        struct stat st {};
+        if (old.state.backend == "sqlite" &&
+            ::lstat(old.state.sqlite.path.c_str(), &st) != 0 && errno == ENOENT) {
+            out.push_back(std::move(other));
+            continue;
+        }
         auto ledger = open_ledger(old, Access::read_only);
         if (ledger) {
             auto held = (*ledger)->find(Origin::slurm, other.job_id, other.node);

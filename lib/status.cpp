@@ -127,7 +127,10 @@ FleetStatus select(FleetStatus status, const StatusFilter& filter) {
     const auto keep = [&filter](ServerStatus& s) {
         if (filter.server && s.name != *filter.server) return false;
         if (!filter.task) return true;
-        const auto& [origin, id] = *filter.task;
+        // Named members, not a structured binding: clang 14 (the sanitizer build) cannot
+        // capture a binding in a lambda.
+        const Origin origin = filter.task->first;
+        const std::string& id = filter.task->second;
         auto& t = s.tasks;
         t.erase(std::remove_if(
                     t.begin(), t.end(),

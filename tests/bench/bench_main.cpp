@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 
 #include <exception>
+#include <filesystem>
 
 #include "bench_common.hpp"
 #include "commands.hpp"
@@ -68,6 +69,40 @@ int run(int argc, char** argv) {
     j->add_option("--reservations", json.reservations, "Reservations");
     j->add_option("--runs", json.runs, "Interleaved runs");
     j->callback([&] { chosen = [&] { run_json(json); }; });
+
+    MariadbBenchOptions mdb;
+    // Paths in the configs it writes are taken relative to the config's own directory.
+    const auto absolute = [](MariadbBenchOptions m) {
+        m.server_dir = std::filesystem::absolute(m.server_dir).string();
+        m.dir = std::filesystem::absolute(m.dir).string();
+        if (!m.fleet_dir.empty()) m.fleet_dir = std::filesystem::absolute(m.fleet_dir).string();
+        return m;
+    };
+    const auto mariadb_options = [&mdb](CLI::App* a) {
+        a->add_option("--server-dir", mdb.server_dir,
+                      "A server started by tests/support/mariadb_server.sh")
+            ->required();
+        a->add_option("--dir", mdb.dir, "Work directory")->required();
+    };
+    auto* m9 = app.add_subcommand("mariadb-prolog", "9: prolog+epilog on MariaDB vs SQLite");
+    mariadb_options(m9);
+    m9->add_option("--runs", mdb.runs, "Interleaved prolog+epilog pairs per store");
+    m9->callback([&] { chosen = [&] { run_mariadb_prolog(absolute(mdb)); }; });
+    auto* m10 = app.add_subcommand("mariadb-contention",
+                                   "10: N reservers on N servers vs on one, vs 1 client's commits");
+    mariadb_options(m10);
+    m10->add_option("--processes", mdb.processes, "Concurrent processes");
+    m10->add_option("--seconds", mdb.seconds, "Seconds per measurement");
+    m10->callback([&] { chosen = [&] { run_mariadb_contention(absolute(mdb)); }; });
+    auto* m11 = app.add_subcommand("mariadb-status", "11: status --json at scale on MariaDB");
+    mariadb_options(m11);
+    m11->add_option("--gpuslots", mdb.gpuslots, "The gpuslots binary")->required();
+    m11->add_option("--fleet-dir", mdb.fleet_dir, "Benchmark 5's fixtures (SQLite)");
+    m11->add_option("--large", mdb.large, "Servers in the large fleet");
+    m11->add_option("--reservations", mdb.large_reservations, "Reservations in the large fleet");
+    m11->add_option("--small", mdb.small, "Servers in the small fleet");
+    m11->add_option("--runs", mdb.runs, "Interleaved runs per fleet");
+    m11->callback([&] { chosen = [&] { run_mariadb_status(absolute(mdb)); }; });
 
     std::string fleet_dir;
     int fleet_servers = 10'000;

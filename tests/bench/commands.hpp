@@ -66,4 +66,28 @@ struct JsonOptions {
 };
 void run_json(const JsonOptions& o);
 
+// 9, 10, 11: the shared ledger on MariaDB, on a server that tests/support/mariadb_server.sh
+// started in `server_dir` (its socket, admin.cnf, db.cnf, read.cnf; databases gt_bench_*).
+struct MariadbBenchOptions {
+    std::string server_dir;
+    std::string dir;            // work directory (SQLite ledgers, configs, worker files)
+    std::string fleet_dir;      // 11: benchmark 5's fixtures (default dir/fleet)
+    std::string gpuslots;       // 11: the tool
+    int runs = 200;             // 9: prolog+epilog pairs per store; 11: status runs per fleet
+    int processes = 16;         // 10
+    double seconds = 2.0;       // 10: per measurement, in turns of at most 1 s
+    int large = 10'000;         // 11
+    int large_reservations = 40'000;
+    int small = 4;
+};
+// 9: one prolog reserve + epilog release, each opening the ledger as the hooks do, MariaDB vs
+// SQLite (durability full), interleaved: median and p99.
+void run_mariadb_prolog(const MariadbBenchOptions& o);
+// 10: `processes` workers reserve+release each on its own server vs all on one server, and
+// their commits/s against one client's durable commits/s on the same server, in turns.
+void run_mariadb_contention(const MariadbBenchOptions& o);
+// 11: `gpuslots status --json` at `large` servers x 8 GPUs with `large_reservations` on
+// MariaDB, against `small` servers on MariaDB and the same fleet on SQLite.
+void run_mariadb_status(const MariadbBenchOptions& o);
+
 }  // namespace gpuslots::bench

@@ -18,6 +18,9 @@ struct LoadSpec {
     int gpus = 2;  // per reservation, as the Python baseline asks
     int cpus = 4;
     BusyPolicy busy;  // the project's handler unless told otherwise
+    // Whether the ledger is SQLite, whose busy handler the driver swaps in (and checks that
+    // it did); false for a MariaDB ledger, which has none.
+    bool sqlite_busy_handler = true;
     // (Whether writers take turns through lib/'s write queue is state.write_queue in
     // config_yaml.)
 };

@@ -6,6 +6,8 @@
 #   --slurm-runs N   srun calls per configuration and round for benchmark 4 (default 30)
 #   --slurm-rounds N rounds of benchmarks 4 and 7, each with fresh clusters (default 3)
 #   --no-slurm       skip benchmarks 4 and 7 (the Slurm clusters)
+#   --no-mariadb     skip benchmarks 9, 10, 11 (the shared ledger on a private MariaDB server
+#                    that this script starts in the work dir and stops by its PID)
 #   --smoke          a few seconds of everything, tiny sizes, no Slurm: checks that the
 #                    benchmarks run (ctest's bench.smoke); its figures mean nothing
 #
@@ -21,7 +23,7 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
-usage() { sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2; }
 [ $# -ge 1 ] || usage
 BUILD=$(cd "$1" && pwd) || usage
 shift
@@ -30,12 +32,14 @@ SLURM_RUNS=30
 SLURM_ROUNDS=3
 SLURM=1
 SMOKE=0
+MARIADB=1
 while [ $# -gt 0 ]; do
 	case $1 in
 	--rounds) ROUNDS=$2; shift 2 ;;
 	--slurm-runs) SLURM_RUNS=$2; shift 2 ;;
 	--slurm-rounds) SLURM_ROUNDS=$2; shift 2 ;;
 	--no-slurm) SLURM=0; shift ;;
+	--no-mariadb) MARIADB=0; shift ;;
 	--smoke) SMOKE=1; SLURM=0; ROUNDS=1; shift ;;
 	*) usage ;;
 	esac
@@ -71,11 +75,11 @@ LOG=$WORK/log-$STAMP.txt
 
 if [ "$SMOKE" = 1 ]; then
 	SECONDS_PER_PHASE=0.2 PROCS=4 CLI_RUNS=2 HISTORY=20 SCALE_RUNS=1 LARGE=200 LARGE_RES=800
-	SEED_PAIRS=5 JSON_RUNS=2
+	SEED_PAIRS=5 JSON_RUNS=2 PROLOG_RUNS=5 MDB_PROCS=4 MDB_SECONDS=0.2
 	GBENCH=(--benchmark_min_time=0.01)
 else
 	SECONDS_PER_PHASE=2 PROCS=16 CLI_RUNS=20 HISTORY=1000 SCALE_RUNS=5 LARGE=10000 LARGE_RES=40000
-	SEED_PAIRS=100 JSON_RUNS=20
+	SEED_PAIRS=100 JSON_RUNS=20 PROLOG_RUNS=200 MDB_PROCS=16 MDB_SECONDS=2
 	GBENCH=(--benchmark_min_time=0.3 --benchmark_repetitions=3
 		--benchmark_enable_random_interleaving=true)
 fi
@@ -97,6 +101,17 @@ measure() {
 }
 
 echo "gpuslots benchmarks: $ROUNDS round(s), work dir $WORK, log $LOG"
+# Benchmarks 9-11: a private MariaDB server in the work dir (on the disk under test, like the
+# SQLite ledgers), started as the tests start theirs, stopped by its PID when this script ends.
+MDB_DIR=$WORK/mariadb
+if [ "$MARIADB" = 1 ]; then
+	trap 'sh "$REPO/tests/support/mariadb_server.sh" stop "$MDB_DIR" >/dev/null 2>&1' EXIT
+	sh "$REPO/tests/support/mariadb_server.sh" start "$MDB_DIR" | tee -a "$LOG" | sed 's/^/  /'
+	if [ -s "$MDB_DIR/unavailable" ]; then
+		echo "run_all.sh: note: benchmarks 9-11 skipped: $(cat "$MDB_DIR/unavailable")"
+		MARIADB=0
+	fi
+fi
 echo "building the fleet fixtures ($LARGE servers, $LARGE_RES reservations; reused when present)"
 "$BENCH" fleet --dir "$WORK/fleet" --servers "$LARGE" --reservations "$LARGE_RES" >/dev/null
 "$BENCH" fleet --dir "$WORK/fleet" --servers 4 --reservations 16 >/dev/null
@@ -111,6 +126,15 @@ for round in $(seq 1 "$ROUNDS"); do
 	measure "$round" "$BENCH" scale-cli --gpuslots "$CLI" --dir "$WORK/fleet" --large "$LARGE" \
 		--reservations "$LARGE_RES" --runs "$SCALE_RUNS"
 	measure "$round" "$BENCH" json --servers "$LARGE" --reservations "$LARGE_RES" --runs "$JSON_RUNS"
+	if [ "$MARIADB" = 1 ]; then
+		measure "$round" "$BENCH" mariadb-prolog --server-dir "$MDB_DIR" --dir "$WORK/mariadb-bench" \
+			--runs "$PROLOG_RUNS"
+		measure "$round" "$BENCH" mariadb-contention --server-dir "$MDB_DIR" \
+			--dir "$WORK/mariadb-bench" --processes "$MDB_PROCS" --seconds "$MDB_SECONDS"
+		measure "$round" "$BENCH" mariadb-status --server-dir "$MDB_DIR" --dir "$WORK/mariadb-bench" \
+			--gpuslots "$CLI" --fleet-dir "$WORK/fleet" --large "$LARGE" --reservations "$LARGE_RES" \
+			--runs "$SCALE_RUNS"
+	fi
 	if [ -x "$SCALE" ]; then
 		measure "$round" "$SCALE" --dir="$WORK/fleet" --servers="$LARGE" \
 			--reservations="$LARGE_RES" "${GBENCH[@]}"

@@ -71,6 +71,23 @@ table='
 8|b8.streaming_ms|status --json written in process, 10,000 servers, streaming writer, ms|<=60
 8|b8.streaming_cpu_ms|  the same, CPU time of the writing thread, ms|<=60
 8|b8.nlohmann_over_streaming|  nlohmann-json tree + dump / streaming writer|
+9|b9.pair_p50_mariadb_over_sqlite|prolog reserve + epilog release, MariaDB / SQLite (full): median|
+9|b9.pair_p99_mariadb_over_sqlite|  the same, p99|
+9|b9.mariadb.pair_p50_ms|  MariaDB: reserve + release, median, ms|
+9|b9.mariadb.pair_p99_ms|  MariaDB: reserve + release, p99, ms|
+9|b9.sqlite.pair_p50_ms|  SQLite: reserve + release, median, ms|
+9|b9.sqlite.pair_p99_ms|  SQLite: reserve + release, p99, ms|
+10|b10.spread_over_one|16 reservers on MariaDB: on 16 servers / all on 1 server, ops/s|
+10|b10.spread.vs_single_client|  16 servers: commits/s / 1 client'"'"'s durable commits/s|>=1
+10|b10.one.vs_single_client|  1 server: commits/s / 1 client'"'"'s durable commits/s|
+10|b10.spread.p99_ms|  16 servers: p99 of one operation, ms|
+10|b10.one.p99_ms|  1 server: p99 of one operation, ms|
+10|b10.spread.failures|  operations that failed (busy, conflict), 16 servers|<=0
+10|b10.one.failures|  operations that failed (busy, conflict), 1 server|<=0
+11|b11.status_mariadb_large_ms|status --json on MariaDB, 10,000 servers x 8 GPUs, 40,000 reservations, ms|<=100
+11|b11.status_mariadb_large_rss_mib|  peak RSS, MiB|<=64
+11|b11.mariadb_large_over_small|  / the same at 4 servers on MariaDB|
+11|b11.mariadb_over_sqlite_large|  / the same fleet on SQLite (both as one hostlist entry)|
 7|b7.after.completed_pct|burst of 60 jobs (1..4 GPU slots) on 3 x 4 GPUs, Slurm counts slots: completed %|>=100
 7|b7.before.completed_pct|  the same, Slurm not told about the slots (before): completed %|
 7|b7.after.gpu_use|  GPU use, Slurm counting the slots|
@@ -120,6 +137,15 @@ b6.reserve_large_normal_us|one reserve in process, 10,000 servers, normal, us
 b6.parse_small_us|config parsing in process, 4 servers, us
 b6.parse_large_us|config parsing in process, 10,000 servers, us
 b6.snapshot_large_us|read all reservations + summarize, 10,000 servers, us
+b9.mariadb.reserve_p50_ms|MariaDB prolog reserve (connect + reserve), median, ms
+b9.mariadb.release_p50_ms|MariaDB epilog release (connect + release), median, ms
+b9.sqlite.reserve_p50_ms|SQLite prolog reserve (open + reserve), median, ms
+b9.sqlite.release_p50_ms|SQLite epilog release (open + release), median, ms
+b10.single_client_commits_per_s|MariaDB, 1 client: durable commits/s
+b10.spread.ops_per_s|16 processes on 16 servers: commits/s
+b10.one.ops_per_s|16 processes on 1 server: commits/s
+b11.status_mariadb_small_ms|status --json on MariaDB, 4 servers, ms
+b11.status_sqlite_large_ms|status --json on SQLite, 10,000 servers as a hostlist, ms
 b8.nlohmann_ms|status --json written in process as an nlohmann-json tree, 10,000 servers, ms
 b8.nlohmann_cpu_ms|  the same, CPU time, ms
 '

@@ -56,11 +56,23 @@
 #                      only), and job_submit.lua maps --gpu-slots to gres:gpu
 #   SLURMD_TIMEOUT=60  SlurmdTimeout: how long a silent slurmd takes to be marked DOWN (a
 #                      scenario that lets a node go DOWN sets it short)
+#   BACKEND=sqlite     state.backend in the gpuslots config. sqlite: DIR/state/ledger.db (all
+#                      nodes of the cluster run on this machine, so they share that file).
+#                      mariadb: every node's prolog and epilog and the admin tool share one
+#                      ledger on the MariaDB server in MARIADB_DIR, as a real cluster's nodes
+#                      would; `up` drops and creates its database with `gpuslots db init`
+#                      (needs GPUSLOTS_CLI). Where that server could not start (its
+#                      MARIADB_DIR/unavailable says why), `up` skips (77) with the reason.
+#   MARIADB_DIR        a server started by tests/support/mariadb_server.sh (its socket
+#                      mysqld.sock, admin.cnf for db init, db.cnf for the writers, read.cnf for
+#                      everyone's status); needed for BACKEND=mariadb
+#   MARIADB_DATABASE   the ledger's database (default gt_it_<basename of DIR>: the test
+#                      server's accounts are granted on gt_%)
 #   CTLD_DEBUG=info SLURMD_DEBUG=info
 #
 # Layout of DIR: etc/ (slurm.conf, plugstack.conf, gpuslots.yaml, gres.conf), env.sh (source
 # it: SLURM_CONF, GPUSLOTS_CONFIG, PATH), cluster.env (the knobs), state/ (the gpuslots
-# ledger), log/ (slurmctld.log, slurmd.nX.log: the plugin logs there as "gpuslots: <hook>: "),
+# ledger, BACKEND=sqlite), log/ (slurmctld.log, slurmd.nX.log: the plugin logs there as "gpuslots: <hook>: "),
 # munge/, run/ (pid files), spool/, lib/, bin/.
 #
 # Example:
@@ -220,6 +232,32 @@ cmd_status() {
 
 # ---- up ------------------------------------------------------------------------------------
 
+# Why BACKEND=mariadb cannot be had (empty when it can, or when the backend is sqlite).
+cannot_use_mariadb_reason() {
+	[ "$BACKEND" = mariadb ] || return 0
+	if [ -z "$MARIADB_DIR" ]; then
+		echo "BACKEND=mariadb needs MARIADB_DIR= (a server started by tests/support/mariadb_server.sh)"
+	elif [ -s "$MARIADB_DIR"/unavailable ]; then
+		echo "no MariaDB server for the shared ledger: $(head -n 1 "$MARIADB_DIR"/unavailable)"
+	elif [ ! -S "$MARIADB_DIR"/mysqld.sock ] || [ ! -f "$MARIADB_DIR"/admin.cnf ]; then
+		echo "no MariaDB server running in $MARIADB_DIR (did its fixture mariadb.start run?)"
+	elif ! command -v mariadb >/dev/null 2>&1; then
+		echo "mariadb (the client) not found (apt-get install mariadb-client)"
+	fi
+}
+
+# A fresh shared ledger: the cluster's database dropped and created as an admin would, with
+# `gpuslots db init` (the test server's accounts gpuslots_rw and gpuslots_ro exist already).
+init_mariadb_ledger() {
+	{
+		mariadb --defaults-file="$MARIADB_DIR"/admin.cnf \
+			-e "DROP DATABASE IF EXISTS \`$MARIADB_DATABASE\`" &&
+			"$DIR"/bin/gpuslots --config "$DIR"/etc/gpuslots.yaml db init \
+				--admin-option-file "$MARIADB_DIR"/admin.cnf --writer gpuslots_rw \
+				--reader gpuslots_ro --account-host localhost
+	} >"$DIR"/log/db-init.log 2>&1
+}
+
 port_in_use() { [ -n "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]; }
 
 # gpus_of I: the GPU count of node nI from $GPUS ("4" or "2,4,4").
@@ -369,8 +407,17 @@ write_gpuslots_conf() {
 			done
 		fi
 		echo "state:"
-		echo "  path: $DIR/state/ledger.db"
-		echo "  durability: $DURABILITY"
+		if [ "$BACKEND" = mariadb ]; then
+			echo "  backend: mariadb"
+			echo "  mariadb:"
+			echo "    socket: $MARIADB_DIR/mysqld.sock"
+			echo "    database: $MARIADB_DATABASE"
+			echo "    option_file: $MARIADB_DIR/db.cnf"
+			echo "    read_option_file: $MARIADB_DIR/read.cnf"
+		else
+			echo "  path: $DIR/state/ledger.db"
+			echo "  durability: $DURABILITY"
+		fi
 		echo "slurm:"
 		echo "  prolog_wait_seconds: $PROLOG_WAIT"
 	} >"$DIR"/etc/gpuslots.yaml
@@ -456,13 +503,17 @@ cmd_up() {
 	CTLD_DEBUG=${CTLD_DEBUG:-info}
 	SLURMD_DEBUG=${SLURMD_DEBUG:-info}
 	SLURMD_TIMEOUT=${SLURMD_TIMEOUT:-60}
+	BACKEND=${BACKEND:-sqlite}
+	MARIADB_DIR=${MARIADB_DIR:-}
+	MARIADB_DATABASE=${MARIADB_DATABASE:-gt_it_$(basename "$DIR" | tr -c 'A-Za-z0-9_\n' _)}
 
-	local why
+	local why what="Slurm cannot run here: "
 	why=$(cannot_run_reason)
+	[ -n "$why" ] || { why=$(cannot_use_mariadb_reason) && what=""; }
 	if [ -n "$why" ]; then
 		# Kept for `status` (and so for the scenarios), where DIR can be written.
 		mkdir -p "$DIR" 2>/dev/null && echo "$why" >"$DIR"/SKIPPED 2>/dev/null
-		echo "$PROG: SKIP: Slurm cannot run here: $why" >&2
+		echo "$PROG: SKIP: $what$why" >&2
 		exit $SKIP
 	fi
 	mkdir -p "$DIR" || die "cannot create $DIR"
@@ -491,6 +542,12 @@ cmd_up() {
 	[[ "$SLURMD_TIMEOUT" =~ ^[1-9][0-9]*$ ]] || die "SLURMD_TIMEOUT=$SLURMD_TIMEOUT: expected seconds"
 	[[ "$SLOTS_GRES" =~ ^[01]$ ]] || die "SLOTS_GRES=$SLOTS_GRES: expected 0 or 1"
 	[[ "$FOLLOW" =~ ^[01]$ ]] || die "FOLLOW=$FOLLOW: expected 0 or 1"
+	[[ "$BACKEND" =~ ^(sqlite|mariadb)$ ]] || die "BACKEND=$BACKEND: expected sqlite or mariadb"
+	if [ "$BACKEND" = mariadb ]; then
+		[[ "$MARIADB_DATABASE" =~ ^[A-Za-z0-9_]+$ ]] || die "MARIADB_DATABASE=$MARIADB_DATABASE: letters, digits and '_' only"
+		[ -n "${GPUSLOTS_CLI:-}" ] || die "BACKEND=mariadb needs GPUSLOTS_CLI=<built gpuslots> (for 'gpuslots db init')"
+		MARIADB_DIR=$(cd "$MARIADB_DIR" && pwd)
+	fi
 	if [ "$FOLLOW" = 1 ] && { [ "$GRES" != "$GPUS" ] || [ "$SLOTS_GRES" != 1 ]; }; then
 		die "FOLLOW=1 needs GRES=GPUS (Slurm's gres/gpu manages the GPUs) and SLOTS_GRES=1"
 	fi
@@ -537,6 +594,9 @@ cmd_up() {
 		[ -x "$GPUSLOTS_CLI" ] || die "GPUSLOTS_CLI=$GPUSLOTS_CLI is not executable"
 		install -m 0755 "$GPUSLOTS_CLI" "$DIR"/bin/gpuslots
 	fi
+	if [ "$BACKEND" = mariadb ]; then
+		init_mariadb_ledger || die "cannot create the ledger's database $MARIADB_DATABASE: $(tail -n 3 "$DIR"/log/db-init.log)"
+	fi
 	cat >"$DIR"/env.sh <<EOF
 # source this file to use the cluster in $DIR
 export SLURM_CONF=$DIR/etc/slurm.conf
@@ -559,6 +619,9 @@ SLOTS_GRES=$SLOTS_GRES
 JOB_SUBMIT=$JOB_SUBMIT
 FOLLOW=$FOLLOW
 SLURMD_TIMEOUT=$SLURMD_TIMEOUT
+BACKEND=$BACKEND
+MARIADB_DIR=$MARIADB_DIR
+MARIADB_DATABASE=$MARIADB_DATABASE
 EOF
 	export SLURM_CONF=$DIR/etc/slurm.conf
 

@@ -186,17 +186,27 @@ ledger_consistent() {
 	[ -z "$bad" ] || fail "ledger inconsistent on $bad: $(status_json)"
 }
 # A refusal is kept in the ledger from the prolog to the epilog. The admin tool does not show
-# refusals, so read the ledger's table with sqlite3 where it is installed (read-only).
+# refusals, so read the ledger's table: with sqlite3 where it is installed (read-only), or
+# with the mariadb client as the database's admin (BACKEND=mariadb).
+# ledger_query SQL: one answer from the ledger's own tables.
+ledger_query() {
+	if [ "${BACKEND:-sqlite}" = mariadb ]; then
+		mariadb --defaults-file="$MARIADB_DIR"/admin.cnf -N -B "$MARIADB_DATABASE" -e "$1" 2>&1
+	else
+		sqlite3 -readonly "file:$CLUSTER_DIR/state/ledger.db?mode=ro" "$1" 2>&1
+	fi
+}
 refusal_count() {
 	local n
-	n=$(sqlite3 -readonly "file:$CLUSTER_DIR/state/ledger.db?mode=ro" \
-		"SELECT count(*) FROM refusals WHERE task_id = '$1'" 2>&1)
-	[[ "$n" =~ ^[0-9]+$ ]] || fail "cannot read the ledger's refusals with sqlite3 (schema changed?): $n"
+	n=$(ledger_query "SELECT count(*) FROM refusals WHERE task_id = '$1'")
+	[[ "$n" =~ ^[0-9]+$ ]] || fail "cannot read the ledger's refusals (${BACKEND:-sqlite}; schema changed?): $n"
 	echo "$n"
 }
 no_refusal_left() {
-	command -v sqlite3 >/dev/null || return 0
-	[ -f "$CLUSTER_DIR/state/ledger.db" ] || return 0
+	if [ "${BACKEND:-sqlite}" != mariadb ]; then
+		command -v sqlite3 >/dev/null || return 0
+		[ -f "$CLUSTER_DIR/state/ledger.db" ] || return 0
+	fi
 	poll_until 10 eval '[ "$(refusal_count "'"$1"'")" = 0 ]' ||
 		fail "the ledger still has a refusal record for job $1 after its epilog"
 }

@@ -10,6 +10,7 @@ scenarios (lib.sh), so that they need nothing beyond python3 to read it.
   owner JOB         "OWNER OWNER_UID" of the job's first reservation, or NONE
   nodes JOB         the nodes where JOB holds a reservation, space separated
   nodes_of_task ID  the nodes where manual task ID holds a reservation, space separated
+  manual_gpus NODE ID  the GPUs manual task ID holds on NODE, "0,1", or NONE
   tasks             the total number of reservations
   slurm_held        "NODE JOB GPU_COUNT" for every Slurm job's reservation, one per line
   gpus_total NODE   NODE's GPU count
@@ -59,6 +60,10 @@ def main(argv):
         print(" ".join(s["name"] for s in servers
                        if any(t.get("origin") == "manual" and t["id"] == args[0]
                               for t in s["tasks"])))
+    elif query == "manual_gpus":
+        found = [t for s in servers if s["name"] == args[0] for t in s["tasks"]
+                 if t.get("origin") == "manual" and t["id"] == args[1]]
+        print(",".join(map(str, found[0]["gpus"])) if found else "NONE")
     elif query == "tasks":
         print(status["totals"]["tasks"])
     elif query == "gpus_total":

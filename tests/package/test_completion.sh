@@ -59,7 +59,7 @@ done
 expect "every subcommand" "$subs" gpuslots ""
 expect "a prefix" "status" gpuslots st
 expect "the global options" "--config --help --version" gpuslots --
-expect "the options of allocate" "--help --json --server --wait" gpuslots allocate t1 1 2 --
+expect "the options of allocate" "--for --help --json --server --wait" gpuslots allocate t1 1 2 --
 expect "the options of check-config" "--help --no-slurm --record-dir --slurm" gpuslots check-config --
 expect "the options of release, after --config FILE" "--help --job --json --server" \
 	gpuslots --config "$dir/fleet.yaml" release --
@@ -73,6 +73,6 @@ expect "--config=FILE is honoured" "big rack1-01 rack1-02 rack1-03" \
 expect "files for --config" "$dir/fleet.yaml" gpuslots --config "$dir/fle"
 expect "nothing for an option's number" "" gpuslots allocate t1 1 2 --wait ""
 expect "no subcommand after a subcommand" "" gpuslots status ""
-expect "a value is not taken for a subcommand" "--help --json --server --wait" \
+expect "a value is not taken for a subcommand" "--for --help --json --server --wait" \
 	gpuslots allocate --server status t1 1 2 --
 exit $status

@@ -15,10 +15,14 @@ make_burst_script() {
 # burst_field FILE KEY: one figure of burst_report.py's output.
 burst_field() { sed -n "s/^$2 //p" "$1"; }
 
-scenario_burst() {
+scenario_burst() { run_burst 60; }
+
+# run_burst N: N sbatch jobs of random 1..4 GPU slots at once on 3 x 4 GPUs (also the shared
+# ledger's burst, scenarios/shared.sh).
+run_burst() {
 	make_burst_script
 	# Random sizes, reproducible from the seed printed here.
-	local seed=${BURST_SEED:-$((SECONDS + $$))} n=60 i j sizes=() jobs=()
+	local seed=${BURST_SEED:-$((SECONDS + $$))} n=$1 i j sizes=() jobs=()
 	RANDOM=$seed
 	for i in $(seq 1 $n); do sizes+=($((RANDOM % 4 + 1))); done
 	note "submitting $n jobs of 1..4 GPU slots at once (seed $seed): ${sizes[*]}"
