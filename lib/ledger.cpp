@@ -68,6 +68,27 @@ Error fits_nowhere(const std::vector<ServerUsage>& usage, const Request& request
                       slots_text(request.gpus, request.cpus), most_gpus, most_cpus);
 }
 
+// fits_nowhere() where some servers' books are kept elsewhere (`elsewhere`, not considered).
+Error fits_nowhere_known(const std::vector<ServerUsage>& usage, const Request& request,
+                         const std::vector<std::string>& elsewhere) {
+    int most_gpus = 0;
+    int most_cpus = 0;
+    for (const auto& u : usage) {
+        most_gpus = std::max(most_gpus, u.gpus_free());
+        most_cpus = std::max(most_cpus, u.cpus_free());
+    }
+    const auto shown = static_cast<std::ptrdiff_t>(std::min<std::size_t>(4, elsewhere.size()));
+    return make_error(Errc::no_fit,
+                      "no server whose books this ledger keeps has {} free (the most free on "
+                      "one: {} GPUs, {} CPUs); {} server(s) whose books are kept in their own "
+                      "nodes' ledgers were not considered ({}{}); try later, ask for less, or "
+                      "book on one of those nodes",
+                      slots_text(request.gpus, request.cpus), most_gpus, most_cpus,
+                      elsewhere.size(),
+                      fmt::join(elsewhere.begin(), elsewhere.begin() + shown, " "),
+                      elsewhere.size() > 4 ? " ..." : "");
+}
+
 std::vector<std::string> servers_of(const std::vector<Reservation>& reservations) {
     std::vector<std::string> names;
     for (const auto& r : reservations)
@@ -83,6 +104,50 @@ const char* origin_name(Origin origin) {
     return origin == Origin::slurm ? "slurm" : "manual";
 }
 
+bool Authority::covers(const Server& server) const {
+    switch (scope) {
+        case Scope::shared:
+            return true;
+        case Scope::node:
+            return std::binary_search(nodes.begin(), nodes.end(), server.name);
+        case Scope::standalone:
+            return server.slurm == SlurmMode::none;
+    }
+    return false;
+}
+
+Error uncovered_server(const Authority& authority, const Server& server, std::string_view ledger,
+                       std::string_view config_source) {
+    if (authority.scope == Authority::Scope::node) {
+        return make_error(Errc::bad_input,
+                          "{}'s slots are not booked in this ledger: {} is the node ledger of "
+                          "{} (its Slurm plugin writes it), and {}'s jobs are booked in {}'s "
+                          "own; run this on {}, or share one ledger for the cluster "
+                          "(state.backend: mariadb, README 'One ledger for the cluster')",
+                          server.name, ledger, fmt::join(authority.nodes, ","), server.name,
+                          server.name, server.name);
+    }
+    return make_error(Errc::bad_input,
+                      "{}'s slots are not booked in this ledger: Slurm schedules {} (slurm: {} "
+                      "in {}), so its jobs are booked by its own prolog in {}'s node ledger, not "
+                      "in {}; run this on {}, or share one ledger for the cluster "
+                      "(state.backend: mariadb, README 'One ledger for the cluster')",
+                      server.name, server.name, slurm_mode_name(server.slurm), config_source,
+                      server.name, ledger, server.name);
+}
+
+const char* scope_name(Authority::Scope scope) {
+    switch (scope) {
+        case Authority::Scope::shared:
+            return "shared";
+        case Authority::Scope::node:
+            return "node";
+        case Authority::Scope::standalone:
+            return "standalone";
+    }
+    return "shared";
+}
+
 Ledger::Ledger(const Config& config, std::unique_ptr<Store> store)
     : config_(config), store_(std::move(store)), location_(ledger_location(config.state)) {}
 
@@ -93,6 +158,14 @@ Result<Reservation> Ledger::reserve(std::string_view server_name, const Request&
     if (!server) return server.error();
     return run([&]() -> Result<Reservation> {
         Transaction txn(*store_, Store::Transaction::write);
+        // The plugin books on its own node: this ledger is that node's. Anyone else books only
+        // where this ledger is the truth, or two ledgers would hand out the same GPUs.
+        if (request.on_server) {
+            store_->claim((*server)->name);
+        } else if (const Authority authority = authority_in_transaction();
+                   !authority.covers(**server)) {
+            return uncovered_server(authority, **server, location_, config_.source);
+        }
         if (auto held = held_elsewhere(request)) return *held;
         store_->lock_servers({(*server)->name});
         auto result = place(**server, request, store_->holdings((*server)->name));
@@ -112,9 +185,30 @@ Result<Reservation> Ledger::allocate(const Request& request) {
     return run([&]() -> Result<Reservation> {
         for (;;) {
             Transaction txn(*store_, Store::Transaction::write);
+            const Authority authority = authority_in_transaction();
+            std::vector<ServerUsage> usage = fleet_usage(config_.fleet, store_->loads());
+            // A server whose books are kept elsewhere is never chosen: it looks over-full.
+            std::vector<std::string> elsewhere;
+            for (std::size_t i = 0; i < usage.size(); ++i) {
+                const Server& s = config_.fleet.servers()[i];
+                if (authority.covers(s)) continue;
+                elsewhere.push_back(s.name);
+                usage[i].gpus_used = usage[i].gpus_total + 1;
+                usage[i].cpus_used = usage[i].cpus_total + 1;
+            }
+            if (!elsewhere.empty() && elsewhere.size() == usage.size()) {
+                return make_error(Errc::bad_input,
+                                  "this ledger keeps the books of none of the servers in {}: {} "
+                                  "({} ledger); book on a node with 'gpuslots allocate' run "
+                                  "there, or share one ledger for the cluster (state.backend: "
+                                  "mariadb, README 'One ledger for the cluster')",
+                                  config_.source, location_, scope_name(authority.scope));
+            }
             if (auto held = held_elsewhere(request)) return *held;
-            const std::vector<ServerUsage> usage = fleet_usage(config_.fleet, store_->loads());
             auto chosen = best_fit(usage, request.gpus, request.cpus);
+            if (!chosen && !elsewhere.empty()) {
+                return fits_nowhere_known(usage, request, elsewhere);
+            }
             if (!chosen) return fits_nowhere(usage, request);
             const Server& server = config_.fleet.servers()[*chosen];
             if (auto checked = check(server.name, request); !checked) return checked.error();
@@ -238,6 +332,26 @@ Result<std::optional<std::string>> Ledger::refusal(std::string_view server,
     return run([&]() -> Result<std::optional<std::string>> {
         return in_snapshot(*store_, [&] { return store_->refusal(server, task_id); });
     });
+}
+
+Result<Authority> Ledger::authority() {
+    return run([&]() -> Result<Authority> {
+        return in_snapshot(*store_, [&] { return authority_in_transaction(); });
+    });
+}
+
+Authority Ledger::authority_in_transaction() {
+    Authority authority;
+    auto claims = store_->claims();
+    if (!claims) return authority;  // shared: every server
+    if (claims->empty()) {
+        authority.scope = Authority::Scope::standalone;
+        return authority;
+    }
+    authority.scope = Authority::Scope::node;
+    authority.nodes = std::move(*claims);
+    std::sort(authority.nodes.begin(), authority.nodes.end());
+    return authority;
 }
 
 Result<std::vector<std::string>> Ledger::verify() {

@@ -9,21 +9,34 @@ namespace gpuslots {
 
 Result<std::vector<Reservation>> Ledger::release_before_boot(std::string_view server,
                                                              std::string_view boot_id) {
-    if (boot_id.empty()) return std::vector<Reservation>();
     const auto dead = [&](const Reservation& r) {
-        return r.origin == Origin::slurm && !r.boot_id.empty() && r.boot_id != boot_id;
+        return !boot_id.empty() && r.origin == Origin::slurm && !r.boot_id.empty() &&
+               r.boot_id != boot_id;
     };
-    // A read first: on the common path (nothing dead) no write lock is taken, so that a
-    // prolog refused for lack of room does not queue behind every other writer once more.
-    auto seen = run([&]() -> Result<ServerHoldings> {
-        return detail::in_snapshot(*store_, [&] { return store_->holdings(server); });
+    // A read first: on the common path (nothing dead, the ledger already claimed as this
+    // server's) no write lock is taken, so that a prolog refused for lack of room does not
+    // queue behind every other writer once more.
+    struct Seen {
+        ServerHoldings holdings;
+        bool claimed = false;
+    };
+    auto seen = run([&]() -> Result<Seen> {
+        return detail::in_snapshot(*store_, [&] {
+            Seen out{store_->holdings(server), true};
+            if (auto claims = store_->claims()) {
+                out.claimed = std::find(claims->begin(), claims->end(), server) != claims->end();
+            }
+            return out;
+        });
     });
     if (!seen) return seen.error();
-    if (std::none_of(seen->reservations.begin(), seen->reservations.end(), dead)) {
+    const auto& seen_held = seen->holdings.reservations;
+    if (seen->claimed && std::none_of(seen_held.begin(), seen_held.end(), dead)) {
         return std::vector<Reservation>();
     }
     return run([&]() -> Result<std::vector<Reservation>> {
         detail::Transaction txn(*store_, Store::Transaction::write);
+        store_->claim(server);
         store_->lock_servers({std::string(server)});
         std::vector<Reservation> released;
         for (const auto& held : store_->holdings(server).reservations) {

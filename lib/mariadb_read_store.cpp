@@ -80,6 +80,10 @@ class ReaderStore final : public Store {
     }
     void erase_refusals(std::string_view, std::optional<std::string_view>) override { denied(); }
     // The read account sees no table: the checks are root's ('gpuslots check-config' as root).
+    // One ledger for the whole cluster: the truth for every server.
+    std::optional<std::vector<std::string>> claims() override { return std::nullopt; }
+    void claim(std::string_view) override {}
+
     std::vector<std::string> verify() override { return {}; }
     bool transient(const StoreFailure&) const override { return false; }
     Error describe(const StoreFailure& f) const override {

@@ -251,6 +251,10 @@ class WriterStore final : public Store {
         });
     }
 
+    // One ledger for the whole cluster: the truth for every server.
+    std::optional<std::vector<std::string>> claims() override { return std::nullopt; }
+    void claim(std::string_view) override {}
+
     std::vector<std::string> verify() override {
         return guard([&] {
             std::vector<std::string> problems;

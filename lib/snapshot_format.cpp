@@ -16,6 +16,7 @@ namespace {
 constexpr std::string_view kMagic = "gpuslots-status 3 ";
 constexpr std::string_view kMagicV2 = "gpuslots-status 2 ";
 constexpr std::string_view kHeadMagic = "gpuslots-status-head 1 ";
+constexpr std::string_view kClaimsMagic = "gpuslots-claims 1 ";
 constexpr std::size_t kMaxFileName = 200;  // leaves room below NAME_MAX for the prefix
 
 std::uint64_t check_of(std::uint64_t commit) {
@@ -172,6 +173,43 @@ std::optional<ServerRows> decode_server(const std::string& bytes) {
         }
         if (!in.string(r.task_id) || !in.literal("\n")) return std::nullopt;
         out.rows.push_back(std::move(row));
+    }
+    if (!in.literal("end\n") || !in.rest.empty()) return std::nullopt;
+    return out;
+}
+
+std::string encode_claims(const std::vector<std::string>& servers) {
+    std::string out;
+    for (const auto& server : servers) {
+        out += "node ";
+        append_string(out, server);
+        out += '\n';
+    }
+    out += "end\n";
+    return fmt::format("{}{:016x} {:016x}\n", kClaimsMagic, out.size(), fnv1a(out)) + out;
+}
+
+std::optional<std::vector<std::string>> decode_claims(const std::string& bytes) {
+    constexpr std::size_t kHeader = kClaimsMagic.size() + 34;
+    if (bytes.size() < kHeader || bytes.compare(0, kClaimsMagic.size(), kClaimsMagic) != 0) {
+        return std::nullopt;
+    }
+    std::uint64_t length = 0;
+    std::uint64_t check = 0;
+    const char* h = bytes.data() + kClaimsMagic.size();
+    if (std::from_chars(h, h + 16, length, 16).ptr != h + 16 || h[16] != ' ' ||
+        std::from_chars(h + 17, h + 33, check, 16).ptr != h + 33 || h[33] != '\n' ||
+        length != bytes.size() - kHeader) {
+        return std::nullopt;
+    }
+    const std::string body = bytes.substr(kHeader);
+    if (fnv1a(body) != check) return std::nullopt;
+    Reader in{body};
+    std::vector<std::string> out;
+    while (in.literal("node ")) {
+        std::string server;
+        if (!in.string(server) || !in.literal("\n")) return std::nullopt;
+        out.push_back(std::move(server));
     }
     if (!in.literal("end\n") || !in.rest.empty()) return std::nullopt;
     return out;

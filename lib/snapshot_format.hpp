@@ -7,6 +7,11 @@
 //   r <row id> <m|s> <owner uid> <created> <cpus> <gpu count> <0,1|-> <length>:<boot id>
 //     <expires|-> <length>:<task id>          (one line; version 2 had no boot id and expiry)
 //   end
+// The claims (Store::claims): "claims", replaced whole (written aside, then renamed), as it
+// changes once per node at most:
+//   gpuslots-claims 1 <body length> <checksum>
+//   node 2:n1                  (one line per server whose plugin writes this ledger)
+//   end
 // The head: one fixed-size line, "gpuslots-status-head 1 <commit> <check>", the commit and a
 // check of it in hexadecimal, so that a torn read is recognised.
 #pragma once
@@ -16,6 +21,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "sqlite_snapshot.hpp"
 
@@ -32,6 +38,10 @@ std::string encode_server(const ServerRows& server);
 // The rows of one file; nullopt when it is not a whole, well-formed file (or was read while
 // being rewritten: read it again).
 std::optional<ServerRows> decode_server(const std::string& bytes);
+
+std::string encode_claims(const std::vector<std::string>& servers);
+// nullopt when it is not a whole, well-formed file.
+std::optional<std::vector<std::string>> decode_claims(const std::string& bytes);
 
 std::string encode_head(std::int64_t commit);
 std::optional<std::int64_t> parse_head(const std::string& record);

@@ -2,7 +2,8 @@
 // users who may not open the ledger itself. It opens no file of the ledger and takes no lock:
 // it lists the snapshot's directory and reads each server's file once per transaction.
 //
-// It carries what `gpuslots status` and `check-config` show: every reservation with its GPUs.
+// It carries what `gpuslots status` and `check-config` show: every reservation with its GPUs,
+// and the servers whose plugin writes the ledger (claims()).
 // Refusals are not published (only the plugin's step hooks read them, and they run as root),
 // so refusal() finds none. Every write is refused as the ledger is read-only to these users.
 #include <dirent.h>
@@ -110,6 +111,9 @@ class SnapshotStore final : public Store {
         refuse_write();
     }
 
+    std::optional<std::vector<std::string>> claims() override { return claims_; }
+    void claim(std::string_view) override { refuse_write(); }
+
     // Each file was checked as it was read (load()); the ledger itself is root's to check.
     std::vector<std::string> verify() override { return {}; }
 
@@ -141,6 +145,15 @@ class SnapshotStore final : public Store {
             if (is_server_file_name(e->d_name)) names.emplace_back(e->d_name);
         }
         ::closedir(d);
+        auto claims = read_claims(config_.state.sqlite.path);
+        if (!claims) {
+            throw Failure{SQLITE_CORRUPT,
+                          fmt::format("its status snapshot file {}/claims is damaged; "
+                                      "'gpuslots check-config' as root publishes it again",
+                                      dir_),
+                          true};
+        }
+        claims_ = std::move(*claims);
         std::string bytes;
         for (const auto& name : names) {
             const int f = ::openat(dir_fd_, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -185,6 +198,7 @@ class SnapshotStore final : public Store {
     std::string dir_;
     int dir_fd_;
     std::map<std::string, ServerRows> servers_;
+    std::vector<std::string> claims_;  // as the snapshot's "claims" file says
 };
 
 }  // namespace

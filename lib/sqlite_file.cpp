@@ -53,6 +53,10 @@ CREATE TABLE ledger_state (
     commits INTEGER NOT NULL CHECK (commits >= 0)
 );
 INSERT INTO ledger_state (id, commits) VALUES (1, 0);
+CREATE TABLE node_claims (
+    server  TEXT    PRIMARY KEY,
+    claimed INTEGER NOT NULL
+) WITHOUT ROWID;
 )sql";
 
 // Migrations: kMigrations[v - 1] takes a ledger from schema v to v + 1.
@@ -95,6 +99,16 @@ INSERT INTO ledger_state (id, commits) VALUES (1, 0);
     R"sql(
 ALTER TABLE reservations ADD COLUMN boot_id TEXT;
 ALTER TABLE reservations ADD COLUMN expires_at INTEGER;
+)sql",
+    // 4 -> 5: the servers whose plugin writes this ledger (Store::claims): a ledger the plugin
+    // writes on its node is that node's own, and says so, so that the admin tool does not show
+    // the other servers as free there. None for a ledger of an earlier release until its
+    // node's slurmd starts or a prolog reserves.
+    R"sql(
+CREATE TABLE node_claims (
+    server  TEXT    PRIMARY KEY,
+    claimed INTEGER NOT NULL
+) WITHOUT ROWID;
 )sql",
 };
 static_assert(std::size(kMigrations) == kSchemaVersion - 1, "one migration per schema step");

@@ -17,11 +17,13 @@
 namespace gpuslots::sqlite {
 
 inline constexpr std::int64_t kApplicationId = 0x47505553;  // "GPUS"
-inline constexpr std::int64_t kSchemaVersion = 4;
+inline constexpr std::int64_t kSchemaVersion = 5;
 // The first schema that counts commits (table ledger_state).
 inline constexpr std::int64_t kCountingSchema = 3;
 // The first schema whose reservations record a boot id and an expiry.
 inline constexpr std::int64_t kBootSchema = 4;
+// The first schema that records which servers' plugin writes the ledger (table node_claims).
+inline constexpr std::int64_t kClaimsSchema = 5;
 
 // Maps a SQLite failure to the error class and a sentence the admin can act on.
 Error to_error(const Failure& f, const std::string& path);

@@ -24,6 +24,8 @@ namespace {
 
 constexpr const char* kTmp = ".tmp";  // what an earlier version of this file built aside
 constexpr const char* kNewLedger = ".new-ledger";
+constexpr const char* kClaims = "claims";
+constexpr const char* kClaimsTmp = ".claims.tmp";  // written aside, then renamed over kClaims
 
 // Handing a snapshot file to the ledger's owner is best effort: root can read it either way.
 // (A (void) cast does not silence glibc's warn_unused_result under _FORTIFY_SOURCE.)
@@ -225,6 +227,46 @@ bool Publisher::republish(std::int64_t commit, const std::vector<ServerRows>& al
     }
 }
 
+bool Publisher::publish_claims(const std::vector<std::string>& servers) noexcept {
+    try {
+        const std::string bytes = encode_claims(servers);
+        std::string existing;
+        if (read_whole(dir_fd_, kClaims, existing) && existing == bytes) return true;
+        ::unlinkat(dir_fd_, kClaimsTmp, 0);
+        const int fd = ::openat(dir_fd_, kClaimsTmp,
+                                O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd < 0) return false;
+        ::fchmod(fd, 0644);  // whatever the umask
+        if (::geteuid() == 0 && owner_ != 0) ignore_failure(::fchown(fd, owner_, group_));
+        const bool written =
+            ::write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size());
+        if (::close(fd) != 0 || !written) {
+            ::unlinkat(dir_fd_, kClaimsTmp, 0);
+            return false;
+        }
+        return ::renameat(dir_fd_, kClaimsTmp, dir_fd_, kClaims) == 0;
+    } catch (...) {
+        return false;
+    }
+}
+
+std::optional<std::vector<std::string>> read_claims(const std::string& ledger_path) {
+    const std::string path = snapshot_dir(ledger_path) + "/" + kClaims;
+    const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT) return std::vector<std::string>();
+        return std::nullopt;
+    }
+    std::string bytes;
+    char buffer[8192];
+    ssize_t n = 0;
+    while ((n = ::read(fd, buffer, sizeof buffer)) > 0)
+        bytes.append(buffer, static_cast<std::size_t>(n));
+    ::close(fd);
+    if (n < 0) return std::nullopt;
+    return decode_claims(bytes);
+}
+
 std::string Publisher::new_ledger_path() const {
     return dir_ + "/" + kNewLedger;
 }
@@ -232,6 +274,7 @@ std::string Publisher::new_ledger_path() const {
 void Publisher::remove_leftovers() noexcept {
     try {
         ::unlinkat(dir_fd_, kTmp, 0);
+        ::unlinkat(dir_fd_, kClaimsTmp, 0);
         for (const char* suffix : {"", "-wal", "-shm", "-journal"}) {
             ::unlink((new_ledger_path() + suffix).c_str());
         }

@@ -17,6 +17,8 @@
 //     is complete (every server that holds anything has its file). It is also the ledger's
 //     witness: the ledger counts its commits in its own rows, and a ledger whose count is
 //     behind its head has lost commits (a damaged or deleted -wal, an older copy put in place).
+//   - "claims" (0644): the servers whose plugin writes this ledger (it is their node's own:
+//     Ledger::authority), absent while there are none. Replaced whole, when it changes.
 //   - "lock" (0600): writers take it (flock) from just before COMMIT until their files are in
 //     place, so files are published in commit order. Only root and the owner can open it.
 //   - ".new-ledger": what a creator is building, under the lock (a killed one leaves it to the
@@ -79,6 +81,10 @@ class Publisher {
     // Under the lock: makes the snapshot exactly `all` (every server that holds anything) at
     // `commit`; files that already say the same are left alone. Returns false on a failure.
     bool republish(std::int64_t commit, const std::vector<ServerRows>& all) noexcept;
+    // Under the lock: makes the "claims" file say `servers` (the ledger's node claims,
+    // Store::claims), unless it already does. Returns false on a failure (best effort, as
+    // publish(): check-config as root writes it again).
+    bool publish_claims(const std::vector<std::string>& servers) noexcept;
     // Under the lock: removes what an earlier, killed creator or writer left (the fixed
     // temporary names, and "<ledger>.new-<pid>" files of processes that are gone).
     void remove_leftovers() noexcept;
@@ -100,6 +106,10 @@ class Publisher {
 // The head's commit as any process reads it (no lock: the record checks itself), nullopt
 // when there is none.
 std::optional<std::int64_t> read_head(const std::string& ledger_path);
+
+// The claims as any process reads them: empty when there is no "claims" file; nullopt when
+// it cannot be read or is damaged.
+std::optional<std::vector<std::string>> read_claims(const std::string& ledger_path);
 
 // The readers' side: a read-only Store over the snapshot of the ledger at config.state.sqlite
 // .path, for users who may not open the ledger. Errors: ledger (no snapshot yet; a snapshot

@@ -30,6 +30,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <ctime>
 
 #include "retry.hpp"
 #include "sqlite_db.hpp"
@@ -67,6 +68,7 @@ class SqliteStore final : public Store {
         found_.clear();
         touched_.clear();
         touched_all_ = false;
+        claimed_ = false;
         changes_at_begin_ = sqlite3_total_changes64(db_->handle());
         if (schema_ < kCountingSchema) return;
         try {
@@ -107,6 +109,8 @@ class SqliteStore final : public Store {
             for (const auto& server : touched_)
                 changed.push_back(ServerRows{server, server_rows(server)});
         }
+        std::optional<std::vector<std::string>> claims;
+        if (claimed_) claims = claimed_servers();
         Publisher& snapshot = publisher();
         const bool locked =
             snapshot.lock(std::chrono::steady_clock::now() + config_.state.busy_timeout);
@@ -117,7 +121,10 @@ class SqliteStore final : public Store {
             throw;
         }
         open_.reset();
-        if (locked) publish_after_commit(snapshot, changed);
+        if (locked) {
+            publish_after_commit(snapshot, changed);
+            if (claims) snapshot.publish_claims(*claims);
+        }
         snapshot.unlock();
         // The turn goes on only now: the next writer would otherwise reach the snapshot's lock
         // before this one has let it go, and nap for it while holding SQLite's write lock.
@@ -301,6 +308,20 @@ class SqliteStore final : public Store {
         }
     }
 
+    std::optional<std::vector<std::string>> claims() override {
+        if (!db_ || schema_ < kClaimsSchema) return std::vector<std::string>();
+        return claimed_servers();
+    }
+
+    void claim(std::string_view server) override {
+        if (schema_ < kClaimsSchema) return;  // read_write opens migrate: only a reader is older
+        statement(insert_claim_, R"sql(
+            INSERT OR IGNORE INTO node_claims (server, claimed) VALUES (?1, ?2))sql")
+            .run_with(server, static_cast<std::int64_t>(std::time(nullptr)))
+            .done();
+        if (sqlite3_changes(db_->handle()) > 0) claimed_ = true;
+    }
+
     std::vector<std::string> verify() override {
         std::vector<std::string> problems;
         if (!db_) return problems;
@@ -330,7 +351,8 @@ class SqliteStore final : public Store {
             } else {
                 const auto head = snapshot.head();
                 if ((!head || *head <= commits_) &&
-                    !snapshot.republish(commits_, by_server(all_rows()))) {
+                    (!snapshot.republish(commits_, by_server(all_rows())) ||
+                     !snapshot.publish_claims(claimed_servers()))) {
                     problems.push_back(
                         fmt::format("cannot write the status snapshot {}", snapshot_dir(path())));
                 }
@@ -399,13 +421,26 @@ class SqliteStore final : public Store {
                 const std::int64_t now = count.step() ? count.integer(0) : 0;
                 count.reset();
                 const auto all = by_server(all_rows());
+                const auto claims = claimed_servers();
                 db_->commit();
                 snapshot.republish(now, all);
+                snapshot.publish_claims(claims);
             } catch (...) {
                 sqlite3_exec(db_->handle(), "ROLLBACK", nullptr, nullptr, nullptr);
             }
         } catch (...) {
         }
+    }
+
+    // The servers in node_claims, sorted (its key order).
+    std::vector<std::string> claimed_servers() {
+        std::vector<std::string> out;
+        if (schema_ < kClaimsSchema) return out;
+        auto& s = statement(claims_, "SELECT server FROM node_claims ORDER BY server");
+        s.run_with();
+        while (s.step())
+            out.push_back(s.text(0));
+        return out;
     }
 
     // Every reservation with its row id, oldest first. Both tables in their stored order (no
@@ -513,11 +548,13 @@ class SqliteStore final : public Store {
     std::int64_t changes_at_begin_ = 0;
     std::vector<std::string> touched_;  // servers whose rows this transaction changed
     bool touched_all_ = false;          // erase_all()
+    bool claimed_ = false;              // claim() added a server to node_claims
     std::unique_ptr<Publisher> publisher_;
     std::unique_ptr<Statement> read_commits_, count_commit_;
     std::unique_ptr<Statement> reservations_on_server_, holds_on_server_, loads_,
         gpus_of_reservation_, all_reservations_, all_holds_, find_refusal_, insert_reservation_,
-        insert_hold_, delete_holds_, delete_reservation_, insert_refusal_, delete_refusal_;
+        insert_hold_, delete_holds_, delete_reservation_, insert_refusal_, delete_refusal_, claims_,
+        insert_claim_;
 };
 
 // Errors that need no SQLite code are returned; SQLite's failures are thrown (open_store()

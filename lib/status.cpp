@@ -69,23 +69,30 @@ namespace {
 Totals totals_of(const std::vector<ServerStatus>& servers) {
     Totals t;
     for (const auto& s : servers) {
+        t.tasks += static_cast<long long>(s.tasks.size());
+        if (!s.known) {
+            ++t.unknown_servers;
+            continue;
+        }
         t.gpus_total += s.gpus_total;
         t.gpus_free += s.gpus_free;
         t.cpus_total += s.cpus_total;
         t.cpus_free += s.cpus_free;
-        t.tasks += static_cast<long long>(s.tasks.size());
     }
     return t;
 }
 
 }  // namespace
 
-FleetStatus summarize(const Fleet& fleet, std::vector<Reservation> reservations) {
+FleetStatus summarize(const Fleet& fleet, std::vector<Reservation> reservations,
+                      const Authority& authority) {
     FleetStatus status;
     status.problems = check_invariants(fleet, reservations);
+    status.authority = authority;
     status.servers.reserve(fleet.size());
     for (const auto& s : fleet.servers()) {
-        status.servers.push_back(ServerStatus{s.name, s.gpus, s.gpus, s.cpus, s.cpus, {}});
+        status.servers.push_back(
+            ServerStatus{s.name, s.gpus, s.gpus, s.cpus, s.cpus, {}, authority.covers(s)});
     }
     std::map<std::string, ServerStatus> removed;
     for (auto& r : reservations) {
@@ -101,8 +108,8 @@ FleetStatus summarize(const Fleet& fleet, std::vector<Reservation> reservations)
         target->tasks.push_back(std::move(r));
     }
     for (auto& s : status.servers) {
-        s.gpus_free = std::max(0, s.gpus_free);
-        s.cpus_free = std::max(0, s.cpus_free);
+        s.gpus_free = s.known ? std::max(0, s.gpus_free) : 0;
+        s.cpus_free = s.known ? std::max(0, s.cpus_free) : 0;
         std::stable_sort(s.tasks.begin(), s.tasks.end(), [](const auto& a, const auto& b) {
             return a.created_unix < b.created_unix;
         });

@@ -61,18 +61,39 @@ std::string iso8601(std::int64_t unix_seconds) {
     return out;
 }
 
-// Best fit over what the ledger holds now: the server to book on, before booking.
-Result<std::string> choose_server(Ledger& ledger, const Config& config, int gpus, int cpus) {
+// Best fit over what the ledger holds now: the server to book on, before booking. A server
+// whose books this ledger does not keep (Authority) is never chosen.
+Result<std::string> choose_server(Ledger& ledger, const Config& config, const Authority& authority,
+                                  int gpus, int cpus) {
     auto held = ledger.reservations();
     if (!held) return held.error();
-    const FleetStatus st = summarize(config.fleet, std::move(*held));
+    const FleetStatus st = summarize(config.fleet, std::move(*held), authority);
     std::vector<ServerUsage> usage;
     usage.reserve(st.servers.size());
     for (const auto& s : st.servers) {
+        if (!s.known) {
+            usage.push_back({s.gpus_total, s.cpus_total, s.gpus_total + 1, s.cpus_total + 1});
+            continue;
+        }
         usage.push_back(
             {s.gpus_total, s.cpus_total, s.gpus_total - s.gpus_free, s.cpus_total - s.cpus_free});
     }
+    if (st.totals.unknown_servers == static_cast<long long>(st.servers.size())) {
+        return make_error(Errc::bad_input,
+                          "this ledger keeps the books of none of the servers in {}: {} ({} "
+                          "ledger); book on a node with 'gpuslots allocate' run there, or share "
+                          "one ledger for the cluster (state.backend: mariadb, README 'One ledger "
+                          "for the cluster')",
+                          config.source, ledger.location(), scope_name(authority.scope));
+    }
     auto index = best_fit(usage, gpus, cpus);
+    if (!index && st.totals.unknown_servers > 0) {
+        return make_error(Errc::no_fit,
+                          "{} fit on no server whose books this ledger keeps now; {} server(s) "
+                          "book in their own nodes' ledgers and were not considered (see "
+                          "'gpuslots status'); try later, or book on one of those nodes",
+                          slots_text(gpus, cpus), st.totals.unknown_servers);
+    }
     if (!index) {
         return make_error(Errc::no_fit, "{} fit on no server now; see 'gpuslots status'",
                           slots_text(gpus, cpus));
@@ -162,13 +183,20 @@ int run_allocate(const AllocateOptions& o, const Globals& globals) {
         return print_result(*r, std::nullopt, o.json);
     }
 
+    // Before a holder job is started: a server whose books are kept in another node's ledger
+    // is refused here, not after Slurm has been asked.
+    auto authority = (*ledger)->authority();
+    if (!authority) return report(authority.error());
     std::string name = o.server;
     if (name.empty()) {
-        auto chosen = choose_server(**ledger, *config, *gpus, *cpus);
+        auto chosen = choose_server(**ledger, *config, *authority, *gpus, *cpus);
         if (!chosen) return report(chosen.error());
         name = *chosen;
     }
     const Server* server = config->fleet.server(name);
+    if (!authority->covers(*server)) {
+        return report(uncovered_server(*authority, *server, (*ledger)->location(), config->source));
+    }
     const std::string gres = holder_gres(server->slurm, *gpus, *cpus);
     if (server->slurm == SlurmMode::none || gres.empty()) {
         auto r = (*ledger)->reserve(name, lasting(request, *lasts));

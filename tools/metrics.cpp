@@ -42,9 +42,11 @@ int run_metrics(const MetricsOptions& o, const Globals& globals) {
         failure = problems.error();
     } else if (auto held = (*ledger)->reservations(); !held) {
         failure = held.error();
+    } else if (auto authority = (*ledger)->authority(); !authority) {
+        failure = authority.error();
     } else {
         verify_problems = problems->size();
-        st = summarize(config->fleet, std::move(*held));
+        st = summarize(config->fleet, std::move(*held), *authority);
     }
     const std::string text = prometheus_text(
         MetricsInput{st ? &*st : nullptr, verify_problems, static_cast<std::size_t>(*limit)});

@@ -87,10 +87,13 @@ std::string prometheus_text(const MetricsInput& in) {
         .sample(st != nullptr ? 1 : 0);
     if (st == nullptr) return out;
 
+    // A server whose books this ledger does not keep (Authority) has none of the per-server
+    // series: a capacity without what is reserved there would read as free in any sum.
     const auto per_server = [&](std::string_view name, std::string_view help, auto value) {
         Family f(out, name, help);
-        for (const auto& s : st->servers)
-            f.sample(std::array<Label, 1>{Label{"server", s.name}}, value(s));
+        for (const auto& s : st->servers) {
+            if (s.known) f.sample(std::array<Label, 1>{Label{"server", s.name}}, value(s));
+        }
     };
     per_server("gpuslots_server_gpus", "GPUs of the server in the config.",
                [](const ServerStatus& s) { return s.gpus_total; });
@@ -105,6 +108,7 @@ std::string prometheus_text(const MetricsInput& in) {
                  "Reservations held on the server, by origin (slurm: a Slurm job; manual: "
                  "gpuslots allocate).");
         for (const auto& s : st->servers) {
+            if (!s.known) continue;
             std::int64_t slurm = 0;
             for (const auto& r : s.tasks)
                 slurm += r.origin == Origin::slurm;
@@ -113,6 +117,14 @@ std::string prometheus_text(const MetricsInput& in) {
                      manual);
             f.sample(std::array<Label, 2>{Label{"server", s.name}, Label{"origin", "slurm"}},
                      slurm);
+        }
+    }
+    if (st->totals.unknown_servers > 0) {  // only then, so that other ledgers' output stays
+        Family f(out, "gpuslots_server_unknown_here",
+                 "1 for each server in the config whose books this ledger does not keep (another "
+                 "node's ledger has them): it has no other per-server series here.");
+        for (const auto& s : st->servers) {
+            if (!s.known) f.sample(std::array<Label, 1>{Label{"server", s.name}}, 1);
         }
     }
     std::size_t dropped = 0;

@@ -92,6 +92,31 @@ Result<StatusFilter> filter_for(const StatusOptions& o, const Config& config,
     return filter;
 }
 
+// The one line that says which servers this ledger does not know, why, and where to look.
+void warn_unknown(const FleetStatus& st, const std::string& ledger) {
+    std::vector<std::string> names;
+    for (const auto& s : st.servers) {
+        if (!s.known && names.size() < 4) names.push_back(s.name);
+    }
+    const std::string shown =
+        st.totals.unknown_servers > 4
+            ? tr("{} and {} more", fmt::join(names, " "), st.totals.unknown_servers - 4)
+            : fmt::format("{}", fmt::join(names, " "));
+    if (st.authority.scope == Authority::Scope::node) {
+        warn(
+            "{}: unknown here: {} is the node ledger of {} (its Slurm plugin writes it), and each "
+            "node books its jobs in its own; run 'gpuslots status' on that node, or share one "
+            "ledger for the cluster (state.backend: mariadb, README 'One ledger for the cluster')",
+            shown, ledger, fmt::join(st.authority.nodes, ","));
+    } else {
+        warn(
+            "{}: unknown here: Slurm schedules them, and their prologs book their jobs in each "
+            "node's own ledger, not in {}; run 'gpuslots status' on that node, or share one "
+            "ledger for the cluster (state.backend: mariadb, README 'One ledger for the cluster')",
+            shown, ledger);
+    }
+}
+
 int run_status(const StatusOptions& options, const Globals& globals) {
     if (!options.job_id.empty() && !options.task_id.empty()) {
         return report(make_error(Errc::bad_input, "status: give --job or --task, not both"));
@@ -102,8 +127,10 @@ int run_status(const StatusOptions& options, const Globals& globals) {
     if (!ledger) return report(ledger.error());
     auto reservations = (*ledger)->reservations();
     if (!reservations) return report(reservations.error());
+    auto authority = (*ledger)->authority();
+    if (!authority) return report(authority.error());
     const std::optional<SlurmMarks> marks = ask_slurm(*reservations, options);
-    FleetStatus st = summarize(config->fleet, std::move(*reservations));
+    FleetStatus st = summarize(config->fleet, std::move(*reservations), *authority);
     auto filter = filter_for(options, *config, st);
     if (!filter) return report(filter.error());
     if (filter->server || filter->task) st = select(std::move(st), *filter);
@@ -132,6 +159,7 @@ int run_status(const StatusOptions& options, const Globals& globals) {
             "reconcile --dry-run' shows them, 'gpuslots reconcile' releases them",
             marks->gone);
     }
+    if (st.totals.unknown_servers > 0) warn_unknown(st, ledger_location(config->state));
     for (const auto& s : st.removed) {
         std::vector<std::string> ids;
         for (const auto& r : s.tasks)

@@ -74,13 +74,15 @@ void write_task(JsonWriter& w, const Reservation& r, const SlurmMarks* marks) {
     w.end_object();
 }
 
+// A server whose books the ledger does not keep: "known_here": false and its free counts
+// null (not known here); "known_here" is left out where it is true, as before it existed.
 void write_server(JsonWriter& w, const ServerStatus& s, const SlurmMarks* marks) {
-    w.begin_object()
-        .field("name", s.name)
-        .field("gpus_total", s.gpus_total)
-        .field("gpus_free", s.gpus_free)
-        .field("cpus_total", s.cpus_total)
-        .field("cpus_free", s.cpus_free);
+    w.begin_object().field("name", s.name);
+    if (!s.known) w.field("known_here", false);
+    w.field("gpus_total", s.gpus_total).key("gpus_free");
+    s.known ? w.value(s.gpus_free) : w.value(nullptr);
+    w.field("cpus_total", s.cpus_total).key("cpus_free");
+    s.known ? w.value(s.cpus_free) : w.value(nullptr);
     w.key("tasks").begin_array();
     for (const auto& r : s.tasks)
         write_task(w, r, marks);
@@ -125,6 +127,14 @@ void print_status_table(const FleetStatus& st, const SlurmMarks* marks) {
     };
     line(server, headings[0], headings[1], headings[2], headings[3], tr("TASKS"));
     for (const auto& s : st.servers) {
+        if (!s.known) {  // its free slots are in another node's ledger
+            line(s.name, fmt::format("?/{}", s.gpus_total), "?",
+                 fmt::format("?/{}", s.cpus_total), "?",
+                 s.tasks.empty()
+                     ? tr("unknown here")
+                     : tr("unknown here; {} {}", s.tasks.size(), task_list(s.tasks, marks)));
+            continue;
+        }
         row(s.name, s.gpus_free, s.gpus_total, s.cpus_free, s.cpus_total,
             fmt::format("{} {}", s.tasks.size(), task_list(s.tasks, marks)));
     }
@@ -148,8 +158,10 @@ std::string status_json(const FleetStatus& st, std::string_view config, std::str
         .field("gpus_free", t.gpus_free)
         .field("cpus_total", t.cpus_total)
         .field("cpus_free", t.cpus_free)
-        .field("tasks", t.tasks)
-        .end_object();
+        .field("tasks", t.tasks);
+    // Totals are over the servers known here; how many are not (only when there are any).
+    if (t.unknown_servers > 0) w.field("unknown_here", t.unknown_servers);
+    w.end_object();
     w.key("removed_servers").begin_array();
     for (const auto& s : st.removed)
         write_server(w, s, marks);
@@ -159,6 +171,17 @@ std::string status_json(const FleetStatus& st, std::string_view config, std::str
     w.end_array();
     // Present only when the ledger holds Slurm jobs' reservations (README: status --json).
     if (marks != nullptr) w.field("slurm_checked", marks->checked);
+    // Whose books the ledger keeps, where that leaves servers out (Authority).
+    if (t.unknown_servers > 0) {
+        w.key("authority").begin_object().field("scope", scope_name(st.authority.scope));
+        if (st.authority.scope == Authority::Scope::node) {
+            w.key("nodes").begin_array();
+            for (const auto& n : st.authority.nodes)
+                w.value(n);
+            w.end_array();
+        }
+        w.end_object();
+    }
     w.field("config", config).field("ledger", ledger).end_object();
     return out;
 }

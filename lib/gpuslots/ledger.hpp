@@ -25,6 +25,34 @@
 
 namespace gpuslots {
 
+// Which servers' books a ledger holds, so that nobody reads "free" where the ledger simply
+// does not know (SPEC: a node-local SQLite ledger is authoritative for its own node only).
+//   - shared: one ledger for the cluster (state.backend: mariadb), written by every node's
+//     prolog and epilog and every admin tool: the truth for every server.
+//   - node: an SQLite ledger that the plugin writes on its node (the claims, Store::claims:
+//     slurmd's start and each prolog that reserves mark the node they run on). Slurm jobs
+//     elsewhere are booked in their own nodes' ledgers, so it is the truth for the claimed
+//     servers only.
+//   - standalone: an SQLite ledger no plugin has written (the admin tool alone, on one box
+//     for a few servers, as the original tool was used). The truth for every server that
+//     Slurm does not schedule (slurm: none); a server that Slurm schedules (slots, follow)
+//     has its jobs booked by its own prolog in its own node's ledger, not here.
+struct Authority {
+    enum class Scope { shared, node, standalone };
+    Scope scope = Scope::shared;
+    std::vector<std::string> nodes;  // Scope::node: the claimed servers, sorted
+
+    // Whether this ledger holds `server`'s books (its free slots are known here).
+    bool covers(const Server& server) const;
+};
+const char* scope_name(Authority::Scope scope);  // "shared", "node", "standalone"
+
+// The refusal of a booking on `server`, which `authority` does not cover, in the ledger at
+// `ledger` (its location) under the config `config_source`: Errc::bad_input, saying where to
+// book it instead (on that node, or in a shared ledger).
+Error uncovered_server(const Authority& authority, const Server& server, std::string_view ledger,
+                       std::string_view config_source);
+
 class Ledger {
   public:
     using Access = gpuslots::Access;
@@ -36,18 +64,22 @@ class Ledger {
     Ledger& operator=(const Ledger&) = delete;
 
     // Reserves request.gpus indices (the lowest free ones, or exactly request.exact_gpus) and
-    // request.cpus on `server`. A Slurm job that already holds the same there (count, CPUs,
-    // and the indices when exact ones are asked for) gets that reservation back: a rerun
-    // prolog is not an error. Errors: bad_input (unknown server, more than the server has,
-    // exact indices that are not one distinct index of the server per GPU), no_fit (not free
-    // now; for exact indices the message names the holder), conflict (the id already holds a
-    // different reservation), busy, ledger.
+    // request.cpus on `server`. A request made on the server itself (request.on_server: the
+    // plugin) claims this ledger as that server's own (Authority); any other request on a
+    // server that authority() does not cover is refused (bad_input, saying where to book it
+    // instead), since the ledger that knows that server's jobs is elsewhere. A Slurm job that
+    // already holds the same there (count, CPUs, and the indices when exact ones are asked for)
+    // gets that reservation back: a rerun prolog is not an error. Errors: bad_input (unknown
+    // server, more than the server has, exact indices that are not one distinct index of the server
+    // per GPU), no_fit (not free now; for exact indices the message names the holder), conflict
+    // (the id already holds a different reservation), busy, ledger.
     Result<Reservation> reserve(std::string_view server, const Request& request);
 
     // Like reserve(), on the server best_fit() picks: the choice is made on the unlocked
     // loads of every server, then checked under the chosen server's lock, and made again
-    // when another writer filled it meanwhile. no_fit when it fits on no server; bad_input
-    // for exact indices (they mean something only on a named server).
+    // when another writer filled it meanwhile. Only servers that authority() covers are
+    // considered. no_fit when it fits on none of them; bad_input for exact indices (they mean
+    // something only on a named server) and when the ledger covers no server at all.
     Result<Reservation> allocate(const Request& request);
 
     // Releases the reservations of `task_id` (only the one on `server` when given) and, for a
@@ -85,11 +117,17 @@ class Ledger {
 
     // The reboot rule: releases the Slurm jobs' reservations on `server` that were made under
     // a boot id other than `boot_id` (the boot id of `server` itself, now), with their
-    // refusals; a job's reservation made before its node's current boot cannot belong to a
-    // live job. Manual reservations and those of an unknown boot are never touched; an empty
-    // `boot_id` releases nothing. Returns what was released. Errors: busy, ledger.
+    // refusals; as the caller runs on `server` (slurmd's start, a prolog), it also claims the
+    // ledger as that server's own (Authority), once; a job's reservation made before its node's
+    // current boot cannot belong to a live job. Manual reservations and those of an unknown boot
+    // are never touched; an empty `boot_id` releases nothing. Returns what was released. Errors:
+    // busy, ledger.
     Result<std::vector<Reservation>> release_before_boot(std::string_view server,
                                                          std::string_view boot_id);
+
+    // Which servers' books this ledger holds (see Authority), as its store's claims and the
+    // config's Slurm modes say. Errors: busy, ledger.
+    Result<Authority> authority();
 
     // A full consistency check of the store itself (beyond check_invariants): storage
     // integrity and rows that do not add up. Empty when all is well.
@@ -102,6 +140,7 @@ class Ledger {
     template <typename Body>
     auto run(Body&& body) -> decltype(body());
     Result<const Server*> check(std::string_view server, const Request& request) const;
+    Authority authority_in_transaction();
     std::optional<Error> held_elsewhere(const Request& request);
     Result<Reservation> place(const Server& server, const Request& request,
                               const ServerHoldings& holdings);

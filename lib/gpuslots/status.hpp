@@ -19,14 +19,20 @@ struct ServerStatus {
     int cpus_total = 0;
     int cpus_free = 0;
     std::vector<Reservation> tasks;  // oldest first
+    // Whether the ledger holds this server's books (Authority::covers). When it does not, its
+    // free counts are not known here: they are 0 in the view (never counted as free), and the
+    // front-ends say "unknown here" instead of a number.
+    bool known = true;
 };
 
+// Over the servers whose books the ledger holds; `tasks` over every server shown.
 struct Totals {
     long long gpus_total = 0;
     long long gpus_free = 0;
     long long cpus_total = 0;
     long long cpus_free = 0;
     long long tasks = 0;
+    long long unknown_servers = 0;  // servers shown whose books the ledger does not hold
 };
 
 struct FleetStatus {
@@ -37,11 +43,15 @@ struct FleetStatus {
     std::vector<ServerStatus> removed;
     // Invariant violations (see check_invariants); empty on a healthy ledger.
     std::vector<std::string> problems;
+    // Whose books the ledger holds (servers it does not cover are ServerStatus::known false).
+    Authority authority;
 };
 
 // Free counts never go below zero in the view; a server that holds more than it has (the
-// config shrank) shows 0 free and a problem.
-FleetStatus summarize(const Fleet& fleet, std::vector<Reservation> reservations);
+// config shrank) shows 0 free and a problem. A server that `authority` does not cover is shown
+// with what this ledger holds there, but not known (0 free, outside the totals).
+FleetStatus summarize(const Fleet& fleet, std::vector<Reservation> reservations,
+                      const Authority& authority = Authority{});
 
 // What `gpuslots status --server NAME / --job ID / --task ID` shows. Unset fields match all.
 struct StatusFilter {

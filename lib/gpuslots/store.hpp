@@ -124,6 +124,16 @@ class Store {
     virtual void erase_refusals(std::string_view task_id,
                                 std::optional<std::string_view> server) = 0;
 
+    // Whose books the store keeps (Ledger::authority). nullopt: it is shared by the whole
+    // cluster (every prolog and every admin tool writes it), so it is the truth for every
+    // server. Otherwise it is one host's own (an SQLite file): the servers whose plugin has
+    // claimed it so far, sorted, possibly none (then only the admin tool has written it).
+    virtual std::optional<std::vector<std::string>> claims() = 0;
+    // In a write transaction: records that the plugin on `server` itself writes this store,
+    // which makes it that server's own ledger (once; a claim is never taken back). A no-op on a
+    // shared store.
+    virtual void claim(std::string_view server) = 0;
+
     // A check of the store itself, in a read transaction: the integrity of its storage and
     // rows that do not add up (a hold without its reservation). Empty when all is well.
     virtual std::vector<std::string> verify() = 0;

@@ -309,7 +309,20 @@ BOOST_AUTO_TEST_CASE(check_config_compares_with_slurm_where_slurm_schedules) {
 BOOST_AUTO_TEST_CASE(a_booking_on_a_server_slurm_schedules_needs_slurm) {
     Site site(kScheduledYaml);
     site.ok({"allocate", "warm-up", "1", "1", "--server", "ws"});  // not scheduled: ledger only
+    {  // The ledger of a host whose slurmd run n1 and n2 (as their plugins' start claims it):
+       // it keeps their books, so bookings there are its to make.
+        auto config = gpuslots::load_config(site.config());
+        BOOST_TEST_REQUIRE(config.ok());
+        auto ledger = gpuslots::open_ledger(*config, gpuslots::Ledger::Access::read_write);
+        BOOST_TEST_REQUIRE(ledger.ok());
+        for (const char* node : {"n1", "n2"})
+            BOOST_TEST_REQUIRE((*ledger)->release_before_boot(node, "this-boot").ok());
+    }
     const std::string before = site.snapshot();
+    // n3's jobs are booked in n3's own ledger: refused before Slurm is asked (exit 2).
+    expect_failure(site.cli({"allocate", "t", "1", "1", "--server", "n3"}), kBadInput,
+                   {"n3's slots are not booked in this ledger", "node ledger of n1,n2"});
+    BOOST_TEST(site.snapshot() == before);
     // n1 is scheduled by the slots: the booking must hold a Slurm job first, and there is no
     // Slurm here. Nothing is booked.
     const Run r = run_process(

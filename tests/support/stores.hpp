@@ -26,12 +26,14 @@ struct StoreUnderTest {
     // The `state:` section of a config whose ledger is empty and private to `dir`; the same
     // `dir` names the same ledger again (a second config, another fleet, the same books).
     std::string (*state_yaml)(const TempDir& dir);
+    // One ledger for the whole cluster (Authority::Scope::shared): the truth for every server.
+    bool shared = false;
 };
 
 inline const StoreUnderTest kStores[] = {
     {"sqlite", [] { return std::optional<std::string>(); },
      [](const TempDir&) { return std::string("state:\n  path: state.db\n"); }},
-    {"mariadb", mariadb_server::unavailable, mariadb_server::state_yaml},
+    {"mariadb", mariadb_server::unavailable, mariadb_server::state_yaml, true},
 };
 
 // The store named by `--store=NAME` among argv (removed from it; "sqlite" when absent), or
@@ -83,6 +85,8 @@ class ForwardingStore : public Store {
     void erase_refusals(std::string_view task_id, std::optional<std::string_view> server) override {
         inner_->erase_refusals(task_id, server);
     }
+    std::optional<std::vector<std::string>> claims() override { return inner_->claims(); }
+    void claim(std::string_view server) override { inner_->claim(server); }
     std::vector<std::string> verify() override { return inner_->verify(); }
     bool transient(const StoreFailure& f) const override { return inner_->transient(f); }
     Error describe(const StoreFailure& f) const override { return inner_->describe(f); }

@@ -161,9 +161,9 @@ BOOST_AUTO_TEST_CASE(a_record_whose_old_ledger_is_gone_says_how_to_end_the_refus
 BOOST_AUTO_TEST_CASE(jobs_of_an_earlier_boot_are_released_before_a_refusal_for_lack_of_room) {
     Node n;
     BOOST_TEST_REQUIRE(!job_prolog(n.args, job("40", "2"), n.fast).node_fault);
-    {
+    {  // On n1 itself: n1's plugin writes this ledger, so it keeps n1's books and no other's.
         Request manual{Origin::manual, "by-hand", 0, 8, 0, {}};
-        BOOST_TEST_REQUIRE(n.ledger()->reserve("n2", manual).ok());
+        BOOST_TEST_REQUIRE(n.ledger()->reserve("n1", manual).ok());
     }
     n.boot("second-boot");  // the node rebooted; job 40 died with it, its epilog never ran
     const HookOutcome out = job_prolog(n.args, job("41", "1"), n.fast);

@@ -9,6 +9,7 @@
 #include "gpuslots/boot.hpp"
 #include "gpuslots/ledger.hpp"
 #include "snapshot_format.hpp"
+#include "sqlite_file.hpp"
 #include "support/fixtures.hpp"
 
 using namespace gpuslots;
@@ -97,7 +98,7 @@ BOOST_AUTO_TEST_CASE(a_schema_3_ledger_is_migrated_in_place_and_read_as_it_is_be
     auto opened = open_ledger(config, Ledger::Access::read_write);
     BOOST_TEST_REQUIRE(opened.ok(), (opened.ok() ? "" : opened.error().message));
     auto& ledger = *opened;
-    BOOST_TEST(user_version(path) == 4);
+    BOOST_TEST(user_version(path) == gpuslots::sqlite::kSchemaVersion);
     BOOST_TEST(ledger->verify()->empty());
     // The old row: its boot is unknown, it never lapses, its GPUs are still taken.
     Request next{Origin::slurm, "42", 2, 1, 1000, {}};

@@ -11,6 +11,8 @@
 #include "gpuslots/ledger.hpp"
 #include "gpuslots/status.hpp"
 #include "gpuslots/storage.hpp"
+#include "sqlite_file.hpp"
+#include "sqlite_snapshot.hpp"
 #include "support/fixtures.hpp"
 #include "support/stores.hpp"
 
@@ -307,7 +309,7 @@ BOOST_AUTO_TEST_CASE(a_schema_1_ledger_is_migrated_by_the_first_writer_and_read_
     BOOST_TEST(user_version() == 1);
 
     auto ledger = open_rw(config);
-    BOOST_TEST(user_version() == 4);
+    BOOST_TEST(user_version() == gpuslots::sqlite::kSchemaVersion);
     BOOST_TEST(ledger->verify()->empty());
     auto all = ledger->reservations();
     BOOST_TEST_REQUIRE(all->size() == 1U);
@@ -521,4 +523,56 @@ BOOST_AUTO_TEST_CASE(a_schema_2_ledger_is_migrated_and_counts_its_commits_from_t
     struct stat st {};
     BOOST_TEST_REQUIRE(::stat(path.c_str(), &st) == 0);
     BOOST_TEST((st.st_mode & 0777) == 0600U);
+}
+
+// Users other than root read the status snapshot, never the ledger: the node claims that make
+// a ledger one node's own (Ledger::authority) are published there too, or a user's `status`
+// on n1 would show every other server free.
+BOOST_AUTO_TEST_CASE(node_claims_reach_the_snapshot_that_users_read) {
+    TempDir dir;
+    const Config config = test::make_config(dir, kTwoByFour);
+    const std::string& path = config.state.sqlite.path;
+    const auto users_authority = [&] {
+        auto store = sqlite::open_snapshot_store(config);
+        BOOST_TEST_REQUIRE(store.ok(), (store.ok() ? "" : store.error().message));
+        Ledger reader(config, std::move(*store));
+        auto authority = reader.authority();
+        BOOST_TEST_REQUIRE(authority.ok(), (authority.ok() ? "" : authority.error().message));
+        return *authority;
+    };
+    auto ledger = open_rw(config);
+    BOOST_TEST_REQUIRE(ledger->reserve("gpu-server-1", manual("a", 1, 1)).ok());
+    BOOST_TEST(!std::filesystem::exists(path + ".status/claims"));
+    BOOST_TEST(static_cast<int>(users_authority().scope) ==
+               static_cast<int>(Authority::Scope::standalone));
+
+    // slurmd's start on gpu-server-0 claims the ledger, in a commit of its own.
+    BOOST_TEST_REQUIRE(ledger->release_before_boot("gpu-server-0", "boot-1").ok());
+    Authority seen = users_authority();
+    BOOST_TEST(static_cast<int>(seen.scope) == static_cast<int>(Authority::Scope::node));
+    BOOST_TEST(seen.nodes == (std::vector<std::string>{"gpu-server-0"}),
+               boost::test_tools::per_element());
+    BOOST_TEST(!seen.covers(*config.fleet.server("gpu-server-1")));
+    // Once claimed, slurmd's next start writes nothing.
+    const std::string before = test::read_file(path + ".status/head");
+    BOOST_TEST_REQUIRE(ledger->release_before_boot("gpu-server-0", "boot-1").ok());
+    BOOST_TEST(test::read_file(path + ".status/head") == before);
+
+    // A snapshot published again from scratch (check-config as root) has them as well.
+    ledger.reset();
+    std::filesystem::remove_all(path + ".status");
+    BOOST_TEST(open_rw(config)->verify()->empty());
+    BOOST_TEST(users_authority().nodes == (std::vector<std::string>{"gpu-server-0"}),
+               boost::test_tools::per_element());
+
+    // A damaged claims file is reported, not read as "no claims" (which would show the other
+    // servers free again).
+    test::write_file(path + ".status/claims", "gpuslots-claims 1 garbage\n");
+    auto store = sqlite::open_snapshot_store(config);
+    BOOST_TEST_REQUIRE(store.ok());
+    Ledger reader(config, std::move(*store));
+    auto damaged = reader.reservations();
+    BOOST_TEST_REQUIRE(!damaged.ok());
+    BOOST_TEST(damaged.error().message.find("claims is damaged") != std::string::npos,
+               damaged.error().message);
 }
