@@ -244,8 +244,10 @@ std::optional<PendingRelease> decode_pending(const std::string& text) {
         return std::nullopt;
     }
     p.why = why.substr(4);
-    const auto rest = static_cast<std::size_t>(in.tellg());
-    auto record = decode_record(text.substr(rest));
+    // A file that ends on the why line (torn, or hand-made) has no record after it.
+    const std::streamoff rest = in.tellg();
+    if (rest < 0 || static_cast<std::size_t>(rest) >= text.size()) return std::nullopt;
+    auto record = decode_record(text.substr(static_cast<std::size_t>(rest)));
     if (!record) return std::nullopt;
     p.record = std::move(*record);
     return p;

@@ -34,9 +34,14 @@ bool unreachable(int code) {
     constexpr int kShutdown = 1053;            // ER_SERVER_SHUTDOWN
     constexpr int kHostBlocked = 1129;         // ER_HOST_IS_BLOCKED
     constexpr int kKilled = 1927;              // ER_CONNECTION_KILLED
+    constexpr int kUserConnections = 1203;     // ER_TOO_MANY_USER_CONNECTIONS
+    constexpr int kUserLimit = 1226;           // ER_USER_LIMIT_REACHED
+    constexpr int kReadOnlyOption = 1290;      // ER_OPTION_PREVENTS_STATEMENT (read_only)
+    constexpr int kReadOnlyMode = 1836;        // ER_READ_ONLY_MODE
     return (connection_lost(code) && code != CR_COMMANDS_OUT_OF_SYNC) ||
            code == kTooManyConnections || code == kNotReady || code == kShutdown ||
-           code == kHostBlocked || code == kKilled;
+           code == kHostBlocked || code == kKilled || code == kUserConnections ||
+           code == kUserLimit || code == kReadOnlyOption || code == kReadOnlyMode;
 }
 
 Connection::Connection(const Endpoint& endpoint, std::chrono::seconds lock_wait) {

@@ -50,7 +50,9 @@ bool connection_lost(int code);
 // bug), a time-out (the connector reports those as 2002/2003 at connect, 2013 on an answer),
 // and a server that answers but cannot serve now: shutting down (1053), out of connections
 // (1040), this host blocked after too many failed connects (1129), the session killed (1927),
-// a Galera node that is not in the primary component (1047). The plugin turns these into a
+// a Galera node that is not in the primary component (1047), the account's connection limits
+// reached (1203, 1226: a burst of prologs), a server in read-only mode (1290, 1836: a
+// fail-over under way). The plugin turns these into a
 // refused job (prolog) and a release kept on the node (epilog), never into a drained node:
 // they are the database's, shared by every node. Wrong credentials, a missing or other
 // schema, missing grants are not here: they are the site's configuration (Errc::config).

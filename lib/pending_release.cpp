@@ -110,9 +110,19 @@ PendingOutcome apply_pending_releases(const RecordDir& records,
                        ? fmt::format("{}: released {}", head, what(**released))
                        : fmt::format("{}: nothing to release (changed meanwhile)", head);
         }
-        // Applied (or nothing left to apply): the entry goes. Should that fail, the next run
-        // finds nothing to release and tries again.
-        if (auto removed = records.remove_pending(on, job); !removed) {
+        // Applied (or nothing left to apply): the entry goes, unless another hook applied it
+        // meanwhile and a later job of that id kept a release of its own under the same name
+        // (a long run over many entries): that one stays for its own turn. Should the removal
+        // fail, the next run finds nothing to release and tries again.
+        bool same_entry = false;
+        for (const PendingRelease& now : records.pending(on)) {
+            if (now.record.job_id == job) {
+                same_entry = now.since_unix == p.since_unix && now.why == p.why;
+            }
+        }
+        if (!same_entry) {
+            // Nothing to remove: gone already, or a later job's entry.
+        } else if (auto removed = records.remove_pending(on, job); !removed) {
             line += "; " + removed.error().message;
         }
         out.applied.push_back(std::move(line));

@@ -38,8 +38,13 @@ namespace {
 
 // The release of `record`'s job could not be applied for want of a usable ledger (`why`):
 // kept on the node. Only when it cannot be kept either is it a node fault.
-HookOutcome keep_pending(const Result<RecordDir>& records, const JobRecord& record,
-                         const Error& why) {
+// `dir`: where records live; created here when no prolog made it since boot (/run wiped,
+// a job Slurm gave GPUs whose prolog wrote nothing), so that an outage cannot drain the node
+// for want of a directory.
+HookOutcome keep_pending(const Result<RecordDir>& existing, const std::string& dir,
+                         const JobRecord& record, const Error& why) {
+    const Result<RecordDir> records =
+        existing && existing->path().empty() ? RecordDir::open(dir) : existing;
     if (!records) {
         return HookOutcome{
             true, fmt::format("job {} on {}: cannot release its slots: {}; nor "
@@ -65,16 +70,16 @@ HookOutcome keep_pending(const Result<RecordDir>& records, const JobRecord& reco
 // `pending`: where to keep the release should the ledger be out of reach, with its record.
 HookOutcome release_in(const Config& config, const SlurmJob& job, const std::string& whose,
                        const SlurmConfig& monitoring, const Result<RecordDir>& records,
-                       const JobRecord& record) {
+                       const std::string& dir, const JobRecord& record) {
     auto ledger = open_ledger(config, Ledger::Access::read_write);
     if (!ledger && ledger_outage(ledger.error()))
-        return keep_pending(records, record, ledger.error());
+        return keep_pending(records, dir, record, ledger.error());
     if (!ledger) return HookOutcome{true, ledger.error().message};
     auto released = (*ledger)->release(Origin::slurm, job.job_id, job.node);
     // A lost connection may hide a release that was committed: the kept one then finds
     // nothing left to release.
     if (!released && ledger_outage(released.error())) {
-        return keep_pending(records, record, released.error());
+        return keep_pending(records, dir, record, released.error());
     }
     if (!released) return HookOutcome{true, released.error().message};
     HookOutcome out{
@@ -122,7 +127,7 @@ HookOutcome job_epilog(const PluginArgs& args, const SlurmJob& job) {
         out = release_in(
             config_of(*record), job,
             fmt::format("from {}, as its prolog recorded", ledger_location(record->state)),
-            monitoring, records, *record);
+            monitoring, records, record_dir_of(args), *record);
     } else if (refused_on_node) {
         out = HookOutcome{false, fmt::format("job {} on {}: nothing to release (its prolog "
                                              "refused it without reaching the ledger)",
@@ -143,7 +148,7 @@ HookOutcome job_epilog(const PluginArgs& args, const SlurmJob& job) {
         } else {
             out = release_in(
                 *config, job, "from the configured ledger; its prolog kept no record",
-                config->slurm, records,
+                config->slurm, records, record_dir_of(args),
                 JobRecord{job.node, job.job_id, config->source, config->state, std::nullopt});
         }
     }

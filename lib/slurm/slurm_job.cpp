@@ -151,6 +151,18 @@ HookOutcome prolog_in_ledger(const PluginArgs& args, const SlurmJob& job, Prolog
         log.notes.insert(log.notes.end(), pending.applied.begin(), pending.applied.end());
         log.warnings.insert(log.warnings.end(), pending.kept.begin(), pending.kept.end());
         const auto& kept = pending.kept_jobs;
+        if (native && std::find(kept.begin(), kept.end(), job.job_id) != kept.end()) {
+            // Slurm's gres/gpu job under the id of an earlier job whose release is kept: the
+            // ledger would hand it the old reservation back (a rerun prolog), which the kept
+            // release then frees while this job runs. It runs on Slurm's GPUs, unrecorded.
+            return HookOutcome{
+                false,
+                fmt::format("job {} on {}: Slurm's gres/gpu gave it GPUs [{}], but the release "
+                            "of an earlier job {} on {} is still pending; not recorded, the job "
+                            "runs on Slurm's GPUs",
+                            job.job_id, job.node, *job.slurm_gpus, job.job_id, job.node),
+                true};
+        }
         if (!native && std::find(kept.begin(), kept.end(), job.job_id) != kept.end()) {
             return refuse_locally(args, job,
                                   fmt::format("the release of an earlier job {} on {} is still "

@@ -155,7 +155,8 @@ int main(int argc, char* argv[]) {
 }
 
 BOOST_AUTO_TEST_CASE(which_errors_are_an_outage_and_which_are_not) {
-    for (int code : {2002, 2003, 2005, 2006, 2013, 2055, 1040, 1053, 1129, 1927}) {
+    for (int code : {2002, 2003, 2005, 2006, 2013, 2055, 1040, 1053, 1129, 1927, 1203, 1226, 1290,
+                     1836}) {
         BOOST_TEST(mariadb::unreachable(code), code);
     }
     // A client bug, wrong credentials, a missing schema, a deadlock: not an outage.
@@ -230,6 +231,24 @@ BOOST_AUTO_TEST_CASE(an_outage_between_prolog_and_epilog_drains_nothing_and_lose
     BOOST_TEST(s.pending() == 0U);
     BOOST_TEST(!s.records().refusal("n1", "11").has_value());
     BOOST_TEST(!job_epilog(s.args, job("12", "n1", "2")).node_fault);
+    BOOST_TEST(s.held().empty());
+}
+
+BOOST_AUTO_TEST_CASE(an_outage_epilog_without_a_record_directory_keeps_the_release) {
+    Site s;
+    Resume resume;
+    BOOST_TEST_REQUIRE(!job_prolog(s.args, job("15", "n1", "1"), s.fast).node_fault);
+    // /run wiped (the directory and its record gone) before the job's epilog, the database down.
+    std::filesystem::remove_all(*s.args.record_dir);
+    DbServer::instance().pause();
+    const HookOutcome epilog = job_epilog(s.args, job("15", "n1", "1"));
+    BOOST_TEST(!epilog.node_fault, all_lines(epilog));
+    BOOST_TEST(has(epilog.message, "kept in " + *s.args.record_dir), epilog.message);
+    DbServer::instance().resume();
+    BOOST_TEST_REQUIRE(s.pending() == 1U);
+    const PendingOutcome applied = apply_pending_releases(s.records(), std::nullopt);
+    BOOST_TEST(applied.applied.size() == 1U);
+    BOOST_TEST(s.pending() == 0U);
     BOOST_TEST(s.held().empty());
 }
 

@@ -245,6 +245,27 @@ BOOST_AUTO_TEST_CASE(a_record_round_trips_and_a_torn_one_is_not_a_record) {
     BOOST_TEST(!decode_record("gpuslots-job-record 2\nend\n").has_value());
 }
 
+BOOST_AUTO_TEST_CASE(a_torn_kept_release_is_not_an_entry_and_breaks_no_hook) {
+    Node n;
+    JobRecord r{"n1", "80", n.dir.file("gpuslots.yaml"), {}, std::nullopt};
+    r.state.sqlite.path = n.dir.file("state.db");
+    const std::string whole = encode_pending(PendingRelease{r, 1700000000, "down"});
+    BOOST_TEST_REQUIRE(decode_pending(whole).has_value());
+    // Cut anywhere, it is not an entry; cut right after the why line (no newline) it once
+    // threw out of the hook and drained the node at every GPU job.
+    for (std::size_t cut = 0; cut + 1 < whole.size(); ++cut)  // all but the last newline
+        BOOST_TEST(!decode_pending(whole.substr(0, cut)).has_value(), cut);
+    const std::string torn = "gpuslots-pending-release 1\nsince 1700000000\nwhy down";
+    BOOST_TEST(!decode_pending(torn).has_value());
+    std::filesystem::create_directories(n.dir.file("records"));
+    ::chmod(n.dir.file("records").c_str(), 0700);
+    test::write_file(n.dir.file("records/n1+80.release"), torn);
+    const HookOutcome out = job_prolog(n.args, job("81", "1"), n.fast);
+    BOOST_TEST(!out.node_fault, out.message);
+    BOOST_TEST(has(out.message, "reserved GPUs [0]"), out.message);
+    BOOST_TEST(!job_epilog(n.args, job("81", "1")).node_fault);
+}
+
 BOOST_AUTO_TEST_CASE(check_config_warns_about_jobs_holding_slots_in_another_ledger) {
     Node n;
     BOOST_TEST_REQUIRE(!job_prolog(n.args, job("70", "1"), n.fast).node_fault);
