@@ -227,6 +227,9 @@ scenario_shared_outage() {
 		wait_job_ended "$j" 40
 		expect_eq "$(job_state "$j")" COMPLETED "state of job $j, ended with the database down"
 		wait_until 10 "n$n's epilog to keep job $j's release" test -f "$CLUSTER_DIR/records/n$n+$j.release"
+		slurmd_log_since_begin "n$n" >"$W/slurmd.n$n.log"
+		expect_grep "$W/slurmd.n$n.log" "job_epilog: job $j on n$n: cannot release its slots now: cannot reach the ledger" \
+			"n$n's slurmd log"
 	done
 	no_drain_in_sinfo
 	ok "jobs ${jobs[*]} COMPLETED with the database down; kept releases: $(kept_releases)"
