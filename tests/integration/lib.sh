@@ -13,6 +13,9 @@ IT_SKIP=77
 IT_HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 declare -A BG_PID=() BG_RC=() LOG_OFFSET=()
 CONF_BACKUP=""
+# Commands it_end runs before anything else, also when the scenario fails: what a scenario must
+# put back whatever happens (e.g. a database server it stopped).
+IT_AT_END=()
 
 # Seconds since the scenario began, e.g. 3.4.
 elapsed() {
@@ -284,6 +287,10 @@ it_quiesce() {
 		CONF_BACKUP=$CLUSTER_DIR/gpuslots.yaml.orig
 		conf_restore
 	fi
+	if [ "${BACKEND:-sqlite}" = mariadb ] && [ ! -S "$MARIADB_DIR"/mysqld.sock ] && [ -d "$MARIADB_DIR"/data ]; then
+		note "left over from an earlier scenario: the ledger's database server stopped; starting it again"
+		sh "$IT_HERE"/../support/mariadb_server.sh resume "$MARIADB_DIR" || fail "cannot start the database server in $MARIADB_DIR again"
+	fi
 	jobs=$(squeue -h -o %i | tr '\n' ' ')
 	if [ -n "${jobs// /}" ]; then
 		note "left over from an earlier scenario: jobs $jobs; cancelling them"
@@ -375,6 +382,8 @@ it_end() {
 	local rc=$? name pid
 	trap - EXIT USR2
 	[ -n "${IT_WATCHDOG:-}" ] && kill "$IT_WATCHDOG" 2>/dev/null
+	local at_end
+	for at_end in "${IT_AT_END[@]}"; do $at_end; done
 	for name in "${!BG_PID[@]}"; do
 		pid=${BG_PID[$name]}
 		alive "$pid" && kill -TERM "$pid" 2>/dev/null
