@@ -1,8 +1,10 @@
 # The status table with reservations, its totals, the warnings under it, the result lines and
 # errors, in the C locale. status_table_ja runs the same under ja_JP.UTF-8: the Japanese
 # headings are double-width, and the columns must still line up.
+# (validate sorts after train-llm, so that holders made in the same second or not are listed
+# in the same order: oldest first, then by name)
 gpuslots allocate train-llm 4 32 --server a100-01 >/dev/null || exit 99
-gpuslots allocate eval 1 4 --server a100-01 >/dev/null || exit 99
+gpuslots allocate validate 1 4 --server a100-01 >/dev/null || exit 99
 for i in 1 2 3 4 5 6 7; do
     gpuslots allocate notebook-$i 0 1 --server a100-02 >/dev/null || exit 99
 done

@@ -1,7 +1,9 @@
 # The same as status_table, under ja_JP.UTF-8 (status_table_ja.env): the table with
 # double-width headings, its totals, the warnings, result lines and errors in Japanese.
 gpuslots allocate train-llm 4 32 --server a100-01 >/dev/null || exit 99
-gpuslots allocate eval 1 4 --server a100-01 >/dev/null || exit 99
+# (validate sorts after train-llm, so that holders made in the same second or not are listed
+# in the same order: oldest first, then by name)
+gpuslots allocate validate 1 4 --server a100-01 >/dev/null || exit 99
 for i in 1 2 3 4 5 6 7; do
     gpuslots allocate notebook-$i 0 1 --server a100-02 >/dev/null || exit 99
 done
