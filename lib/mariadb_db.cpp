@@ -16,7 +16,7 @@ constexpr unsigned long kColumnBuffer = 64;
 
 void set_timeout(MYSQL* db, mysql_option option, std::chrono::seconds s) {
     const unsigned int value = static_cast<unsigned int>(s.count());
-    mysql_optionsv(db, option, &value);
+    api().optionsv(db, option, &value);
 }
 
 }  // namespace
@@ -55,19 +55,19 @@ Connection::Connection(const Endpoint& endpoint, std::chrono::seconds lock_wait)
                                   std::strerror(errno))};
     }
     ::close(fd);
-    db_ = mysql_init(nullptr);
+    db_ = api().init(nullptr);
     if (db_ == nullptr) throw Failure{CR_OUT_OF_MEMORY, "out of memory"};
-    mysql_optionsv(db_, MYSQL_READ_DEFAULT_FILE, endpoint.option_file.c_str());
+    api().optionsv(db_, MYSQL_READ_DEFAULT_FILE, endpoint.option_file.c_str());
     set_timeout(db_, MYSQL_OPT_CONNECT_TIMEOUT, o.connect_timeout);
     set_timeout(db_, MYSQL_OPT_READ_TIMEOUT, o.read_timeout);
     set_timeout(db_, MYSQL_OPT_WRITE_TIMEOUT, o.write_timeout);
     const char* host = o.host.empty() ? nullptr : o.host.c_str();
     const char* socket = o.socket.empty() ? nullptr : o.socket.c_str();
     const char* database = endpoint.use_database ? o.database.c_str() : nullptr;
-    if (mysql_real_connect(db_, host, nullptr, nullptr, database, o.port, socket,
+    if (api().real_connect(db_, host, nullptr, nullptr, database, o.port, socket,
                            CLIENT_MULTI_RESULTS) == nullptr) {
-        const Failure f{static_cast<int>(mysql_errno(db_)), mysql_error(db_)};
-        mysql_close(db_);
+        const Failure f{static_cast<int>(api().errno_of(db_)), api().error(db_)};
+        api().close(db_);
         db_ = nullptr;
         throw f;
     }
@@ -75,18 +75,18 @@ Connection::Connection(const Endpoint& endpoint, std::chrono::seconds lock_wait)
         exec("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED");
         exec(fmt::format("SET SESSION innodb_lock_wait_timeout = {}", lock_wait.count()));
     } catch (...) {
-        mysql_close(db_);
+        api().close(db_);
         db_ = nullptr;
         throw;
     }
 }
 
 Connection::~Connection() {
-    if (db_ != nullptr) mysql_close(db_);
+    if (db_ != nullptr) api().close(db_);
 }
 
 void Connection::raise() const {
-    throw Failure{static_cast<int>(mysql_errno(db_)), mysql_error(db_)};
+    throw Failure{static_cast<int>(api().errno_of(db_)), api().error(db_)};
 }
 
 void Connection::exec(std::string_view sql) {
@@ -94,27 +94,27 @@ void Connection::exec(std::string_view sql) {
 }
 
 std::vector<Row> Connection::rows(std::string_view sql) {
-    if (mysql_real_query(db_, sql.data(), sql.size()) != 0) raise();
+    if (api().real_query(db_, sql.data(), sql.size()) != 0) raise();
     std::vector<Row> out;
     bool first = true;
     for (;;) {
-        if (MYSQL_RES* res = mysql_store_result(db_)) {
-            const unsigned n = mysql_num_fields(res);
-            while (MYSQL_ROW row = mysql_fetch_row(res)) {
+        if (MYSQL_RES* res = api().store_result(db_)) {
+            const unsigned n = api().num_fields(res);
+            while (MYSQL_ROW row = api().fetch_row(res)) {
                 if (!first) continue;
-                const unsigned long* lengths = mysql_fetch_lengths(res);
+                const unsigned long* lengths = api().fetch_lengths(res);
                 Row r(n);
                 for (unsigned i = 0; i < n; ++i) {
                     if (row[i] != nullptr) r[i] = std::string(row[i], lengths[i]);
                 }
                 out.push_back(std::move(r));
             }
-            mysql_free_result(res);
+            api().free_result(res);
             first = false;
-        } else if (mysql_field_count(db_) != 0) {
+        } else if (api().field_count(db_) != 0) {
             raise();  // a result was due and could not be read
         }
-        const int more = mysql_next_result(db_);
+        const int more = api().next_result(db_);
         if (more > 0) raise();
         if (more < 0) break;
     }
@@ -128,29 +128,29 @@ std::string Connection::user() {
 
 Statement::Statement(Connection& connection, std::string_view sql)
     : connection_(connection), sql_(sql) {
-    stmt_ = mysql_stmt_init(connection.handle());
+    stmt_ = api().stmt_init(connection.handle());
     if (stmt_ == nullptr) connection.raise();
-    if (mysql_stmt_prepare(stmt_, sql_.data(), sql_.size()) != 0) {
+    if (api().stmt_prepare(stmt_, sql_.data(), sql_.size()) != 0) {
         // A constructor that throws runs no destructor: close the handle here (a lost
         // connection fails here, and every reconnect would leak one otherwise).
-        Failure failure{static_cast<int>(mysql_stmt_errno(stmt_)), mysql_stmt_error(stmt_)};
-        mysql_stmt_close(stmt_);
+        Failure failure{static_cast<int>(api().stmt_errno(stmt_)), api().stmt_error(stmt_)};
+        api().stmt_close(stmt_);
         stmt_ = nullptr;
         throw failure;
     }
 }
 
 Statement::~Statement() {
-    if (stmt_ != nullptr) mysql_stmt_close(stmt_);
+    if (stmt_ != nullptr) api().stmt_close(stmt_);
 }
 
 void Statement::raise() const {
-    throw Failure{static_cast<int>(mysql_stmt_errno(stmt_)), mysql_stmt_error(stmt_)};
+    throw Failure{static_cast<int>(api().stmt_errno(stmt_)), api().stmt_error(stmt_)};
 }
 
 Statement& Statement::run() {
     if (has_result_) {
-        mysql_stmt_free_result(stmt_);
+        api().stmt_free_result(stmt_);
         has_result_ = false;
     }
     std::vector<MYSQL_BIND> in(params_.size());
@@ -164,9 +164,9 @@ Statement& Statement::run() {
             in[i].buffer_length = params_[i].text.size();
         }
     }
-    if (!in.empty() && mysql_stmt_bind_param(stmt_, in.data()) != 0) raise();
-    if (mysql_stmt_execute(stmt_) != 0) raise();
-    const unsigned columns = mysql_stmt_field_count(stmt_);
+    if (!in.empty() && api().stmt_bind_param(stmt_, in.data()) != 0) raise();
+    if (api().stmt_execute(stmt_) != 0) raise();
+    const unsigned columns = api().stmt_field_count(stmt_);
     if (columns == 0) return *this;
     row_.assign(columns, std::string(kColumnBuffer, '\0'));
     lengths_.assign(columns, 0);
@@ -180,17 +180,17 @@ Statement& Statement::run() {
         out_[i].length = &lengths_[i];
         out_[i].is_null = reinterpret_cast<my_bool*>(&nulls_[i]);
     }
-    if (mysql_stmt_bind_result(stmt_, out_.data()) != 0) raise();
-    if (mysql_stmt_store_result(stmt_) != 0) raise();
+    if (api().stmt_bind_result(stmt_, out_.data()) != 0) raise();
+    if (api().stmt_store_result(stmt_) != 0) raise();
     has_result_ = true;
     return *this;
 }
 
 bool Statement::fetch() {
     if (!has_result_) return false;
-    const int rc = mysql_stmt_fetch(stmt_);
+    const int rc = api().stmt_fetch(stmt_);
     if (rc == MYSQL_NO_DATA) {
-        mysql_stmt_free_result(stmt_);
+        api().stmt_free_result(stmt_);
         has_result_ = false;
         return false;
     }
@@ -210,7 +210,7 @@ bool Statement::fetch() {
         b.buffer_type = MYSQL_TYPE_STRING;
         b.buffer = values[i].data();
         b.buffer_length = lengths_[i];
-        if (mysql_stmt_fetch_column(stmt_, &b, static_cast<unsigned>(i), 0) != 0) raise();
+        if (api().stmt_fetch_column(stmt_, &b, static_cast<unsigned>(i), 0) != 0) raise();
     }
     fetched_ = std::move(values);
     return true;
@@ -222,7 +222,7 @@ std::int64_t Statement::integer(std::size_t column) const {
 }
 
 std::uint64_t Statement::affected_rows() const {
-    return static_cast<std::uint64_t>(mysql_stmt_affected_rows(stmt_));
+    return static_cast<std::uint64_t>(api().stmt_affected_rows(stmt_));
 }
 
 }  // namespace gpuslots::mariadb

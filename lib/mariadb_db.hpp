@@ -17,6 +17,7 @@
 
 #include "gpuslots/config.hpp"
 #include "gpuslots/store.hpp"
+#include "mariadb_api.hpp"
 
 namespace gpuslots::mariadb {
 
@@ -39,6 +40,7 @@ inline constexpr int kSignal = 1644;           // ER_SIGNAL_EXCEPTION: the proce
 inline constexpr int kOptionFileUnreadable = -1;
 inline constexpr int kOptionFileDenied = -2;
 inline constexpr int kReadOnly = -3;
+inline constexpr int kConnectorMissing = -4;  // libmariadb cannot be loaded (mariadb_api.hpp)
 
 // True for the connector's "cannot reach / lost the server" errors (2002, 2003, 2005, 2006,
 // 2013, ...) and a client out of step with it (2014): the connection is of no more use and
@@ -109,7 +111,7 @@ class Statement {
     // Rows changed by the last execution of an INSERT / UPDATE / DELETE.
     std::uint64_t affected_rows() const;
     // The AUTO_INCREMENT id the last INSERT gave.
-    std::uint64_t insert_id() const { return mysql_stmt_insert_id(stmt_); }
+    std::uint64_t insert_id() const { return api().stmt_insert_id(stmt_); }
 
   private:
     struct Param {

@@ -111,7 +111,7 @@ END)sql";
 
 std::string literal(Connection& db, const std::string& text) {
     std::string out(text.size() * 2 + 1, '\0');
-    const unsigned long n = mysql_real_escape_string(db.handle(), out.data(), text.c_str(),
+    const unsigned long n = api().real_escape_string(db.handle(), out.data(), text.c_str(),
                                                      static_cast<unsigned long>(text.size()));
     out.resize(n);
     return "'" + out + "'";
@@ -147,7 +147,7 @@ InitReport init_schema(Connection& admin, const Config& config, const Accounts& 
     const std::string& database = config.state.mariadb.database;
     InitReport report;
     admin.exec(fmt::format("CREATE DATABASE IF NOT EXISTS `{}`", database));
-    if (mysql_select_db(admin.handle(), database.c_str()) != 0) admin.raise();
+    if (api().select_db(admin.handle(), database.c_str()) != 0) admin.raise();
     report.from_version = schema_version(admin);
     if (report.from_version > kSchemaVersion) {
         throw Failure{0,

@@ -73,7 +73,7 @@ class WriterStore final : public Store {
     void rollback() noexcept override {
         if (!open_) return;
         open_ = false;
-        if (db_) mysql_query(db_->handle(), "ROLLBACK");
+        if (db_) api().query(db_->handle(), "ROLLBACK");
     }
 
     void lock_servers(const std::vector<std::string>& servers) override {

@@ -46,6 +46,9 @@ set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA ${PROJECT_BINARY_DIR}/debian/conffiles)
 # The plugin must be loaded by the Slurm it was built against (Slurm refuses another
 # release); the tool works without Slurm, on servers Slurm does not schedule.
+# The MariaDB connector is loaded only for a ledger on MariaDB (lib/mariadb_api.cpp), so
+# dpkg-shlibdeps does not see it: recommended, for the cluster ledger.
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "libmariadb3")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "slurmd, slurmctld, slurm-client, lua5.1, bash-completion")
 set(CPACK_DEBIAN_PACKAGE_DESCRIPTION "GPU and CPU slot ledger for Slurm GPU servers
 gpuslots keeps an exact, crash-safe ledger of the GPU and CPU slots of shared

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# check_exports.sh PLUGIN.so [CORE.so]: the plugin (entry.c) exports only what Slurm's plugin
-# loader looks up (plugin_name/type/version, spank_plugin_version, slurm_spank_*) and needs no
-# library but libc, so that a job that does not use gpuslots never loads the C++ runtime,
-# yaml-cpp or SQLite; the core exports only its table, so that the yaml-cpp, SQLite and fmt
-# inside it cannot clash with symbols in srun, slurmd or slurmstepd.
+# check_exports.sh PLUGIN.so [CORE.so [TOOL]]: the plugin (entry.c) exports only what Slurm's
+# plugin loader looks up (plugin_name/type/version, spank_plugin_version, slurm_spank_*) and
+# needs no library but libc, so that a job that does not use gpuslots never loads the C++
+# runtime, yaml-cpp or SQLite; the core exports only its table, so that the yaml-cpp, SQLite
+# and fmt inside it cannot clash with symbols in srun, slurmd or slurmstepd; neither the core
+# nor the admin tool links the MariaDB connector (or OpenSSL), which only a MariaDB ledger
+# needs.
 set -uo pipefail
-so=${1:?usage: $0 PLUGIN.so [CORE.so]}
+so=${1:?usage: $0 PLUGIN.so [CORE.so [TOOL]]}
 core=${2:-}
+tool=${3:-}
 command -v nm >/dev/null && command -v readelf >/dev/null || {
 	echo "SKIP: nm or readelf not found (apt-get install binutils)" >&2
 	exit 77
@@ -48,13 +51,30 @@ if [ -n "$core" ]; then
 		echo "FAIL: $core must export gpuslots_core_v1 alone" >&2
 		status=1
 	fi
-	echo "libraries $core needs: $(needed "$core")"
+	libs=$(needed "$core")
+	echo "libraries $core needs: $libs"
+	# The MariaDB connector (and OpenSSL with it) is loaded only for a MariaDB ledger
+	# (lib/mariadb_api.cpp): linked, every GPU job's prolog, epilog and steps would load it.
+	extra=$(tr ' ' '\n' <<<"$libs" | grep -E '^(libmariadb|libmysqlclient|libssl|libcrypto)' | tr '\n' ' ')
+	if [ -n "$extra" ]; then
+		echo "FAIL: $core links $extra(load it when a MariaDB ledger is opened)" >&2
+		status=1
+	fi
 	# Everything it uses must be in those libraries, but Slurm's API (in srun, slurmstepd...):
 	# entry.c loads it RTLD_NOW, so anything else would make the core unloadable.
 	missing=$(ldd -r "$core" 2>&1 | sed -n 's/^undefined symbol: \([^[:space:]]*\).*/\1/p' |
 		grep -Ev '^(spank_|slurm_)' | sort -u | head -5 | tr '\n' ' ')
 	if [ -n "$missing" ]; then
 		echo "FAIL: $core uses symbols nothing provides: $missing" >&2
+		status=1
+	fi
+fi
+if [ -n "$tool" ]; then
+	libs=$(needed "$tool")
+	echo "libraries $tool needs: $libs"
+	extra=$(tr ' ' '\n' <<<"$libs" | grep -E '^(libmariadb|libmysqlclient|libssl|libcrypto)' | tr '\n' ' ')
+	if [ -n "$extra" ]; then
+		echo "FAIL: $tool links $extra(load it when a MariaDB ledger is opened)" >&2
 		status=1
 	fi
 fi
