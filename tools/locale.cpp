@@ -6,7 +6,8 @@
 // for the width of a translated column heading.
 //
 // Never changes: JSON, Prometheus text, exit codes, the ledger and what is written to Slurm.
-// LC_NUMERIC stays "C" (nothing reads or prints a number differently), and a locale whose
+// LC_NUMERIC and every category but LC_CTYPE and LC_MESSAGES stay "C" (nothing reads or prints
+// a number or a time differently), and a locale whose
 // character set is not UTF-8 gets the templates as written with LC_CTYPE "C": the catalogue
 // is UTF-8 and the input checks (task ids, host names) classify bytes through <cctype>, which
 // in a UTF-8 locale classifies exactly like "C" and in an 8-bit one would not. The plugin does
@@ -40,15 +41,26 @@ const char* from_catalogue(const char* msgid) {
     return ::dgettext(kTextDomain, msgid);
 }
 
+// Only the two categories the tool uses are taken from the environment (LC_ALL, LC_CTYPE,
+// LC_MESSAGES, LANG, as setlocale() reads them): every other one stays "C", so nothing else
+// can change, and a process does not load the locale's other category files (13 file opens
+// and reads for C.UTF-8, on every start). An English locale ("C", "POSIX", "C.UTF-8", or
+// one whose messages are "C") has no catalogue to look anything up in: none is opened.
+bool english(const char* messages) {
+    return std::strcmp(messages, "C") == 0 || std::strcmp(messages, "POSIX") == 0 ||
+           std::strncmp(messages, "C.", 2) == 0;
+}
+
 }  // namespace
 
 void use_locale() {
-    if (std::setlocale(LC_ALL, "") == nullptr) return;  // an unknown locale: stay "C"
-    std::setlocale(LC_NUMERIC, "C");
+    if (std::setlocale(LC_CTYPE, "") == nullptr) return;  // an unknown locale: stay "C"
     if (std::strcmp(::nl_langinfo(CODESET), "UTF-8") != 0) {
-        std::setlocale(LC_ALL, "C");
+        std::setlocale(LC_CTYPE, "C");
         return;
     }
+    const char* messages = std::setlocale(LC_MESSAGES, "");
+    if (messages == nullptr || english(messages)) return;
     const char* dir = std::getenv("GPUSLOTS_LOCALEDIR");
     if (dir == nullptr || *dir == '\0') dir = GPUSLOTS_LOCALE_DIR;
     if (::bindtextdomain(kTextDomain, dir) == nullptr) return;
