@@ -291,21 +291,31 @@ std::optional<std::string> line_break_in(const JobRecord& record) {
 
 }  // namespace
 
-// Written under a temporary name, synced, renamed into place, and the directory synced: once
-// it returns, a crash leaves either the old file or the new one, whole.
-Result<void> RecordDir::replace(const std::string& name, const std::string& bytes) const {
+// Written under a temporary name and renamed into place: a process that dies at any point
+// (the prolog killed, slurmd restarted) leaves the old file or the new one, whole. Durable
+// (the file and then the directory synced) when asked: a release kept while the ledger is out
+// of reach, a change the ledger is owed. A job record (or a refusal) is not: what it is for
+// ends with the boot. Only a crash of the node itself can lose one that was written, and that
+// ends every job of the boot; what their records would have released, the reboot rule
+// releases (Ledger::release_before_boot, at slurmd's start and before a refusal), and a
+// record torn by the crash is "not a whole job record", skipped. On a disk-backed record_dir
+// the two syncs per record were a prolog's dearest calls after the ledger's commit (four per
+// reserving prolog: tests/bench/README.md, "The hook path").
+Result<void> RecordDir::replace(const std::string& name, const std::string& bytes,
+                                bool durable) const {
     const std::string tmp = dir_ + "/." + name + ".tmp";
     const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) return dir_error(dir_, "cannot write " + tmp + ": " + errno_text());
     const bool written =
         ::write(fd, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()) &&
-        ::fsync(fd) == 0;
+        (!durable || ::fsync(fd) == 0);
     const std::string why = errno_text();
     ::close(fd);
     if (!written || ::rename(tmp.c_str(), (dir_ + "/" + name).c_str()) != 0) {
         ::unlink(tmp.c_str());
         return dir_error(dir_, "cannot write " + name + ": " + (written ? errno_text() : why));
     }
+    if (!durable) return {};
     const int dfd = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0 || ::fsync(dfd) != 0) {
         const std::string dir_why = errno_text();
@@ -330,7 +340,7 @@ Result<void> RecordDir::write(const JobRecord& record) const {
         return dir_error(dir_,
                          fmt::format("cannot record {}: a line break in it", in_quotes(*bad, 100)));
     }
-    return replace(file_name(record.node, record.job_id), encode_record(record));
+    return replace(file_name(record.node, record.job_id), encode_record(record), false);
 }
 
 Result<void> RecordDir::write_pending(const PendingRelease& pending) const {
@@ -341,7 +351,7 @@ Result<void> RecordDir::write_pending(const PendingRelease& pending) const {
     }
     PendingRelease p = pending;
     std::replace(p.why.begin(), p.why.end(), '\n', ' ');
-    return replace(file_name(p.record.node, p.record.job_id, kPending), encode_pending(p));
+    return replace(file_name(p.record.node, p.record.job_id, kPending), encode_pending(p), true);
 }
 
 Result<void> RecordDir::remove_pending(const std::string& node, const std::string& job_id) const {
@@ -379,7 +389,8 @@ Result<void> RecordDir::write_refusal(const std::string& node, const std::string
     std::replace(line.begin(), line.end(), '\n', ' ');
     return replace(
         file_name(node, job_id, kRefusal),
-        fmt::format("{}\nnode {}\njob {}\nreason {}\n", kRefusalMagic, node, job_id, line));
+        fmt::format("{}\nnode {}\njob {}\nreason {}\n", kRefusalMagic, node, job_id, line),
+        false);  // for the job's steps: ends with the boot, as a record does
 }
 
 std::optional<std::string> RecordDir::refusal(const std::string& node,
@@ -458,8 +469,8 @@ std::vector<JobRecord> held_in_other_ledgers(const Config& config, const RecordD
         // GPUs the record names, or the path may be on a filesystem not mounted yet): the
         // record keeps holding until its epilog or an admin removes it.
         struct stat st {};
-        if (old.state.backend == "sqlite" &&
-            ::lstat(old.state.sqlite.path.c_str(), &st) != 0 && errno == ENOENT) {
+        if (old.state.backend == "sqlite" && ::lstat(old.state.sqlite.path.c_str(), &st) != 0 &&
+            errno == ENOENT) {
             out.push_back(std::move(other));
             continue;
         }

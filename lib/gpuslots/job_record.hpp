@@ -55,8 +55,10 @@ class RecordDir {
     // Reads an existing directory without creating it; a missing one holds no records.
     static Result<RecordDir> open_existing(const std::string& dir);
 
-    // Durably (written under a temporary name, synced, renamed into place, the directory
-    // synced): once it returns, a crash cannot lose the record. Replaces an older one.
+    // Written under a temporary name and renamed into place (a process that dies leaves the
+    // old record or the new one, whole), not synced: a crash of the node ends the jobs whose
+    // records it could lose, and the reboot rule releases what they held (job_record.cpp,
+    // replace()). Replaces an older one.
     Result<void> write(const JobRecord& record) const;
     // nullopt: there is none. Errors: one that cannot be read or is not a record.
     Result<std::optional<JobRecord>> read(const std::string& node, const std::string& job_id) const;
@@ -66,8 +68,9 @@ class RecordDir {
     // skipped).
     std::vector<JobRecord> on_node(const std::optional<std::string>& node) const;
 
-    // Releases kept by epilogs ("<node>+<job>.release" beside the records), written as
-    // durably as the records. One per job and node; write_pending() replaces an older one.
+    // Releases kept by epilogs ("<node>+<job>.release" beside the records), written durably
+    // (synced, renamed into place, the directory synced): once it returns, only a crash of the
+    // node's disk can lose it. One per job and node; write_pending() replaces an older one.
     Result<void> write_pending(const PendingRelease& pending) const;
     Result<void> remove_pending(const std::string& node, const std::string& job_id) const;
     // Those of `node` (of every node when nullopt), oldest first; `unreadable` (when given)
@@ -86,7 +89,7 @@ class RecordDir {
 
   private:
     explicit RecordDir(std::string dir) : dir_(std::move(dir)) {}
-    Result<void> replace(const std::string& name, const std::string& bytes) const;
+    Result<void> replace(const std::string& name, const std::string& bytes, bool durable) const;
     Result<void> unlink(const std::string& name) const;
     std::string dir_;  // "" for a directory that does not exist (open_existing)
 };
