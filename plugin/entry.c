@@ -18,8 +18,14 @@
  *                                       slurmd: a `slurm: follow` server records them); the
  *                                       prolog reserves for no other job, so no other job
  *                                       holds anything to release
- *   slurmstepd          init_post_opt   always: every step's GPUs are hidden or handed out
- *                                       from the config and the ledger
+ *   slurmstepd          init_post_opt   unless the job has nothing on this node: no file of
+ *                                       its own in the record directory, no GPUs from Slurm's
+ *                                       gres/gpu, and the step settings the core keeps there
+ *                                       are valid for the config as it is now; the entry object
+ *                                       then hides the GPUs (or not) as those say
+ *                                       (gpuslots/step_settings.h says why that is safe)
+ *                       task_init_privileged  after that fast path, only for a step that asks
+ *                                       for slots (the core refuses it: its job holds none)
  *   slurmd              init            always (once per slurmd start)
  * The core is found next to this file (symbolic links resolved), so a build tree, a package
  * and a copy into a cluster's plugin directory all work alike; it is loaded RTLD_LOCAL (its
@@ -46,6 +52,7 @@
 #include <unistd.h>
 
 #include "core_abi.h"
+#include "gpuslots/step_settings.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -214,6 +221,58 @@ static int submit_init(spank_t sp, int ac, char** av) {
     return register_options(sp);
 }
 
+/* ---- a step of a job with nothing here: the fast path ---- */
+
+static int fast_step; /* init_post_opt set the step's GPU variables without the core */
+
+/* The step of a job that holds nothing on this node, set up from the step settings without
+ * loading the core (gpuslots/step_settings.h). 1: done; 0: the core must look. */
+static int step_without_core(spank_t sp, int ac, char** av) {
+    if (!plain_args(ac, av)) return 0;
+    const char* config = NULL;
+    const char* record_dir = NULL;
+    for (int i = 0; i < ac; ++i) {
+        if (strncmp(av[i], "config=", 7) == 0) {
+            config = av[i] + 7;
+        } else {
+            record_dir = av[i] + 11; /* "record_dir=" */
+        }
+    }
+    if (config == NULL) { /* as resolve_config_path() */
+        const char* env = getenv("GPUSLOTS_CONFIG");
+        config = env != NULL && *env != '\0' ? env : GPUSLOTS_STEP_DEFAULT_CONFIG;
+    }
+    if (record_dir == NULL) record_dir = GPUSLOTS_STEP_DEFAULT_RECORD_DIR;
+    const char* node = getenv("SLURMD_NODENAME"); /* as spank::node_name(); else the core */
+    uint32_t id = 0;
+    if (node == NULL || *node == '\0' || spank_get_item(sp, S_JOB_ID, &id) != ESPANK_SUCCESS) {
+        return 0;
+    }
+    /* GPUs from Slurm's gres/gpu, set or not (even empty): the core decides what they mean. */
+    static const char* const slurm_gpus[] = {"SLURM_STEP_GPUS", "SLURM_JOB_GPUS"};
+    for (size_t i = 0; i < sizeof slurm_gpus / sizeof *slurm_gpus; ++i) {
+        char value[2];
+        if (spank_getenv(sp, slurm_gpus[i], value, sizeof value) != ESPANK_ENV_NOEXIST) return 0;
+    }
+    char job_id[16];
+    snprintf(job_id, sizeof job_id, "%u", id);
+    if (gpuslots_step_job_has_files(record_dir, node, job_id)) return 0;
+    struct gpuslots_step_settings settings;
+    if (!gpuslots_step_settings_read(record_dir, config, GPUSLOTS_VERSION_LINE, &settings)) {
+        return 0;
+    }
+    if (settings.hide) {
+        for (int i = 0; i < settings.vars; ++i) {
+            if (spank_setenv(sp, settings.var[i], "", 1) != ESPANK_SUCCESS) return 0;
+        }
+    }
+    slurm_info(
+        "gpuslots: init_post_opt: job %u on %s: no reservation (GPUs %s; from the step "
+        "settings in %s)",
+        id, node, settings.hide ? "hidden" : "left as they are", record_dir);
+    return 1;
+}
+
 /* ---- the hooks ---- */
 
 EXPORT int slurm_spank_init(spank_t sp, int ac, char** av) {
@@ -256,6 +315,10 @@ EXPORT int slurm_spank_init_post_opt(spank_t sp, int ac, char** av) {
             }
             return submit_rc != 0 ? -1 : core->init_post_opt(sp, ac, av);
         case S_CTX_REMOTE:
+            if (step_without_core(sp, ac, av)) {
+                fast_step = 1;
+                return 0;
+            }
             if (load_core() != NULL) return core->init_post_opt(sp, ac, av);
             log_error("init_post_opt", "%s", core_error);
             for (size_t i = 0;
@@ -271,6 +334,12 @@ EXPORT int slurm_spank_task_init_privileged(spank_t sp, int ac, char** av) {
     if (spank_context() != S_CTX_REMOTE) return 0;
     if (core != NULL) return core->task_init_privileged(sp, ac, av);
     if (!asked_for_slots(sp)) return 0;
+    if (fast_step && load_core() != NULL) {
+        /* A step that asks for slots, of a job that holds none here: the core words the
+         * refusal (its lookup runs in this task, once: the step is refused). */
+        core->init_post_opt(sp, ac, av);
+        return core->task_init_privileged(sp, ac, av);
+    }
     uint32_t id = 0;
     spank_get_item(sp, S_JOB_ID, &id);
     char line[sizeof core_error + 64];

@@ -31,6 +31,7 @@
 #include "gpuslots/slurm_job.hpp"
 #include "gpuslots/slurm_job_files.hpp"
 #include "gpuslots/slurm_recovery.hpp"
+#include "gpuslots/step_settings.hpp"
 #include "gpuslots/storage.hpp"
 
 namespace gpuslots {
@@ -119,7 +120,7 @@ HookOutcome job_epilog(const PluginArgs& args, const SlurmJob& job) {
         // The record names the ledger; where the GPU job files go is the config's (best
         // effort: a config that cannot be read leaves them to 'gpuslots gpu-job-files').
         SlurmConfig monitoring;
-        if (auto current = load_config(resolve_config_path(args.config))) {
+        if (auto current = load_plugin_config(args)) {
             monitoring = current->slurm;
         } else {
             log.warnings.push_back("GPU job files not updated: " + current.error().message);
@@ -135,7 +136,7 @@ HookOutcome job_epilog(const PluginArgs& args, const SlurmJob& job) {
     } else if (!job.asked_for_slots() && !slurm_gave_gpus) {
         out = HookOutcome{false, fmt::format("job {}: no slots asked for", job.job_id)};
     } else {
-        auto config = load_config(resolve_config_path(args.config));
+        auto config = load_plugin_config(args);
         if (!config) {
             out = HookOutcome{false,
                               fmt::format("job {} on {}: cannot release its slots, if it held "

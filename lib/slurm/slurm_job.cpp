@@ -8,6 +8,7 @@
 #include "gpuslots/slurm_gpus.hpp"
 #include "gpuslots/slurm_job_files.hpp"
 #include "gpuslots/slurm_recovery.hpp"
+#include "gpuslots/step_settings.hpp"
 
 namespace gpuslots {
 namespace {
@@ -17,7 +18,7 @@ std::string join(const std::vector<int>& v) {
 }
 
 Result<Config> config_for(const PluginArgs& args) {
-    return load_config(resolve_config_path(args.config));
+    return load_plugin_config(args);  // and the step settings brought up to date from it
 }
 
 // A job refused while the ledger cannot be used for a reason that is not the node's
@@ -194,24 +195,30 @@ HookOutcome reserve_in(const Config& config, Ledger& ledger, const PluginArgs& a
                        const SlurmJob& job, const PrologTiming& timing, HookOutcome& log) {
     const bool slurm_gave_gpus = job.slurm_gpus.has_value() && !job.slurm_gpus->empty();
 
-    // What the epilog needs, kept before anything is reserved: a reservation is never made
-    // without its record (a record without a reservation only costs the epilog a look).
+    // What the epilog needs, kept before anything is reserved or refused: a reservation is
+    // never made without its record (a record without a reservation only costs the epilog a
+    // look), and a step of a job with no file here takes the fast path that hides the GPUs
+    // without looking in the ledger (gpuslots/step_settings.h). So a job whose record cannot
+    // be kept gets no slots: refused (a gpuslots job; not a node fault) or left unrecorded (a
+    // native gres/gpu job, whose steps carry Slurm's GPU variables and never take that path).
     auto records = RecordDir::open(record_dir_of(args));
     const JobRecord record{job.node, job.job_id, config.source, config.state, std::nullopt};
-    bool recorded = false;
-    if (!records) {
-        log.warnings.push_back(fmt::format("job {} on {}: {}; its epilog will need the config",
-                                           job.job_id, job.node, records.error().message));
-    } else {
-        if (auto moved = moved_ledger_refusal(config, *records, job.node, job.job_id)) {
-            return refuse(ledger, args, job, *moved);
+    Result<void> written = records ? records->write(record) : Result<void>(records.error());
+    const bool recorded = written.ok();
+    const bool native = !job.asked_for_slots();
+    if (!recorded) {
+        const std::string why =
+            fmt::format("its job record cannot be kept on the node: {}", written.error().message);
+        if (native) {
+            return HookOutcome{false, fmt::format("job {} on {}: Slurm's gres/gpu gave it GPUs "
+                                                  "[{}], but {}; not recorded, the job runs on "
+                                                  "Slurm's GPUs",
+                                                  job.job_id, job.node, *job.slurm_gpus, why)};
         }
-        auto written = records->write(record);
-        if (!written) {
-            log.warnings.push_back(fmt::format("job {} on {}: {}; its epilog will need the config",
-                                               job.job_id, job.node, written.error().message));
-        }
-        recorded = written.ok();
+        return refuse(ledger, args, job, why + "; ask the admin to check the directory");
+    }
+    if (auto moved = moved_ledger_refusal(config, *records, job.node, job.job_id)) {
+        return refuse(ledger, args, job, *moved);
     }
     // The record again, now with the reservation: what a release kept on the node while the
     // ledger is unreachable applies to exactly (pending_release.hpp). Without it, the kept
@@ -220,15 +227,14 @@ HookOutcome reserve_in(const Config& config, Ledger& ledger, const PluginArgs& a
         if (!recorded) return;
         JobRecord with = record;
         with.held = r;
-        if (auto written = records->write(with); !written) {
+        if (auto again = records->write(with); !again) {
             log.warnings.push_back(
-                fmt::format("job {} on {}: {}", job.job_id, job.node, written.error().message));
+                fmt::format("job {} on {}: {}", job.job_id, job.node, again.error().message));
         }
     };
 
     // A native gres/gpu job (no gpuslots option) is Slurm's: gpuslots records it where it
     // can, and never refuses it (nor drains the node for an outage of the ledger).
-    const bool native = !job.asked_for_slots();
     const auto not_recorded = [&](const std::string& why) {
         return HookOutcome{false, fmt::format("job {} on {}: Slurm's gres/gpu gave it GPUs [{}], "
                                               "but {}; not recorded, the job runs on Slurm's "

@@ -205,18 +205,27 @@ BOOST_AUTO_TEST_CASE(slurmd_start_releases_this_nodes_jobs_of_an_earlier_boot_on
     BOOST_TEST(has(broken.lines[0], "cannot check for reservations made before this boot"));
 }
 
-BOOST_AUTO_TEST_CASE(an_unsafe_record_directory_is_refused_and_the_job_still_runs) {
+// A reservation is never made without its record (the epilog's guarantee, and what lets the
+// steps of jobs without one skip the ledger: gpuslots/step_settings.h): a directory the plugin
+// cannot trust refuses GPU jobs, and drains nothing.
+BOOST_AUTO_TEST_CASE(an_unsafe_record_directory_refuses_the_job_and_drains_nothing) {
     Node n;
     std::filesystem::create_directory(n.dir.file("records"));
     ::chmod(n.dir.file("records").c_str(), 0777);
     const HookOutcome out = job_prolog(n.args, job("60", "1"), n.fast);
     BOOST_TEST(!out.node_fault, out.message);
-    BOOST_TEST(has(out.message, "reserved GPUs [0]"), out.message);
-    BOOST_TEST_REQUIRE(out.warnings.size() == 1U);
-    BOOST_TEST(has(out.warnings[0], "others may write it (mode 0777)"), out.warnings[0]);
+    BOOST_TEST(has(out.message, "job 60 refused: its job record cannot be kept on the node"),
+               out.message);
+    BOOST_TEST(has(out.message, "others may write it (mode 0777)"), out.message);
     BOOST_TEST(!std::filesystem::exists(n.dir.file("records/n1+60.job")));
-    // Without a record its epilog goes by the config.
-    BOOST_TEST(has(job_epilog(n.args, job("60", "1")).message, "released GPUs [0]"));
+    BOOST_TEST(n.held() == 0U);
+    // The refusal is in the ledger, for the job's tasks; its epilog has nothing to release.
+    auto refused = n.ledger()->refusal("n1", "60");
+    BOOST_TEST_REQUIRE(refused.ok());
+    BOOST_TEST(refused->has_value());
+    const HookOutcome end = job_epilog(n.args, job("60", "1"));
+    BOOST_TEST(!end.node_fault, end.message);
+    BOOST_TEST(has(end.message, "nothing to release"), end.message);
 }
 
 BOOST_AUTO_TEST_CASE(a_record_round_trips_and_a_torn_one_is_not_a_record) {

@@ -103,6 +103,21 @@ scenario_salloc_env() {
 # The ledger as the scenario compares it: per server, free counts and tasks.
 ledger_snapshot() { query snapshot; }
 
+# step_settings_ready NODE: the step settings (gpuslots/step_settings.h) up to date for the config
+# as it is now, so that a step of a job without options on NODE takes the fast path: once the
+# config has settled, any step there that loads the core writes them.
+step_settings_ready() {
+	local changed
+	changed=$(stat -c %Z "$GPUSLOTS_CONFIG") || fail "cannot stat $GPUSLOTS_CONFIG"
+	wait_until 10 "the config to settle" eval '[ "$(date +%s)" -gt $((changed + 2)) ]'
+	srun -w "$1" true >/dev/null || fail "srun -w $1 true failed"
+	[ -f "$CLUSTER_DIR"/records/step-settings ] ||
+		fail "no step settings in $CLUSTER_DIR/records after a step on $1"
+}
+fast_step_line() { # JOB NODE: slurmstepd's line for a step set up without the core
+	echo "gpuslots: init_post_opt: job $1 on $2: no reservation .GPUs $3; from the step settings"
+}
+
 scenario_no_options() {
 	local before j line v
 	before=$(ledger_snapshot)
@@ -118,6 +133,7 @@ scenario_no_options() {
 	expect_eq "${BG_RC[s]}" 0 "srun exit status (job $j)"
 	ok "srun job $j without options ran and saw CUDA_VISIBLE_DEVICES set but empty"
 
+	step_settings_ready n1
 	j=$(sbatch --parsable -w n1 -o "$W"/sbatch.out --wrap "$W/report batch; srun $W/report step") ||
 		fail "sbatch failed"
 	wait_job_ended "$j" 30
@@ -129,8 +145,12 @@ scenario_no_options() {
 	expect_eq "$(ledger_snapshot)" "$before" "ledger after job $j"
 	expect_grep "$CLUSTER_DIR"/log/slurmd.n1.log "gpuslots: job_prolog: job $j: no slots asked for" \
 		"prolog log line"
+	# Neither step loaded the core: the batch step and the srun step hid the GPUs from the
+	# step settings (nothing of the job in the record directory, the config unchanged).
+	expect_eq "$(grep -Ec -- "$(fast_step_line "$j" n1 hidden)" "$CLUSTER_DIR"/log/slurmd.n1.log)" 2 \
+		"slurmstepd lines of job $j's two steps set up from the step settings"
 	assert_no_drain
-	ok "sbatch job $j without options: batch and step see no GPU, ledger untouched"
+	ok "sbatch job $j without options: batch and step see no GPU, ledger untouched, no core loaded"
 }
 
 scenario_status_shows_jobs() {
@@ -184,7 +204,16 @@ scenario_env_settings() {
 	wait_ledger_clear "$j" 20
 	ok "--cpu-slots alone: job $j holds 3 CPUs and sees no GPU"
 
-	# A site that sets only ROCR_VISIBLE_DEVICES and does not hide GPUs from other jobs.
+	# A site that sets only ROCR_VISIBLE_DEVICES and does not hide GPUs from other jobs. Its
+	# steps took the fast path with the old settings: the edit must be seen at once.
+	step_settings_ready n1
+	bg h srun -w n1 -J it-fast-before "$W"/report fast-before hold
+	j=$(wait_reports "$W"/h.out 1 30)
+	expect_eq "$(field "$(reports "$W"/h.out)" cvd)" "" "CUDA_VISIBLE_DEVICES of job $j without options"
+	expect_grep "$CLUSTER_DIR"/log/slurmd.n1.log "$(fast_step_line "$j" n1 hidden)" \
+		"job $j's step set up from the step settings"
+	release_job "$j"
+	bg_wait h 30
 	conf_add_slurm_line "hide_gpus_without_reservation: false"
 	conf_add_slurm_line "visible_devices_env: [ROCR_VISIBLE_DEVICES]"
 	env CUDA_VISIBLE_DEVICES=7 srun -w n1 "$W"/report untouched >"$W"/u.out 2>"$W"/u.err ||

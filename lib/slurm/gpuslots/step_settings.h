@@ -1,0 +1,69 @@
+/* The step's fast path: what slurmstepd needs to start a step of a job that holds nothing on
+ * this node, without loading the C++ core (about 1.5 ms per step; tests/bench/README.md).
+ *
+ * A step of a job without a reservation only has to hide the GPUs, or not, as the config says
+ * (slurm.hide_gpus_without_reservation, slurm.visible_devices_env). Those two settings are kept
+ * in a small file, the step settings, in the record directory (gpuslots/job_record.hpp) by the
+ * core each time it has read the config (slurmd's start, every GPU job's prolog and epilog,
+ * every step that loads the core), together with the identity of the config file it read
+ * (device, inode, size, modification and change times). The entry object (plugin/entry.c,
+ * C, libc alone) uses them only when all of these hold; otherwise it loads the core, which
+ * looks the job up as before:
+ *   - the job has no file of its own in the record directory (<node>+<job>.job, .refused,
+ *     .release): every prolog that reserves, or refuses in the ledger, writes the job's record
+ *     first, and a job whose record cannot be written is not given slots (slurm_job.cpp);
+ *   - the step's environment has neither SLURM_STEP_GPUS nor SLURM_JOB_GPUS (Slurm's gres/gpu
+ *     gave it no GPUs that gpuslots would follow);
+ *   - the settings file is whole, of this format and this build's version, for this config path,
+ *     and the config file's identity is still the one it names;
+ *   - the directory and the file belong to this process's user and nobody else may write them.
+ * A change to the config file always changes its change time (which nobody can set), and the
+ * core writes the settings only for a file last changed kStepSettingsSettleSeconds or more
+ * before it looked, so an edit made in the same clock tick as the look cannot go unseen.
+ *
+ * Shared by the C reader (step_settings_read.c, linked into the entry object) and the C++ writer
+ * (step_settings.cpp, in the core). */
+#ifndef GPUSLOTS_STEP_SETTINGS_H
+#define GPUSLOTS_STEP_SETTINGS_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Must equal kDefaultConfigPath and kDefaultRecordDir (step_settings.cpp checks it when built). */
+#define GPUSLOTS_STEP_DEFAULT_CONFIG "/etc/gpuslots/gpuslots.yaml"
+#define GPUSLOTS_STEP_DEFAULT_RECORD_DIR "/run/gpuslots"
+
+#define GPUSLOTS_STEP_SETTINGS_FILE "step-settings"
+#define GPUSLOTS_STEP_SETTINGS_MAGIC "gpuslots-step-settings 1"
+#define GPUSLOTS_STEP_SETTINGS_MAX_BYTES 4096
+#define GPUSLOTS_STEP_SETTINGS_MAX_VARS 16
+#define GPUSLOTS_STEP_SETTINGS_MAX_NAME 128 /* a variable's name, with its NUL */
+#define GPUSLOTS_STEP_SETTINGS_SETTLE_SECONDS 2
+
+struct gpuslots_step_settings {
+    int hide; /* slurm.hide_gpus_without_reservation */
+    int vars; /* how many of `var` are set */
+    char var[GPUSLOTS_STEP_SETTINGS_MAX_VARS][GPUSLOTS_STEP_SETTINGS_MAX_NAME];
+};
+
+/* 1: the settings in `record_dir` are valid for `config_path` and `version` (filled in `out`);
+ * 0: they are missing, damaged, stale, of another build or not trustworthy: load the core. */
+int gpuslots_step_settings_read(const char* record_dir, const char* config_path,
+                                const char* version, struct gpuslots_step_settings* out);
+
+/* 0: `record_dir` holds no file of this job on this node (no record, refusal or kept release);
+ * 1: it holds one, or that cannot be told (load the core). */
+int gpuslots_step_job_has_files(const char* record_dir, const char* node, const char* job_id);
+
+/* The name of a job's file in the record directory: "<node>+<job id><suffix>", every byte but
+ * [A-Za-z0-9._-] written %XX (job_record.cpp's file_name() does the same). 0 when it does not
+ * fit in `size` bytes. */
+int gpuslots_step_file_name(char* out, unsigned long size, const char* node, const char* job_id,
+                            const char* suffix);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

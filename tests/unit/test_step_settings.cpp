@@ -1,0 +1,318 @@
+// The step's fast path (gpuslots/step_settings.h): the settings the core writes and the C reader
+// the entry object uses, checked against each other. The reader must say "load the core"
+// whenever the settings could be wrong: a config changed since they were written, a job with a
+// file of its own on the node, a file or directory that others could have written, a torn or
+// foreign file.
+#define BOOST_TEST_MODULE step_settings
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/test/unit_test.hpp>
+#include <ctime>
+#include <filesystem>
+
+#include "gpuslots/job_record.hpp"
+#include "gpuslots/slurm_job.hpp"
+#include "gpuslots/step_settings.h"
+#include "gpuslots/step_settings.hpp"
+#include "gpuslots/version.hpp"
+#include "support/fixtures.hpp"
+
+using namespace gpuslots;
+namespace fs = std::filesystem;
+
+namespace {
+
+const char* kServers = "servers:\n  - name: n[1-2]\n    gpus: 2\n    cpus: 8\n";
+
+struct Node {
+    test::TempDir dir;
+    std::string config = dir.file("gpuslots.yaml");
+    std::string records = dir.file("records");
+    std::string version{version_line()};
+
+    explicit Node(const std::string& slurm = "") {
+        test::write_file(config, std::string(kServers) + "state:\n  path: " + dir.file("state.db") +
+                                     "\nslurm:\n  prolog_wait_seconds: 1\n" + slurm);
+    }
+    struct stat identity() const {
+        struct stat st {};
+        BOOST_TEST_REQUIRE(::stat(config.c_str(), &st) == 0);
+        return st;
+    }
+    SlurmConfig slurm() const {  // read, not written again (its identity is what is tested)
+        auto c = load_config(config);
+        BOOST_TEST_REQUIRE(c.ok());
+        return c->slurm;
+    }
+    // As the core would write them some seconds from now, once the file has settled.
+    bool publish_later() const {
+        return publish_step_settings(records, config, identity(), slurm(), std::time(nullptr) + 10);
+    }
+    int read(gpuslots_step_settings& out, const std::string& path = "") const {
+        return gpuslots_step_settings_read(records.c_str(), (path.empty() ? config : path).c_str(),
+                                           version.c_str(), &out);
+    }
+    bool read() const {
+        gpuslots_step_settings out{};
+        return read(out) == 1;
+    }
+    std::string settings_file() const { return records + "/" + GPUSLOTS_STEP_SETTINGS_FILE; }
+};
+
+// Waits until the coarse clock that stamps files has moved past `st`'s change time, so that a
+// change made now gets another one (the test's own edits must be seen as edits).
+void after_tick_of(const struct stat& st) {
+    for (;;) {
+        timespec now{};
+        ::clock_gettime(CLOCK_REALTIME_COARSE, &now);
+        if (now.tv_sec > st.st_ctim.tv_sec ||
+            (now.tv_sec == st.st_ctim.tv_sec && now.tv_nsec > st.st_ctim.tv_nsec)) {
+            return;
+        }
+        ::usleep(500);
+    }
+}
+
+SlurmJob job(const std::string& id, std::optional<std::string> gpus,
+             std::optional<std::string> slurm_gpus = std::nullopt) {
+    return SlurmJob{id, "n1", 1000, std::move(gpus), std::nullopt, std::move(slurm_gpus)};
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(the_reader_gets_what_the_core_wrote) {
+    Node n(
+        "  hide_gpus_without_reservation: false\n"
+        "  visible_devices_env: [ROCR_VISIBLE_DEVICES, CUDA_VISIBLE_DEVICES]\n");
+    BOOST_TEST_REQUIRE(n.publish_later());
+    gpuslots_step_settings out{};
+    BOOST_TEST_REQUIRE(n.read(out) == 1);
+    BOOST_TEST(out.hide == 0);
+    BOOST_TEST_REQUIRE(out.vars == 2);
+    BOOST_TEST(std::string(out.var[0]) == "ROCR_VISIBLE_DEVICES");
+    BOOST_TEST(std::string(out.var[1]) == "CUDA_VISIBLE_DEVICES");
+    // The defaults: hide, under the four variables.
+    Node d;
+    BOOST_TEST_REQUIRE(d.publish_later());
+    BOOST_TEST_REQUIRE(d.read(out) == 1);
+    BOOST_TEST(out.hide == 1);
+    BOOST_TEST(out.vars == 4);
+    // Written once: the same settings again leave the file alone.
+    const auto written = fs::last_write_time(d.settings_file());
+    BOOST_TEST(d.publish_later());
+    BOOST_TEST((fs::last_write_time(d.settings_file()) == written));
+    // Mode: the owner's alone to write.
+    struct stat st {};
+    BOOST_TEST_REQUIRE(::stat(d.settings_file().c_str(), &st) == 0);
+    BOOST_TEST((st.st_mode & 022) == 0U);
+    BOOST_TEST(st.st_uid == ::geteuid());
+}
+
+BOOST_AUTO_TEST_CASE(a_config_changed_since_is_never_taken_from_the_settings) {
+    Node n;
+    BOOST_TEST_REQUIRE(n.publish_later());
+    BOOST_TEST_REQUIRE(n.read());
+    // Rewritten in place with the same size: only its times tell.
+    const std::string text = test::read_file(n.config);
+    after_tick_of(n.identity());
+    test::write_file(n.config, text);
+    BOOST_TEST(!n.read());
+    BOOST_TEST_REQUIRE(n.publish_later());
+    BOOST_TEST(n.read());
+    // Replaced by rename (as config management does): another inode.
+    after_tick_of(n.identity());
+    test::write_file(n.config + ".new", text);
+    fs::rename(n.config + ".new", n.config);
+    BOOST_TEST(!n.read());
+    BOOST_TEST_REQUIRE(n.publish_later());
+    // Its mode changed, its times put back: the change time moved all the same.
+    after_tick_of(n.identity());
+    const struct stat before = n.identity();
+    BOOST_TEST_REQUIRE(::chmod(n.config.c_str(), 0600) == 0);
+    const timespec times[2] = {before.st_atim, before.st_mtim};
+    BOOST_TEST_REQUIRE(::utimensat(AT_FDCWD, n.config.c_str(), times, 0) == 0);
+    BOOST_TEST(!n.read());
+    // Gone.
+    BOOST_TEST_REQUIRE(n.publish_later());
+    fs::remove(n.config);
+    BOOST_TEST(!n.read());
+}
+
+BOOST_AUTO_TEST_CASE(nothing_is_written_for_a_config_that_has_not_settled) {
+    Node n;
+    // Just written: an edit in the same clock tick would not change its times.
+    const struct stat st = n.identity();
+    BOOST_TEST(!publish_step_settings(n.records, n.config, st, n.slurm(), std::time(nullptr)));
+    BOOST_TEST(!fs::exists(n.settings_file()));
+    BOOST_TEST(!publish_step_settings(n.records, n.config, st, n.slurm(),
+                                      st.st_ctim.tv_sec + GPUSLOTS_STEP_SETTINGS_SETTLE_SECONDS));
+    BOOST_TEST(
+        publish_step_settings(n.records, n.config, st, n.slurm(),
+                              st.st_ctim.tv_sec + GPUSLOTS_STEP_SETTINGS_SETTLE_SECONDS + 1));
+    // Changed between the read and the write: the settings read before are not written.
+    fs::remove(n.settings_file());
+    after_tick_of(st);
+    test::write_file(n.config, test::read_file(n.config) + "# edited\n");
+    BOOST_TEST(!publish_step_settings(n.records, n.config, st, n.slurm(), std::time(nullptr) + 10));
+    BOOST_TEST(!fs::exists(n.settings_file()));
+}
+
+BOOST_AUTO_TEST_CASE(settings_for_another_config_or_build_are_not_used) {
+    Node n;
+    BOOST_TEST_REQUIRE(n.publish_later());
+    gpuslots_step_settings out{};
+    const std::string other = n.dir.file("other.yaml");
+    fs::copy_file(n.config, other);
+    BOOST_TEST(n.read(out, other) == 0);
+    n.version = "gpuslots 0.0.0 (git 0000000, built against Slurm 0)";
+    BOOST_TEST(n.read(out) == 0);
+}
+
+BOOST_AUTO_TEST_CASE(settings_others_could_have_written_are_not_used) {
+    Node n;
+    BOOST_TEST_REQUIRE(n.publish_later());
+    BOOST_TEST_REQUIRE(n.read());
+    BOOST_TEST_REQUIRE(::chmod(n.settings_file().c_str(), 0666) == 0);
+    BOOST_TEST(!n.read());
+    BOOST_TEST_REQUIRE(::chmod(n.settings_file().c_str(), 0644) == 0);
+    BOOST_TEST(n.read());
+    BOOST_TEST_REQUIRE(::chmod(n.records.c_str(), 0777) == 0);
+    BOOST_TEST(!n.read());
+    BOOST_TEST(gpuslots_step_job_has_files(n.records.c_str(), "n1", "7") == 1);
+    BOOST_TEST_REQUIRE(::chmod(n.records.c_str(), 0700) == 0);
+    BOOST_TEST(n.read());
+    // A link in place of the file, or of the directory.
+    const std::string real = n.dir.file("real-settings");
+    fs::rename(n.settings_file(), real);
+    fs::create_symlink(real, n.settings_file());
+    BOOST_TEST(!n.read());
+    fs::remove(n.settings_file());
+    fs::rename(real, n.settings_file());
+    const std::string link = n.dir.file("records-link");
+    fs::create_directory_symlink(n.records, link);
+    gpuslots_step_settings out{};
+    BOOST_TEST(
+        gpuslots_step_settings_read(link.c_str(), n.config.c_str(), n.version.c_str(), &out) == 0);
+    BOOST_TEST(gpuslots_step_job_has_files(link.c_str(), "n1", "7") == 1);
+}
+
+BOOST_AUTO_TEST_CASE(a_torn_or_foreign_file_is_not_used) {
+    Node n;
+    BOOST_TEST_REQUIRE(n.publish_later());
+    const std::string whole = test::read_file(n.settings_file());
+    const auto put = [&](const std::string& text) {
+        test::write_file(n.settings_file(), text);
+        ::chmod(n.settings_file().c_str(), 0644);
+    };
+    for (std::size_t cut :
+         {std::size_t{0}, std::size_t{10}, whole.size() / 2, whole.size() - 4, whole.size() - 1}) {
+        put(whole.substr(0, cut));
+        BOOST_TEST(!n.read(), "cut at " << cut);
+    }
+    put(whole + "env EXTRA\n");
+    BOOST_TEST(!n.read());
+    put(std::string(whole).replace(whole.find("hide 1"), 6, "hide 2"));
+    BOOST_TEST(!n.read());
+    put(std::string(whole).insert(whole.find("end\n"),
+                                  std::string("env ") + std::string(200, 'A') + "\n"));
+    BOOST_TEST(!n.read());
+    put(std::string(5000, 'x'));
+    BOOST_TEST(!n.read());
+    put(std::string(whole).replace(0, 1, std::string(1, '\0')));
+    BOOST_TEST(!n.read());
+    put(whole);
+    BOOST_TEST(n.read());
+}
+
+BOOST_AUTO_TEST_CASE(a_job_with_any_file_on_the_node_is_left_to_the_core) {
+    Node n;
+    auto records = RecordDir::open(n.records);
+    BOOST_TEST_REQUIRE(records.ok());
+    const auto has = [&](const char* node, const char* id) {
+        return gpuslots_step_job_has_files(n.records.c_str(), node, id);
+    };
+    BOOST_TEST(has("n1", "7") == 0);
+    auto loaded = load_config(n.config);
+    BOOST_TEST_REQUIRE(loaded.ok());
+    const Config& c = *loaded;
+    BOOST_TEST_REQUIRE(records->write(JobRecord{"n1", "7", c.source, c.state, std::nullopt}).ok());
+    BOOST_TEST(has("n1", "7") == 1);
+    BOOST_TEST(has("n2", "7") == 0);
+    BOOST_TEST(has("n1", "70") == 0);
+    BOOST_TEST_REQUIRE(records->write_refusal("n1", "8", "no room").ok());
+    BOOST_TEST(has("n1", "8") == 1);
+    BOOST_TEST_REQUIRE(
+        records
+            ->write_pending(PendingRelease{JobRecord{"n1", "9", c.source, c.state, std::nullopt}, 1,
+                                           "database down"})
+            .ok());
+    BOOST_TEST(has("n1", "9") == 1);
+    // Names with bytes the record directory writes %XX: both sides name the same file.
+    for (const char* node : {"gpu node/1", "n%41", "n\xc3\xa9", "a+b"}) {
+        BOOST_TEST(has(node, "11") == 0, node);
+        BOOST_TEST_REQUIRE(
+            records->write(JobRecord{node, "11", c.source, c.state, std::nullopt}).ok());
+        BOOST_TEST(has(node, "11") == 1, node);
+        BOOST_TEST_REQUIRE(records->remove(node, "11").ok());
+    }
+    BOOST_TEST(has("n1", std::string(300, '9').c_str()) == 1);  // no name fits: the core decides
+    // No directory: nothing there, but nothing to trust either.
+    BOOST_TEST(gpuslots_step_job_has_files(n.dir.file("none").c_str(), "n1", "7") == 1);
+}
+
+BOOST_AUTO_TEST_CASE(every_prolog_that_reserves_or_refuses_leaves_the_job_a_file) {
+    Node n;
+    PluginArgs args;
+    args.config = n.config;
+    args.record_dir = n.records;
+    const PrologTiming fast{std::chrono::milliseconds(5), std::chrono::milliseconds(20)};
+    BOOST_TEST_REQUIRE(!job_prolog(args, job("1", "1"), fast).node_fault);
+    BOOST_TEST(gpuslots_step_job_has_files(n.records.c_str(), "n1", "1") == 1);
+    // Refused for lack of room: its record is there, so its steps ask the core (which fails
+    // their tasks with the reason).
+    BOOST_TEST_REQUIRE(!job_prolog(args, job("2", "2"), fast).node_fault);
+    BOOST_TEST(gpuslots_step_job_has_files(n.records.c_str(), "n1", "2") == 1);
+    // A job without options has none: its prolog never reaches the core.
+    BOOST_TEST(gpuslots_step_job_has_files(n.records.c_str(), "n1", "3") == 0);
+
+    // Where no record can be kept, no slots are given: the job is refused, the node stays up.
+    Node broken;
+    args.config = broken.config;
+    args.record_dir = broken.dir.file("not-a-directory");
+    test::write_file(*args.record_dir, "x");
+    const HookOutcome out = job_prolog(args, job("4", "1"), fast);
+    BOOST_TEST(!out.node_fault, out.message);
+    BOOST_TEST(out.message.find("job record cannot be kept") != std::string::npos, out.message);
+    auto c = load_config(broken.config);
+    BOOST_TEST_REQUIRE(c.ok());
+    auto ledger = open_ledger(*c, Ledger::Access::read_only);
+    BOOST_TEST_REQUIRE(ledger.ok());
+    BOOST_TEST((*ledger)->reservations()->empty());
+    // A native gres/gpu job there runs on Slurm's GPUs, unrecorded (its steps carry Slurm's
+    // variables, so they never take the fast path).
+    const HookOutcome native = job_prolog(args, job("5", std::nullopt, "0"), fast);
+    BOOST_TEST(!native.node_fault, native.message);
+    BOOST_TEST(native.message.find("not recorded") != std::string::npos, native.message);
+    BOOST_TEST((*ledger)->reservations()->empty());
+}
+
+BOOST_AUTO_TEST_CASE(the_hooks_publish_once_the_config_has_settled) {
+    Node n;
+    PluginArgs args;
+    args.config = n.config;
+    args.record_dir = n.records;
+    BOOST_TEST_REQUIRE(load_plugin_config(args).ok());
+    BOOST_TEST(!fs::exists(n.settings_file()));  // just written
+    // Polled: the condition is the clock passing the settle time of the file.
+    const std::time_t settled = n.identity().st_ctim.tv_sec + GPUSLOTS_STEP_SETTINGS_SETTLE_SECONDS;
+    while (std::time(nullptr) <= settled)
+        ::usleep(50 * 1000);
+    BOOST_TEST_REQUIRE(load_plugin_config(args).ok());
+    BOOST_TEST(n.read());
+    // An invalid config publishes nothing, and what was published no longer applies to it.
+    after_tick_of(n.identity());
+    test::write_file(n.config, "servers: [oops\n");
+    BOOST_TEST(!load_plugin_config(args).ok());
+    BOOST_TEST(!n.read());
+}
