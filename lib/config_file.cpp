@@ -31,7 +31,7 @@ const char* file_kind(mode_t mode) {
 // comes, or forever) or a terminal could stall or exhaust every prolog on the node. O_NONBLOCK
 // keeps the open itself from waiting on a FIFO; it changes nothing for a regular file. At most
 // kMaxConfigBytes + 1 bytes are read, whatever fstat said, in case the file grows meanwhile.
-Result<Config> load_config(const std::string& path) {
+Result<Config> load_config(const std::string& path, std::string* text_out) {
     const std::string shown = yaml_document::shown_path(path);
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
@@ -81,7 +81,9 @@ Result<Config> load_config(const std::string& path) {
         return make_error(Errc::config, "config {} {}", shown,
                           yaml_document::too_large(text.size()));
     }
-    return parse_config(text, path);
+    auto config = parse_config(text, path);
+    if (text_out != nullptr) *text_out = std::move(text);
+    return config;
 }
 
 }  // namespace gpuslots

@@ -28,8 +28,11 @@ constexpr const char* kPending = ".release";
 constexpr const char* kRefusal = ".refused";
 constexpr std::size_t kMaxRecordBytes = 16 * 1024;
 
+// ASCII by value, whatever the locale: the entry object's C reader names the same files
+// (step_settings_read.c).
 bool plain(unsigned char c) {
-    return std::isalnum(c) != 0 || c == '-' || c == '_' || c == '.';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.';
 }
 
 // "<node>+<job id>.job" (.release, .refused), bytes other than plain ones written %XX, so that
@@ -454,6 +457,19 @@ std::vector<JobRecord> RecordDir::on_node(const std::optional<std::string>& node
     return out;
 }
 
+namespace {
+
+// Whether the ledger `config` names holds a Slurm reservation of the record's job on its node
+// (one that cannot be read counts as holding).
+bool held_in(const Config& config, const JobRecord& record) {
+    auto ledger = open_ledger(config, Access::read_only);
+    if (!ledger) return true;
+    auto held = (*ledger)->find(Origin::slurm, record.job_id, record.node);
+    return !held || held->has_value();
+}
+
+}  // namespace
+
 std::vector<JobRecord> held_in_other_ledgers(const Config& config, const RecordDir& records,
                                              const std::optional<std::string>& node,
                                              bool remove_stale) {
@@ -478,8 +494,13 @@ std::vector<JobRecord> held_in_other_ledgers(const Config& config, const RecordD
         if (ledger) {
             auto held = (*ledger)->find(Origin::slurm, other.job_id, other.node);
             if (held && !held->has_value()) {
-                // A record left behind is looked at again next time.
-                if (remove_stale) (void)records.remove(other.node, other.job_id);
+                // A record left behind is looked at again next time. Removed only when the
+                // configured ledger does not hold the job either: a ledger file renamed to
+                // its new path holds it there, and a job with no record takes the step fast
+                // path that hides its GPUs (gpuslots/step_settings.h).
+                if (remove_stale && !held_in(config, other)) {
+                    (void)records.remove(other.node, other.job_id);
+                }
                 continue;
             }
         }

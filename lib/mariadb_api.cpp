@@ -13,6 +13,7 @@ template <typename F>
 void find(void* handle, F& slot, const char* name) {
     void* symbol = ::dlsym(handle, name);
     if (symbol == nullptr) {
+        ::dlclose(handle);  // tried again next time, from the start
         throw Failure{kConnectorMissing,
                       fmt::format("the MariaDB client library {} has no {}; install the one "
                                   "gpuslots was built with (Debian: libmariadb3)",

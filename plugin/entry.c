@@ -19,9 +19,10 @@
  *                                       prolog reserves for no other job, so no other job
  *                                       holds anything to release
  *   slurmstepd          init_post_opt   unless the job has nothing on this node: no file of
- *                                       its own in the record directory, no GPUs from Slurm's
- *                                       gres/gpu, and the step settings the core keeps there
- *                                       are valid for the config as it is now; the entry object
+ *                                       its own in the record directory, no option and no GPUs
+ *                                       from Slurm's gres/gpu on the step, and the step settings
+ *                                       the core keeps there are valid for the config's bytes
+ *                                       as they are now; the entry object
  *                                       then hides the GPUs (or not) as those say
  *                                       (gpuslots/step_settings.h says why that is safe)
  *                       task_init_privileged  after that fast path, only for a step that asks
@@ -248,11 +249,15 @@ static int step_without_core(spank_t sp, int ac, char** av) {
     if (node == NULL || *node == '\0' || spank_get_item(sp, S_JOB_ID, &id) != ESPANK_SUCCESS) {
         return 0;
     }
-    /* GPUs from Slurm's gres/gpu, set or not (even empty): the core decides what they mean. */
-    static const char* const slurm_gpus[] = {"SLURM_STEP_GPUS", "SLURM_JOB_GPUS"};
-    for (size_t i = 0; i < sizeof slurm_gpus / sizeof *slurm_gpus; ++i) {
+    /* GPUs from Slurm's gres/gpu, set or not (even empty): the core decides what they mean.
+     * An option's replay variable: the step asks for slots (its values cannot be read before
+     * task_init_privileged, where the core would have to be loaded in every forked task). */
+    static const char* const present[] = {"SLURM_STEP_GPUS", "SLURM_JOB_GPUS",
+                                          "SLURM_SPANK__SLURM_SPANK_OPTION_gpuslots_gpu_slots",
+                                          "SLURM_SPANK__SLURM_SPANK_OPTION_gpuslots_cpu_slots"};
+    for (size_t i = 0; i < sizeof present / sizeof *present; ++i) {
         char value[2];
-        if (spank_getenv(sp, slurm_gpus[i], value, sizeof value) != ESPANK_ENV_NOEXIST) return 0;
+        if (spank_getenv(sp, present[i], value, sizeof value) != ESPANK_ENV_NOEXIST) return 0;
     }
     char job_id[16];
     snprintf(job_id, sizeof job_id, "%u", id);
@@ -335,8 +340,9 @@ EXPORT int slurm_spank_task_init_privileged(spank_t sp, int ac, char** av) {
     if (core != NULL) return core->task_init_privileged(sp, ac, av);
     if (!asked_for_slots(sp)) return 0;
     if (fast_step && load_core() != NULL) {
-        /* A step that asks for slots, of a job that holds none here: the core words the
-         * refusal (its lookup runs in this task, once: the step is refused). */
+        /* A step that asks for slots without Slurm's replay variable for it (see
+         * step_without_core), of a job that holds none here: the core words the refusal (its
+         * lookup runs in this task, once: the step is refused). */
         core->init_post_opt(sp, ac, av);
         return core->task_init_privileged(sp, ac, av);
     }

@@ -45,8 +45,12 @@ const char* from_catalogue(const char* msgid) {
 // LC_MESSAGES, LANG, as setlocale() reads them): every other one stays "C", so nothing else
 // can change, and a process does not load the locale's other category files (13 file opens
 // and reads for C.UTF-8, on every start). An English locale ("C", "POSIX", "C.UTF-8", or
-// one whose messages are "C") has no catalogue to look anything up in: none is opened.
+// one whose messages are "C") without $LANGUAGE has no catalogue to look anything up in:
+// none is opened.
 bool english(const char* messages) {
+    // GNU gettext reads $LANGUAGE (a list of languages) for every locale but "C" itself.
+    const char* languages = std::getenv("LANGUAGE");
+    if (std::strcmp(messages, "C") != 0 && languages != nullptr && *languages != '\0') return false;
     return std::strcmp(messages, "C") == 0 || std::strcmp(messages, "POSIX") == 0 ||
            std::strncmp(messages, "C.", 2) == 0;
 }

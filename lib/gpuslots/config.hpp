@@ -162,8 +162,9 @@ Result<Config> parse_config(std::string_view text, const std::string& source);
 
 // Reads and parses the file, which must be a regular file (or a symlink to one) of at most
 // kMaxConfigBytes. Errors: Errc::config (missing, unreadable, not a regular file, too large,
-// invalid).
-Result<Config> load_config(const std::string& path);
+// invalid). `text`, when given, receives the bytes that were parsed (read once, from one open
+// file), also when they were invalid.
+Result<Config> load_config(const std::string& path, std::string* text = nullptr);
 
 // The config file to use: `explicit_path` (from --config or plugstack `config=`) if given,
 // else $GPUSLOTS_CONFIG if set and non-empty, else kDefaultConfigPath.

@@ -17,8 +17,11 @@ std::string join(const std::vector<int>& v) {
     return fmt::format("{}", fmt::join(v, ","));
 }
 
-Result<Config> config_for(const PluginArgs& args) {
-    return load_plugin_config(args);  // and the step settings brought up to date from it
+// On a node (`node` given: the prolog, the step), the step settings are brought up to date from
+// it; on the submit side (srun, sbatch: the user's process) nothing is written.
+Result<Config> config_for(const PluginArgs& args, const std::string& node = {}) {
+    if (node.empty()) return load_config(resolve_config_path(args.config));
+    return load_plugin_config(args, node);
 }
 
 // A job refused while the ledger cannot be used for a reason that is not the node's
@@ -132,7 +135,7 @@ HookOutcome reserve_in(const Config& config, Ledger& ledger, const PluginArgs& a
 // log on the way go to `log`.
 HookOutcome prolog_in_ledger(const PluginArgs& args, const SlurmJob& job, PrologTiming timing,
                              HookOutcome& log) {
-    auto config = config_for(args);
+    auto config = config_for(args, job.node);
     if (!config) {
         // Not a node fault: a config pushed to every node must not drain them all. slurmstepd
         // cannot read it either, so a job that asked for slots fails with this in its tasks.
@@ -215,6 +218,10 @@ HookOutcome reserve_in(const Config& config, Ledger& ledger, const PluginArgs& a
                                                   "Slurm's GPUs",
                                                   job.job_id, job.node, *job.slurm_gpus, why)};
         }
+        // The refusal is also kept on the node where it can be (another file, which may
+        // still be written): without any file of the job there, its steps take the fast
+        // path and run GPU-less instead of failing with the reason.
+        if (records) (void)records->write_refusal(job.node, job.job_id, why);
         return refuse(ledger, args, job, why + "; ask the admin to check the directory");
     }
     if (auto moved = moved_ledger_refusal(config, *records, job.node, job.job_id)) {
@@ -363,7 +370,7 @@ HookOutcome reserve_in(const Config& config, Ledger& ledger, const PluginArgs& a
 
 StepEnvironment step_environment(const PluginArgs& args, const SlurmJob& job) {
     StepEnvironment env;
-    auto config = config_for(args);
+    auto config = config_for(args, job.node);
     if (!config) {
         env.error = true;
         env.message = config.error().message;

@@ -58,7 +58,7 @@ StartOutcome slurmd_start(const PluginArgs& args, const std::string& node) {
         out.lines = pending.applied;
         out.lines.insert(out.lines.end(), pending.kept.begin(), pending.kept.end());
     }
-    auto config = load_plugin_config(args);
+    auto config = load_plugin_config(args, node);
     if (!config) return fail(config.error().message);
     if (config->fleet.server(node) == nullptr) return out;  // not a gpuslots node
     auto ledger = open_ledger(*config, Ledger::Access::read_write);

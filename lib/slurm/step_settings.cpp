@@ -4,33 +4,33 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
-#include <string_view>
 
 #include "gpuslots/atomic_file.hpp"
 #include "gpuslots/job_record.hpp"
+#include "gpuslots/ledger.hpp"
 #include "gpuslots/slurm_recovery.hpp"
 #include "gpuslots/step_settings.h"
+#include "gpuslots/storage.hpp"
 #include "gpuslots/version.hpp"
 
 namespace gpuslots {
 
-// The entry object resolves the config and the record directory without the C++ side.
+// The entry object resolves the config and the record directory without the C++ side, and
+// reads no config the core would refuse as too large.
 static_assert(std::string_view(GPUSLOTS_STEP_DEFAULT_CONFIG) == kDefaultConfigPath);
 static_assert(std::string_view(GPUSLOTS_STEP_DEFAULT_RECORD_DIR) == kDefaultRecordDir);
+static_assert(GPUSLOTS_STEP_CONFIG_MAX_BYTES == kMaxConfigBytes);
 
 namespace {
 
-bool same_file(const struct stat& a, const struct stat& b) {
-    return a.st_dev == b.st_dev && a.st_ino == b.st_ino && a.st_size == b.st_size &&
-           a.st_mtim.tv_sec == b.st_mtim.tv_sec && a.st_mtim.tv_nsec == b.st_mtim.tv_nsec &&
-           a.st_ctim.tv_sec == b.st_ctim.tv_sec && a.st_ctim.tv_nsec == b.st_ctim.tv_nsec;
+std::string settings_path(const std::string& record_dir) {
+    return record_dir + "/" + GPUSLOTS_STEP_SETTINGS_FILE;
 }
 
 // What is in the settings file now ("" when there is none, or it cannot be read).
 std::string current_text(const std::string& record_dir) {
-    const std::string path = record_dir + "/" + GPUSLOTS_STEP_SETTINGS_FILE;
-    const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    const int fd =
+        ::open(settings_path(record_dir).c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) return {};
     std::string text(GPUSLOTS_STEP_SETTINGS_MAX_BYTES + 1, '\0');
     const ssize_t n = ::read(fd, text.data(), text.size());
@@ -39,60 +39,65 @@ std::string current_text(const std::string& record_dir) {
     return text;
 }
 
+// Every Slurm reservation the ledger holds on `node` has its file in `record_dir`.
+bool every_reservation_recorded(const Config& config, const std::string& record_dir,
+                                const std::string& node) {
+    auto ledger = open_ledger(config, Ledger::Access::read_only);
+    if (!ledger) return false;
+    auto all = (*ledger)->reservations();
+    if (!all) return false;
+    for (const Reservation& r : *all) {
+        if (r.server != node || r.origin != Origin::slurm) continue;
+        if (gpuslots_step_job_has_files(record_dir.c_str(), node.c_str(), r.task_id.c_str()) != 1)
+            return false;
+    }
+    return true;
+}
+
 }  // namespace
 
-std::optional<std::string> encode_step_settings(const std::string& path, const struct stat& st,
+std::optional<std::string> encode_step_settings(const std::string& path, std::string_view text,
                                                 const SlurmConfig& slurm) {
     if (path.find('\n') != std::string::npos) return std::nullopt;
     if (slurm.visible_devices_env.size() > GPUSLOTS_STEP_SETTINGS_MAX_VARS) return std::nullopt;
-    std::string text = fmt::format(
-        "{}\nversion {}\nconfig {}\nfile {} {} {} {} {} {} {}\nhide {}\n",
-        GPUSLOTS_STEP_SETTINGS_MAGIC, version_line(), path, static_cast<std::uintmax_t>(st.st_dev),
-        static_cast<std::uintmax_t>(st.st_ino), static_cast<std::intmax_t>(st.st_size),
-        static_cast<std::intmax_t>(st.st_mtim.tv_sec), static_cast<long>(st.st_mtim.tv_nsec),
-        static_cast<std::intmax_t>(st.st_ctim.tv_sec), static_cast<long>(st.st_ctim.tv_nsec),
-        slurm.hide_gpus_without_reservation ? 1 : 0);
+    std::string out = fmt::format("{}\nversion {}\nconfig {}\ncontent {} {:016x}\nhide {}\n",
+                                  GPUSLOTS_STEP_SETTINGS_MAGIC, version_line(), path, text.size(),
+                                  gpuslots_step_hash(text.data(), text.size()),
+                                  slurm.hide_gpus_without_reservation ? 1 : 0);
     for (const std::string& name : slurm.visible_devices_env) {
         if (name.empty() || name.size() >= GPUSLOTS_STEP_SETTINGS_MAX_NAME ||
             name.find_first_of(" \n") != std::string::npos) {
             return std::nullopt;
         }
-        text += "env " + name + "\n";
+        out += "env " + name + "\n";
     }
-    text += "end\n";
-    if (text.size() > GPUSLOTS_STEP_SETTINGS_MAX_BYTES) return std::nullopt;
-    return text;
+    out += "end\n";
+    if (out.size() > GPUSLOTS_STEP_SETTINGS_MAX_BYTES) return std::nullopt;
+    return out;
 }
 
 bool publish_step_settings(const std::string& record_dir, const std::string& path,
-                           const struct stat& before, const SlurmConfig& slurm, std::time_t now) {
-    struct stat after {};
-    if (::stat(path.c_str(), &after) != 0 || !same_file(before, after)) return false;
-    const std::time_t settled = now - GPUSLOTS_STEP_SETTINGS_SETTLE_SECONDS;
-    if (after.st_ctim.tv_sec >= settled || after.st_mtim.tv_sec >= settled) return false;
-    const auto text = encode_step_settings(path, after, slurm);
-    if (!text) return false;
+                           std::string_view text, const SlurmConfig& slurm,
+                           const std::function<bool()>& all_recorded) {
+    const auto settings = encode_step_settings(path, text, slurm);
+    if (!settings) return false;
     if (!RecordDir::open(record_dir)) return false;  // created, or checked as the records are
-    if (current_text(record_dir) == *text) return true;
-    return replace_file(record_dir, GPUSLOTS_STEP_SETTINGS_FILE, *text).ok();
-}
-
-Result<void> withdraw_step_settings(const std::string& record_dir) {
-    const std::string path = record_dir + "/" + GPUSLOTS_STEP_SETTINGS_FILE;
-    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
-        return make_error(Errc::ledger, "cannot remove {}: {}", path, std::strerror(errno));
+    if (current_text(record_dir) == *settings) return true;
+    if (!all_recorded()) {
+        ::unlink(settings_path(record_dir).c_str());
+        return false;
     }
-    return {};
+    return replace_file(record_dir, GPUSLOTS_STEP_SETTINGS_FILE, *settings).ok();
 }
 
-Result<Config> load_plugin_config(const PluginArgs& args) {
+Result<Config> load_plugin_config(const PluginArgs& args, const std::string& node) {
     const std::string path = resolve_config_path(args.config);
-    struct stat before {};
-    const bool identified = ::stat(path.c_str(), &before) == 0;
-    auto config = load_config(path);
-    if (config && identified) {
-        (void)publish_step_settings(record_dir_of(args), path, before, config->slurm,
-                                    std::time(nullptr));
+    std::string text;
+    auto config = load_config(path, &text);
+    if (config) {
+        const std::string dir = record_dir_of(args);
+        (void)publish_step_settings(dir, path, text, config->slurm,
+                                    [&] { return every_reservation_recorded(*config, dir, node); });
     }
     return config;
 }

@@ -43,10 +43,8 @@ NODES=1 GPUS=4 CPUS=8 PLUGIN=gpuslots PROLOG_FLAGS= SLOTS_GRES=0 JOB_SUBMIT= \
 	CTLD_PORT=$PORT SLURMD_PORT=$((PORT + 1)) \
 	"$CLUSTER" up "$C/c" >"$WORK/up.log" 2>&1 || { cat "$WORK/up.log" >&2; exit 1; }
 export SLURM_CONF=$C/c/etc/slurm.conf
-# Warm up (page cache, the ledger's first open, step settings), then trace.
+# Warm up (page cache, the ledger's first open, the step settings), then trace.
 for _ in 1 2 3; do srun -N1 --gpu-slots=1 true; srun -N1 true; done
-sleep 3 # the config is older than the step settings' settle time: the fast path is on
-srun -N1 true
 pid=$(cat "$C"/c/run/slurmd.n1.pid 2>/dev/null || pgrep -o -x slurmd)
 strace -ff -ttt -T -qq -s 300 -o "$TRACES/t" -p "$pid" &
 STRACE_PID=$!

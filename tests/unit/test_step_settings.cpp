@@ -1,20 +1,23 @@
 // The step's fast path (gpuslots/step_settings.h): the settings the core writes and the C reader
 // the entry object uses, checked against each other. The reader must say "load the core"
-// whenever the settings could be wrong: a config changed since they were written, a job with a
-// file of its own on the node, a file or directory that others could have written, a torn or
-// foreign file.
+// whenever the settings could be wrong: a config whose bytes changed since they were written
+// (whatever its times say), a job with a file of its own on the node, a file or directory that
+// others could have written, a torn or foreign file; and the core writes none while a Slurm
+// reservation on the node has no file in the directory.
 #define BOOST_TEST_MODULE step_settings
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/test/unit_test.hpp>
-#include <ctime>
 #include <filesystem>
 
 #include "gpuslots/job_record.hpp"
+#include "gpuslots/ledger.hpp"
 #include "gpuslots/slurm_job.hpp"
 #include "gpuslots/step_settings.h"
 #include "gpuslots/step_settings.hpp"
+#include "gpuslots/storage.hpp"
 #include "gpuslots/version.hpp"
 #include "support/fixtures.hpp"
 
@@ -35,19 +38,15 @@ struct Node {
         test::write_file(config, std::string(kServers) + "state:\n  path: " + dir.file("state.db") +
                                      "\nslurm:\n  prolog_wait_seconds: 1\n" + slurm);
     }
-    struct stat identity() const {
-        struct stat st {};
-        BOOST_TEST_REQUIRE(::stat(config.c_str(), &st) == 0);
-        return st;
-    }
-    SlurmConfig slurm() const {  // read, not written again (its identity is what is tested)
+    SlurmConfig slurm() const {
         auto c = load_config(config);
         BOOST_TEST_REQUIRE(c.ok());
         return c->slurm;
     }
-    // As the core would write them some seconds from now, once the file has settled.
-    bool publish_later() const {
-        return publish_step_settings(records, config, identity(), slurm(), std::time(nullptr) + 10);
+    // As the core writes them once it has read the config.
+    bool publish(bool all_recorded = true) const {
+        return publish_step_settings(records, config, test::read_file(config), slurm(),
+                                     [=] { return all_recorded; });
     }
     int read(gpuslots_step_settings& out, const std::string& path = "") const {
         return gpuslots_step_settings_read(records.c_str(), (path.empty() ? config : path).c_str(),
@@ -60,20 +59,6 @@ struct Node {
     std::string settings_file() const { return records + "/" + GPUSLOTS_STEP_SETTINGS_FILE; }
 };
 
-// Waits until the coarse clock that stamps files has moved past `st`'s change time, so that a
-// change made now gets another one (the test's own edits must be seen as edits).
-void after_tick_of(const struct stat& st) {
-    for (;;) {
-        timespec now{};
-        ::clock_gettime(CLOCK_REALTIME_COARSE, &now);
-        if (now.tv_sec > st.st_ctim.tv_sec ||
-            (now.tv_sec == st.st_ctim.tv_sec && now.tv_nsec > st.st_ctim.tv_nsec)) {
-            return;
-        }
-        ::usleep(500);
-    }
-}
-
 SlurmJob job(const std::string& id, std::optional<std::string> gpus,
              std::optional<std::string> slurm_gpus = std::nullopt) {
     return SlurmJob{id, "n1", 1000, std::move(gpus), std::nullopt, std::move(slurm_gpus)};
@@ -85,7 +70,7 @@ BOOST_AUTO_TEST_CASE(the_reader_gets_what_the_core_wrote) {
     Node n(
         "  hide_gpus_without_reservation: false\n"
         "  visible_devices_env: [ROCR_VISIBLE_DEVICES, CUDA_VISIBLE_DEVICES]\n");
-    BOOST_TEST_REQUIRE(n.publish_later());
+    BOOST_TEST_REQUIRE(n.publish());
     gpuslots_step_settings out{};
     BOOST_TEST_REQUIRE(n.read(out) == 1);
     BOOST_TEST(out.hide == 0);
@@ -94,13 +79,13 @@ BOOST_AUTO_TEST_CASE(the_reader_gets_what_the_core_wrote) {
     BOOST_TEST(std::string(out.var[1]) == "CUDA_VISIBLE_DEVICES");
     // The defaults: hide, under the four variables.
     Node d;
-    BOOST_TEST_REQUIRE(d.publish_later());
+    BOOST_TEST_REQUIRE(d.publish());
     BOOST_TEST_REQUIRE(d.read(out) == 1);
     BOOST_TEST(out.hide == 1);
     BOOST_TEST(out.vars == 4);
     // Written once: the same settings again leave the file alone.
     const auto written = fs::last_write_time(d.settings_file());
-    BOOST_TEST(d.publish_later());
+    BOOST_TEST(d.publish());
     BOOST_TEST((fs::last_write_time(d.settings_file()) == written));
     // Mode: the owner's alone to write.
     struct stat st {};
@@ -111,56 +96,89 @@ BOOST_AUTO_TEST_CASE(the_reader_gets_what_the_core_wrote) {
 
 BOOST_AUTO_TEST_CASE(a_config_changed_since_is_never_taken_from_the_settings) {
     Node n;
-    BOOST_TEST_REQUIRE(n.publish_later());
+    BOOST_TEST_REQUIRE(n.publish());
     BOOST_TEST_REQUIRE(n.read());
-    // Rewritten in place with the same size: only its times tell.
-    const std::string text = test::read_file(n.config);
-    after_tick_of(n.identity());
+    // The same size, and its times put back: only the bytes tell (as they would on a network
+    // filesystem that answers stat() from its cache, or after the clock stepped back).
+    struct stat before {};
+    BOOST_TEST_REQUIRE(::stat(n.config.c_str(), &before) == 0);
+    std::string text = test::read_file(n.config);
+    const auto at = text.find("gpus: 2");
+    BOOST_TEST_REQUIRE(at != std::string::npos);
+    text[at + 6] = '1';
     test::write_file(n.config, text);
-    BOOST_TEST(!n.read());
-    BOOST_TEST_REQUIRE(n.publish_later());
-    BOOST_TEST(n.read());
-    // Replaced by rename (as config management does): another inode.
-    after_tick_of(n.identity());
-    test::write_file(n.config + ".new", text);
-    fs::rename(n.config + ".new", n.config);
-    BOOST_TEST(!n.read());
-    BOOST_TEST_REQUIRE(n.publish_later());
-    // Its mode changed, its times put back: the change time moved all the same.
-    after_tick_of(n.identity());
-    const struct stat before = n.identity();
-    BOOST_TEST_REQUIRE(::chmod(n.config.c_str(), 0600) == 0);
     const timespec times[2] = {before.st_atim, before.st_mtim};
     BOOST_TEST_REQUIRE(::utimensat(AT_FDCWD, n.config.c_str(), times, 0) == 0);
     BOOST_TEST(!n.read());
-    // Gone.
-    BOOST_TEST_REQUIRE(n.publish_later());
+    BOOST_TEST_REQUIRE(n.publish());
+    BOOST_TEST(n.read());
+    // Replaced by rename (as config management does), with other settings.
+    test::write_file(n.config + ".new", text + "  hide_gpus_without_reservation: false\n");
+    fs::rename(n.config + ".new", n.config);
+    BOOST_TEST(!n.read());
+    BOOST_TEST_REQUIRE(n.publish());
+    gpuslots_step_settings out{};
+    BOOST_TEST_REQUIRE(n.read(out) == 1);
+    BOOST_TEST(out.hide == 0);
+    // Grown by one byte, gone, not a file, too large: the core must look.
+    const std::string saved = test::read_file(n.config);
+    test::write_file(n.config, saved + "\n");
+    BOOST_TEST(!n.read());
     fs::remove(n.config);
     BOOST_TEST(!n.read());
+    fs::create_directory(n.config);
+    BOOST_TEST(!n.read());
+    fs::remove(n.config);
+    test::write_file(n.config, std::string(GPUSLOTS_STEP_CONFIG_MAX_BYTES + 1, '#'));
+    BOOST_TEST(!n.read());
+    test::write_file(n.config, saved);
+    BOOST_TEST(n.read());
 }
 
-BOOST_AUTO_TEST_CASE(nothing_is_written_for_a_config_that_has_not_settled) {
+BOOST_AUTO_TEST_CASE(nothing_is_written_while_a_reservation_here_has_no_record) {
     Node n;
-    // Just written: an edit in the same clock tick would not change its times.
-    const struct stat st = n.identity();
-    BOOST_TEST(!publish_step_settings(n.records, n.config, st, n.slurm(), std::time(nullptr)));
-    BOOST_TEST(!fs::exists(n.settings_file()));
-    BOOST_TEST(!publish_step_settings(n.records, n.config, st, n.slurm(),
-                                      st.st_ctim.tv_sec + GPUSLOTS_STEP_SETTINGS_SETTLE_SECONDS));
-    BOOST_TEST(
-        publish_step_settings(n.records, n.config, st, n.slurm(),
-                              st.st_ctim.tv_sec + GPUSLOTS_STEP_SETTINGS_SETTLE_SECONDS + 1));
-    // Changed between the read and the write: the settings read before are not written.
-    fs::remove(n.settings_file());
-    after_tick_of(st);
+    BOOST_TEST_REQUIRE(n.publish());
+    BOOST_TEST(fs::exists(n.settings_file()));
+    // Settings that need rewriting while a reservation has no file here: none are kept.
     test::write_file(n.config, test::read_file(n.config) + "# edited\n");
-    BOOST_TEST(!publish_step_settings(n.records, n.config, st, n.slurm(), std::time(nullptr) + 10));
+    BOOST_TEST(!n.publish(false));
     BOOST_TEST(!fs::exists(n.settings_file()));
+    // The real check, through the ledger: job 5 holds a GPU on n1 without a record here (the
+    // record directory was wiped, or record_dir= now points elsewhere, while it runs).
+    PluginArgs args;
+    args.config = n.config;
+    args.record_dir = n.records;
+    auto c = load_config(n.config);
+    BOOST_TEST_REQUIRE(c.ok());
+    {
+        auto ledger = open_ledger(*c, Ledger::Access::read_write);
+        BOOST_TEST_REQUIRE(ledger.ok());
+        Request r;
+        r.origin = Origin::slurm;
+        r.task_id = "5";
+        r.gpus = 1;
+        r.cpus = 1;
+        r.on_server = true;
+        BOOST_TEST_REQUIRE((*ledger)->reserve("n1", r).ok());
+    }
+    BOOST_TEST_REQUIRE(load_plugin_config(args, "n1").ok());
+    BOOST_TEST(!fs::exists(n.settings_file()));
+    // Another node's reservation is not this node's business.
+    BOOST_TEST_REQUIRE(load_plugin_config(args, "n2").ok());
+    BOOST_TEST(fs::exists(n.settings_file()));
+    fs::remove(n.settings_file());
+    // Once job 5 has its record, they are written.
+    auto records = RecordDir::open(n.records);
+    BOOST_TEST_REQUIRE(records.ok());
+    BOOST_TEST_REQUIRE(
+        records->write(JobRecord{"n1", "5", c->source, c->state, std::nullopt}).ok());
+    BOOST_TEST_REQUIRE(load_plugin_config(args, "n1").ok());
+    BOOST_TEST(n.read());
 }
 
 BOOST_AUTO_TEST_CASE(settings_for_another_config_or_build_are_not_used) {
     Node n;
-    BOOST_TEST_REQUIRE(n.publish_later());
+    BOOST_TEST_REQUIRE(n.publish());
     gpuslots_step_settings out{};
     const std::string other = n.dir.file("other.yaml");
     fs::copy_file(n.config, other);
@@ -171,7 +189,7 @@ BOOST_AUTO_TEST_CASE(settings_for_another_config_or_build_are_not_used) {
 
 BOOST_AUTO_TEST_CASE(settings_others_could_have_written_are_not_used) {
     Node n;
-    BOOST_TEST_REQUIRE(n.publish_later());
+    BOOST_TEST_REQUIRE(n.publish());
     BOOST_TEST_REQUIRE(n.read());
     BOOST_TEST_REQUIRE(::chmod(n.settings_file().c_str(), 0666) == 0);
     BOOST_TEST(!n.read());
@@ -199,7 +217,7 @@ BOOST_AUTO_TEST_CASE(settings_others_could_have_written_are_not_used) {
 
 BOOST_AUTO_TEST_CASE(a_torn_or_foreign_file_is_not_used) {
     Node n;
-    BOOST_TEST_REQUIRE(n.publish_later());
+    BOOST_TEST_REQUIRE(n.publish());
     const std::string whole = test::read_file(n.settings_file());
     const auto put = [&](const std::string& text) {
         test::write_file(n.settings_file(), text);
@@ -297,22 +315,15 @@ BOOST_AUTO_TEST_CASE(every_prolog_that_reserves_or_refuses_leaves_the_job_a_file
     BOOST_TEST((*ledger)->reservations()->empty());
 }
 
-BOOST_AUTO_TEST_CASE(the_hooks_publish_once_the_config_has_settled) {
+BOOST_AUTO_TEST_CASE(the_hooks_publish_the_settings_they_read) {
     Node n;
     PluginArgs args;
     args.config = n.config;
     args.record_dir = n.records;
-    BOOST_TEST_REQUIRE(load_plugin_config(args).ok());
-    BOOST_TEST(!fs::exists(n.settings_file()));  // just written
-    // Polled: the condition is the clock passing the settle time of the file.
-    const std::time_t settled = n.identity().st_ctim.tv_sec + GPUSLOTS_STEP_SETTINGS_SETTLE_SECONDS;
-    while (std::time(nullptr) <= settled)
-        ::usleep(50 * 1000);
-    BOOST_TEST_REQUIRE(load_plugin_config(args).ok());
+    BOOST_TEST_REQUIRE(load_plugin_config(args, "n1").ok());
     BOOST_TEST(n.read());
     // An invalid config publishes nothing, and what was published no longer applies to it.
-    after_tick_of(n.identity());
     test::write_file(n.config, "servers: [oops\n");
-    BOOST_TEST(!load_plugin_config(args).ok());
+    BOOST_TEST(!load_plugin_config(args, "n1").ok());
     BOOST_TEST(!n.read());
 }

@@ -5,21 +5,22 @@
  * (slurm.hide_gpus_without_reservation, slurm.visible_devices_env). Those two settings are kept
  * in a small file, the step settings, in the record directory (gpuslots/job_record.hpp) by the
  * core each time it has read the config (slurmd's start, every GPU job's prolog and epilog,
- * every step that loads the core), together with the identity of the config file it read
- * (device, inode, size, modification and change times). The entry object (plugin/entry.c,
- * C, libc alone) uses them only when all of these hold; otherwise it loads the core, which
- * looks the job up as before:
+ * every step that loads the core), together with the size and a hash of the exact bytes of
+ * the config it parsed. The entry object (plugin/entry.c, C, libc alone) uses them only when
+ * all of these hold; otherwise it loads the core, which looks the job up as before:
  *   - the job has no file of its own in the record directory (<node>+<job>.job, .refused,
  *     .release): every prolog that reserves, or refuses in the ledger, writes the job's record
  *     first, and a job whose record cannot be written is not given slots (slurm_job.cpp);
- *   - the step's environment has neither SLURM_STEP_GPUS nor SLURM_JOB_GPUS (Slurm's gres/gpu
- *     gave it no GPUs that gpuslots would follow);
- *   - the settings file is whole, of this format and this build's version, for this config path,
- *     and the config file's identity is still the one it names;
+ *   - the step neither carries a gpuslots option (Slurm's replay variables of the options) nor
+ *     GPUs from Slurm's gres/gpu (SLURM_STEP_GPUS, SLURM_JOB_GPUS);
+ *   - the settings file is whole, of this format and this build's version, for this config
+ *     path, and the config file read now has the same size and hash: an edit is seen by the
+ *     very next step, whatever the file's times say (a clock stepped back, a network
+ *     filesystem's attribute cache), since the bytes themselves are compared;
  *   - the directory and the file belong to this process's user and nobody else may write them.
- * A change to the config file always changes its change time (which nobody can set), and the
- * core writes the settings only for a file last changed kStepSettingsSettleSeconds or more
- * before it looked, so an edit made in the same clock tick as the look cannot go unseen.
+ * The core writes the settings only while every Slurm reservation the ledger holds on this
+ * node has its file in this directory (a directory wiped, or record_dir= pointed elsewhere,
+ * while jobs run, would otherwise hide their GPUs), and removes them when that is not so.
  *
  * Shared by the C reader (step_settings_read.c, linked into the entry object) and the C++ writer
  * (step_settings.cpp, in the core). */
@@ -35,17 +36,21 @@ extern "C" {
 #define GPUSLOTS_STEP_DEFAULT_RECORD_DIR "/run/gpuslots"
 
 #define GPUSLOTS_STEP_SETTINGS_FILE "step-settings"
-#define GPUSLOTS_STEP_SETTINGS_MAGIC "gpuslots-step-settings 1"
+#define GPUSLOTS_STEP_SETTINGS_MAGIC "gpuslots-step-settings 2"
 #define GPUSLOTS_STEP_SETTINGS_MAX_BYTES 4096
 #define GPUSLOTS_STEP_SETTINGS_MAX_VARS 16
 #define GPUSLOTS_STEP_SETTINGS_MAX_NAME 128 /* a variable's name, with its NUL */
-#define GPUSLOTS_STEP_SETTINGS_SETTLE_SECONDS 2
+#define GPUSLOTS_STEP_CONFIG_MAX_BYTES (1024 * 1024) /* kMaxConfigBytes: a larger one is invalid */
 
 struct gpuslots_step_settings {
     int hide; /* slurm.hide_gpus_without_reservation */
     int vars; /* how many of `var` are set */
     char var[GPUSLOTS_STEP_SETTINGS_MAX_VARS][GPUSLOTS_STEP_SETTINGS_MAX_NAME];
 };
+
+/* The hash of a config's bytes the settings name (FNV-1a over 64-bit words: a check that the
+ * bytes are the same, not a secret; only root writes either file). */
+unsigned long long gpuslots_step_hash(const void* bytes, unsigned long size);
 
 /* 1: the settings in `record_dir` are valid for `config_path` and `version` (filled in `out`);
  * 0: they are missing, damaged, stale, of another build or not trustworthy: load the core. */

@@ -3,11 +3,10 @@
 // may use them, and why that is safe).
 #pragma once
 
-#include <sys/stat.h>
-
-#include <ctime>
+#include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "gpuslots/config.hpp"
 #include "gpuslots/error.hpp"
@@ -17,25 +16,23 @@ namespace gpuslots {
 
 // The config the plugin's hooks read (plugstack config=, else $GPUSLOTS_CONFIG, else the
 // default); once read, the step settings in the record directory are brought up to date
-// from it (best effort: they are a cache, and every reason not to write them only costs the
-// steps the core's load).
-Result<Config> load_plugin_config(const PluginArgs& args);
+// from it for `node` (best effort: they are a cache, and every reason not to write them only
+// costs the steps the core's load).
+Result<Config> load_plugin_config(const PluginArgs& args, const std::string& node);
 
-// The settings file's text for `slurm`, read from `path` whose identity (stat) was `st`;
-// nullopt when the entry object could not hold them (too many or too long variable names, a
-// path with a line break).
-std::optional<std::string> encode_step_settings(const std::string& path, const struct stat& st,
+// The settings file's text for the config at `path` whose bytes were `text`; nullopt when the
+// entry object could not hold them (too many or too long variable names, a path with a line
+// break).
+std::optional<std::string> encode_step_settings(const std::string& path, std::string_view text,
                                                 const SlurmConfig& slurm);
 
-// Writes the settings for the config at `path`, which had the identity `before` when it was
-// read, into `record_dir` (created 0700 when missing, as RecordDir does), unless the file
-// holds them already. Nothing is written when the config file has changed since `before`,
-// or changed less than GPUSLOTS_STEP_SETTINGS_SETTLE_SECONDS before `now` (an edit in the same
-// clock tick would not change its times). Returns whether the file holds them afterwards.
+// Writes the settings for the config at `path`, parsed from `text`, into `record_dir`
+// (created 0700 when missing, as RecordDir does) unless the file holds them already. Before
+// writing, `all_recorded()` must say that every Slurm reservation on the node has its file
+// in `record_dir`; when it does not, the settings there are removed. Returns whether the
+// file holds them afterwards.
 bool publish_step_settings(const std::string& record_dir, const std::string& path,
-                           const struct stat& before, const SlurmConfig& slurm, std::time_t now);
-
-// Removes the settings (the steps then load the core); no file is not an error.
-Result<void> withdraw_step_settings(const std::string& record_dir);
+                           std::string_view text, const SlurmConfig& slurm,
+                           const std::function<bool()>& all_recorded);
 
 }  // namespace gpuslots
