@@ -18,6 +18,20 @@ status=0
 exported() { nm -D --defined-only "$1" | awk '{print $NF}' | sort; }
 needed() { readelf -d "$1" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | sort | tr '\n' ' '; }
 
+# without_connector FILE: the libraries FILE needs, and a failure if the MariaDB connector (and
+# OpenSSL with it) is among them: it is loaded only for a MariaDB ledger (lib/mariadb_api.cpp);
+# linked, every admin command and every GPU job's prolog, epilog and steps would load it.
+without_connector() {
+	local libs extra
+	libs=$(needed "$1")
+	echo "libraries $1 needs: $libs"
+	extra=$(tr ' ' '\n' <<<"$libs" | grep -E '^(libmariadb|libmysqlclient|libssl|libcrypto)' | tr '\n' ' ')
+	if [ -n "$extra" ]; then
+		echo "FAIL: $1 links $extra(load it when a MariaDB ledger is opened)" >&2
+		status=1
+	fi
+}
+
 symbols=$(exported "$so") || exit 1
 echo "exported by $so:"
 sed 's/^/  /' <<<"$symbols"
@@ -51,15 +65,7 @@ if [ -n "$core" ]; then
 		echo "FAIL: $core must export gpuslots_core_v1 alone" >&2
 		status=1
 	fi
-	libs=$(needed "$core")
-	echo "libraries $core needs: $libs"
-	# The MariaDB connector (and OpenSSL with it) is loaded only for a MariaDB ledger
-	# (lib/mariadb_api.cpp): linked, every GPU job's prolog, epilog and steps would load it.
-	extra=$(tr ' ' '\n' <<<"$libs" | grep -E '^(libmariadb|libmysqlclient|libssl|libcrypto)' | tr '\n' ' ')
-	if [ -n "$extra" ]; then
-		echo "FAIL: $core links $extra(load it when a MariaDB ledger is opened)" >&2
-		status=1
-	fi
+	without_connector "$core"
 	# Everything it uses must be in those libraries, but Slurm's API (in srun, slurmstepd...):
 	# entry.c loads it RTLD_NOW, so anything else would make the core unloadable.
 	missing=$(ldd -r "$core" 2>&1 | sed -n 's/^undefined symbol: \([^[:space:]]*\).*/\1/p' |
@@ -69,14 +75,6 @@ if [ -n "$core" ]; then
 		status=1
 	fi
 fi
-if [ -n "$tool" ]; then
-	libs=$(needed "$tool")
-	echo "libraries $tool needs: $libs"
-	extra=$(tr ' ' '\n' <<<"$libs" | grep -E '^(libmariadb|libmysqlclient|libssl|libcrypto)' | tr '\n' ' ')
-	if [ -n "$extra" ]; then
-		echo "FAIL: $tool links $extra(load it when a MariaDB ledger is opened)" >&2
-		status=1
-	fi
-fi
+[ -n "$tool" ] && without_connector "$tool"
 [ $status = 0 ] && echo "ok: only plugin_* and slurm_spank_* (and spank_plugin_version) are exported, libc alone is needed${core:+; the core exports its table alone}"
 exit $status
