@@ -459,13 +459,12 @@ std::vector<JobRecord> RecordDir::on_node(const std::optional<std::string>& node
 
 namespace {
 
-// Whether the ledger `config` names holds a Slurm reservation of the record's job on its node
-// (one that cannot be read counts as holding).
-bool held_in(const Config& config, const JobRecord& record) {
+// The Slurm reservation of the record's job on its node in the ledger `config` names (nullopt:
+// none; an error: it cannot be read).
+Result<std::optional<Reservation>> held_in(const Config& config, const JobRecord& record) {
     auto ledger = open_ledger(config, Access::read_only);
-    if (!ledger) return true;
-    auto held = (*ledger)->find(Origin::slurm, record.job_id, record.node);
-    return !held || held->has_value();
+    if (!ledger) return ledger.error();
+    return (*ledger)->find(Origin::slurm, record.job_id, record.node);
 }
 
 }  // namespace
@@ -494,12 +493,21 @@ std::vector<JobRecord> held_in_other_ledgers(const Config& config, const RecordD
         if (ledger) {
             auto held = (*ledger)->find(Origin::slurm, other.job_id, other.node);
             if (held && !held->has_value()) {
-                // A record left behind is looked at again next time. Removed only when the
-                // configured ledger does not hold the job either: a ledger file renamed to
-                // its new path holds it there, and a job with no record takes the step fast
-                // path that hides its GPUs (gpuslots/step_settings.h).
-                if (remove_stale && !held_in(config, other)) {
-                    (void)records.remove(other.node, other.job_id);
+                // A record left behind is looked at again next time. When the configured
+                // ledger holds the job (a ledger file renamed to its new path, a database
+                // restored under another name), the record is rewritten to name it: the
+                // job's epilog then releases there, and its steps still find a record (without
+                // one they would take the fast path that hides its GPUs:
+                // gpuslots/step_settings.h). Removed when neither holds it; kept when the
+                // configured ledger cannot be read.
+                if (remove_stale) {
+                    auto here = held_in(config, other);
+                    if (here && here->has_value()) {
+                        (void)records.write(JobRecord{other.node, other.job_id, config.source,
+                                                      config.state, **here});
+                    } else if (here) {
+                        (void)records.remove(other.node, other.job_id);
+                    }
                 }
                 continue;
             }

@@ -289,6 +289,12 @@ Result<std::vector<Reservation>> Ledger::reservations() {
     });
 }
 
+Result<std::vector<Reservation>> Ledger::reservations_on(std::string_view server) {
+    return run([&]() -> Result<std::vector<Reservation>> {
+        return in_snapshot(*store_, [&] { return store_->holdings(server).reservations; });
+    });
+}
+
 Result<std::size_t> Ledger::reset(std::optional<std::uint32_t> required_owner) {
     return run([&]() -> Result<std::size_t> {
         Transaction txn(*store_, Store::Transaction::write);

@@ -79,6 +79,7 @@ int init_post_opt(spank_t sp, int ac, char** av) {
             return 0;
         }
     }
+    if (env.warning) spank::log_error("init_post_opt", *env.warning);
     if (env.error) {
         spank::log_error("init_post_opt", env.message);
         g_lookup_error =

@@ -103,6 +103,8 @@ class Ledger {
 
     // Every reservation, read in one consistent snapshot, oldest first.
     Result<std::vector<Reservation>> reservations();
+    // Those of one server (one indexed read, also on a fleet of thousands).
+    Result<std::vector<Reservation>> reservations_on(std::string_view server);
 
     // Removes every reservation and refusal. Returns how many reservations there were. With
     // `required_owner`, the rule of release(): when any reservation is not a manual task of

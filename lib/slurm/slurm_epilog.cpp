@@ -120,7 +120,7 @@ HookOutcome job_epilog(const PluginArgs& args, const SlurmJob& job) {
         // The record names the ledger; where the GPU job files go is the config's (best
         // effort: a config that cannot be read leaves them to 'gpuslots gpu-job-files').
         SlurmConfig monitoring;
-        if (auto current = load_plugin_config(args, job.node)) {
+        if (auto current = load_plugin_config(args)) {
             monitoring = current->slurm;
         } else {
             log.warnings.push_back("GPU job files not updated: " + current.error().message);
@@ -136,7 +136,7 @@ HookOutcome job_epilog(const PluginArgs& args, const SlurmJob& job) {
     } else if (!job.asked_for_slots() && !slurm_gave_gpus) {
         out = HookOutcome{false, fmt::format("job {}: no slots asked for", job.job_id)};
     } else {
-        auto config = load_plugin_config(args, job.node);
+        auto config = load_plugin_config(args);
         if (!config) {
             out = HookOutcome{false,
                               fmt::format("job {} on {}: cannot release its slots, if it held "

@@ -17,11 +17,8 @@ std::string join(const std::vector<int>& v) {
     return fmt::format("{}", fmt::join(v, ","));
 }
 
-// On a node (`node` given: the prolog, the step), the step settings are brought up to date from
-// it; on the submit side (srun, sbatch: the user's process) nothing is written.
-Result<Config> config_for(const PluginArgs& args, const std::string& node = {}) {
-    if (node.empty()) return load_config(resolve_config_path(args.config));
-    return load_plugin_config(args, node);
+Result<Config> config_for(const PluginArgs& args, PluginConfig* read = nullptr) {
+    return load_plugin_config(args, read);
 }
 
 // A job refused while the ledger cannot be used for a reason that is not the node's
@@ -135,7 +132,8 @@ HookOutcome reserve_in(const Config& config, Ledger& ledger, const PluginArgs& a
 // log on the way go to `log`.
 HookOutcome prolog_in_ledger(const PluginArgs& args, const SlurmJob& job, PrologTiming timing,
                              HookOutcome& log) {
-    auto config = config_for(args, job.node);
+    PluginConfig read;
+    auto config = config_for(args, &read);
     if (!config) {
         // Not a node fault: a config pushed to every node must not drain them all. slurmstepd
         // cannot read it either, so a job that asked for slots fails with this in its tasks.
@@ -187,6 +185,11 @@ HookOutcome prolog_in_ledger(const PluginArgs& args, const SlurmJob& job, Prolog
                 true};
         }
         return ledger_failed(args, job, ledger.error());
+    }
+    // Before this job's record and reservation: every other Slurm reservation here has its
+    // record, or the steps of jobs without slots must not take the fast path.
+    if (auto line = publish_step_settings(args, read, *config, **ledger, job.node)) {
+        log.warnings.push_back(*line);
     }
     HookOutcome out = reserve_in(*config, **ledger, args, job, timing, log);
     if (!out.node_fault) note_job_files(config->slurm, **ledger, job.node, out);
@@ -370,7 +373,8 @@ HookOutcome reserve_in(const Config& config, Ledger& ledger, const PluginArgs& a
 
 StepEnvironment step_environment(const PluginArgs& args, const SlurmJob& job) {
     StepEnvironment env;
-    auto config = config_for(args, job.node);
+    PluginConfig read;
+    auto config = config_for(args, &read);
     if (!config) {
         env.error = true;
         env.message = config.error().message;
@@ -405,6 +409,7 @@ StepEnvironment step_environment(const PluginArgs& args, const SlurmJob& job) {
         set_all("");
         return env;
     }
+    env.warning = publish_step_settings(args, read, *config, **ledger, job.node);
     auto found = (*ledger)->find(Origin::slurm, job.job_id, job.node);
     if (!found) {
         env.error = true;

@@ -58,7 +58,8 @@ StartOutcome slurmd_start(const PluginArgs& args, const std::string& node) {
         out.lines = pending.applied;
         out.lines.insert(out.lines.end(), pending.kept.begin(), pending.kept.end());
     }
-    auto config = load_plugin_config(args, node);
+    PluginConfig read;
+    auto config = load_plugin_config(args, &read);
     if (!config) return fail(config.error().message);
     if (config->fleet.server(node) == nullptr) return out;  // not a gpuslots node
     auto ledger = open_ledger(*config, Ledger::Access::read_write);
@@ -66,6 +67,10 @@ StartOutcome slurmd_start(const PluginArgs& args, const std::string& node) {
     auto lines = release_dead_before_boot(**ledger, node);
     if (!lines) return fail(lines.error().message);
     out.lines.insert(out.lines.end(), lines->begin(), lines->end());
+    // Once the jobs of an earlier boot (which have no records any more) are released.
+    if (auto line = publish_step_settings(args, read, *config, **ledger, node)) {
+        out.lines.push_back(*line);
+    }
     return out;
 }
 

@@ -10,7 +10,6 @@
 #include "gpuslots/ledger.hpp"
 #include "gpuslots/slurm_recovery.hpp"
 #include "gpuslots/step_settings.h"
-#include "gpuslots/storage.hpp"
 #include "gpuslots/version.hpp"
 
 namespace gpuslots {
@@ -39,19 +38,18 @@ std::string current_text(const std::string& record_dir) {
     return text;
 }
 
-// Every Slurm reservation the ledger holds on `node` has its file in `record_dir`.
-bool every_reservation_recorded(const Config& config, const std::string& record_dir,
-                                const std::string& node) {
-    auto ledger = open_ledger(config, Ledger::Access::read_only);
-    if (!ledger) return false;
-    auto all = (*ledger)->reservations();
-    if (!all) return false;
-    for (const Reservation& r : *all) {
-        if (r.server != node || r.origin != Origin::slurm) continue;
+// The first Slurm reservation of `node` in `ledger` without its file in `record_dir` ("" when
+// the ledger cannot be read: nothing can be vouched for), nullopt when every one has its file.
+std::optional<std::string> unrecorded_on(Ledger& ledger, const std::string& record_dir,
+                                         const std::string& node) {
+    auto held = ledger.reservations_on(node);
+    if (!held) return std::string();
+    for (const Reservation& r : *held) {
+        if (r.origin != Origin::slurm) continue;
         if (gpuslots_step_job_has_files(record_dir.c_str(), node.c_str(), r.task_id.c_str()) != 1)
-            return false;
+            return r.task_id;
     }
-    return true;
+    return std::nullopt;
 }
 
 }  // namespace
@@ -76,30 +74,42 @@ std::optional<std::string> encode_step_settings(const std::string& path, std::st
     return out;
 }
 
-bool publish_step_settings(const std::string& record_dir, const std::string& path,
-                           std::string_view text, const SlurmConfig& slurm,
-                           const std::function<bool()>& all_recorded) {
+std::optional<std::string> publish_step_settings(
+    const std::string& record_dir, const std::string& path, std::string_view text,
+    const SlurmConfig& slurm, const std::function<std::optional<std::string>()>& unrecorded) {
     const auto settings = encode_step_settings(path, text, slurm);
-    if (!settings) return false;
-    if (!RecordDir::open(record_dir)) return false;  // created, or checked as the records are
-    if (current_text(record_dir) == *settings) return true;
-    if (!all_recorded()) {
-        ::unlink(settings_path(record_dir).c_str());
-        return false;
+    if (!settings) return std::nullopt;
+    if (!RecordDir::open(record_dir)) return std::nullopt;  // as the records are checked
+    const std::string current = current_text(record_dir);
+    if (auto job = unrecorded()) {
+        if (current.empty()) return std::nullopt;
+        if (::unlink(settings_path(record_dir).c_str()) != 0) return std::nullopt;
+        return fmt::format(
+            "step settings {} removed: {}; steps of jobs without slots load the core until "
+            "every Slurm reservation on this node has its job record in {} again",
+            settings_path(record_dir),
+            job->empty() ? std::string("the ledger could not be read to check them")
+                         : fmt::format("job {} holds slots here but has no job record", *job),
+            record_dir);
     }
-    return replace_file(record_dir, GPUSLOTS_STEP_SETTINGS_FILE, *settings).ok();
+    if (current != *settings)
+        (void)replace_file(record_dir, GPUSLOTS_STEP_SETTINGS_FILE, *settings);
+    return std::nullopt;
 }
 
-Result<Config> load_plugin_config(const PluginArgs& args, const std::string& node) {
-    const std::string path = resolve_config_path(args.config);
-    std::string text;
-    auto config = load_config(path, &text);
-    if (config) {
-        const std::string dir = record_dir_of(args);
-        (void)publish_step_settings(dir, path, text, config->slurm,
-                                    [&] { return every_reservation_recorded(*config, dir, node); });
-    }
-    return config;
+std::optional<std::string> publish_step_settings(const PluginArgs& args, const PluginConfig& read,
+                                                 const Config& config, Ledger& ledger,
+                                                 const std::string& node) {
+    const std::string dir = record_dir_of(args);
+    return publish_step_settings(dir, read.path, read.text, config.slurm,
+                                 [&] { return unrecorded_on(ledger, dir, node); });
+}
+
+Result<Config> load_plugin_config(const PluginArgs& args, PluginConfig* read) {
+    PluginConfig local;
+    PluginConfig& out = read != nullptr ? *read : local;
+    out.path = resolve_config_path(args.config);
+    return load_config(out.path, &out.text);
 }
 
 }  // namespace gpuslots

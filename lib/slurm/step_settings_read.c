@@ -139,7 +139,7 @@ static int config_content(const char* path, char* out, size_t size) {
         got += (size_t)n;
     }
     close(fd);
-    ok = ok && got <= GPUSLOTS_STEP_CONFIG_MAX_BYTES;
+    ok = ok && got < want && got <= GPUSLOTS_STEP_CONFIG_MAX_BYTES; /* got == want: it grew */
     if (ok) {
         snprintf(out, size, "%lu %016llx", (unsigned long)got,
                  gpuslots_step_hash(text, (unsigned long)got));

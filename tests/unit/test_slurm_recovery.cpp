@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "gpuslots/boot.hpp"
+#include "gpuslots/job_record.hpp"
 #include "gpuslots/slurm_recovery.hpp"
 #include "support/fixtures.hpp"
 
@@ -226,6 +227,55 @@ BOOST_AUTO_TEST_CASE(an_unsafe_record_directory_refuses_the_job_and_drains_nothi
     const HookOutcome end = job_epilog(n.args, job("60", "1"));
     BOOST_TEST(!end.node_fault, end.message);
     BOOST_TEST(has(end.message, "nothing to release"), end.message);
+}
+
+// The ledger file moved to the configured path while job 10 runs, and an empty ledger left at
+// the old one: the record follows the job to the ledger that holds it, so that its epilog
+// releases there and its steps still find a record (gpuslots/step_settings.h).
+BOOST_AUTO_TEST_CASE(a_record_follows_its_job_to_the_configured_ledger_that_holds_it) {
+    Node n;
+    n.ledger("x.db");  // an empty ledger at the old path
+    const StateConfig old_state = n.config.state;
+    {
+        auto y = n.ledger("y.db");  // the configured one now, holding job 10
+        Request r{Origin::slurm, "10", 1, 1};
+        r.on_server = true;
+        BOOST_TEST_REQUIRE(y->reserve("n1", r).ok());
+    }
+    auto records = RecordDir::open(*n.args.record_dir);
+    BOOST_TEST_REQUIRE(records.ok());
+    BOOST_TEST_REQUIRE(
+        records->write(JobRecord{"n1", "10", "the config then", old_state, std::nullopt}).ok());
+    const HookOutcome out = job_prolog(n.args, job("11", "1"), n.fast);
+    BOOST_TEST(!out.node_fault, out.message);
+    BOOST_TEST(has(out.message, "reserved GPUs [1]"), out.message);
+    auto rewritten = records->read("n1", "10");
+    BOOST_TEST_REQUIRE(rewritten.ok());
+    BOOST_TEST_REQUIRE(rewritten->has_value());
+    BOOST_TEST((*rewritten)->state.sqlite.path == n.dir.file("y.db"));
+    BOOST_TEST((*rewritten)->held.has_value());
+    const HookOutcome end = job_epilog(n.args, job("10", "1"));
+    BOOST_TEST(has(end.message, "released GPUs [0]"), end.message);
+    BOOST_TEST(n.held("y.db") == 1U);  // job 11's
+}
+
+// After a reboot the jobs of the earlier boot have no records (/run was emptied): the step
+// settings wait until slurmd's start has released them.
+BOOST_AUTO_TEST_CASE(slurmd_start_publishes_the_step_settings_once_dead_jobs_are_released) {
+    Node n;
+    {
+        Request dead{Origin::slurm, "60", 1, 1};
+        dead.on_server = true;
+        BOOST_TEST_REQUIRE(n.ledger()->reserve("n1", dead).ok());
+    }
+    n.push("state:\n  path: state.db\n");
+    const std::string settings = *n.args.record_dir + "/step-settings";
+    n.boot("second-boot");
+    const StartOutcome out = slurmd_start(n.args, "n1");
+    BOOST_TEST(!out.error);
+    BOOST_TEST_REQUIRE(out.lines.size() == 1U);
+    BOOST_TEST(has(out.lines[0], "released job 60's GPUs 0 on n1"), out.lines[0]);
+    BOOST_TEST(std::filesystem::exists(settings));
 }
 
 BOOST_AUTO_TEST_CASE(a_record_round_trips_and_a_torn_one_is_not_a_record) {

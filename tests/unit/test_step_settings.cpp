@@ -43,10 +43,14 @@ struct Node {
         BOOST_TEST_REQUIRE(c.ok());
         return c->slurm;
     }
-    // As the core writes them once it has read the config.
-    bool publish(bool all_recorded = true) const {
-        return publish_step_settings(records, config, test::read_file(config), slurm(),
-                                     [=] { return all_recorded; });
+    // As the core brings them up to date once it has read the config: whether the file is
+    // there afterwards. `unrecorded`: the job of a reservation on the node without its file.
+    bool publish(std::optional<std::string> unrecorded = std::nullopt,
+                 std::optional<std::string>* line = nullptr) const {
+        auto said = publish_step_settings(records, config, test::read_file(config), slurm(),
+                                          [=] { return unrecorded; });
+        if (line != nullptr) *line = said;
+        return fs::exists(settings_file());
     }
     int read(gpuslots_step_settings& out, const std::string& path = "") const {
         return gpuslots_step_settings_read(records.c_str(), (path.empty() ? config : path).c_str(),
@@ -83,10 +87,14 @@ BOOST_AUTO_TEST_CASE(the_reader_gets_what_the_core_wrote) {
     BOOST_TEST_REQUIRE(d.read(out) == 1);
     BOOST_TEST(out.hide == 1);
     BOOST_TEST(out.vars == 4);
-    // Written once: the same settings again leave the file alone.
-    const auto written = fs::last_write_time(d.settings_file());
+    // Written once: the same settings again leave the file alone (a rewrite renames a new
+    // file into place, another inode).
+    struct stat first {};
+    BOOST_TEST_REQUIRE(::stat(d.settings_file().c_str(), &first) == 0);
     BOOST_TEST(d.publish());
-    BOOST_TEST((fs::last_write_time(d.settings_file()) == written));
+    struct stat again {};
+    BOOST_TEST_REQUIRE(::stat(d.settings_file().c_str(), &again) == 0);
+    BOOST_TEST(again.st_ino == first.st_ino);
     // Mode: the owner's alone to write.
     struct stat st {};
     BOOST_TEST_REQUIRE(::stat(d.settings_file().c_str(), &st) == 0);
@@ -135,44 +143,56 @@ BOOST_AUTO_TEST_CASE(a_config_changed_since_is_never_taken_from_the_settings) {
     BOOST_TEST(n.read());
 }
 
-BOOST_AUTO_TEST_CASE(nothing_is_written_while_a_reservation_here_has_no_record) {
+BOOST_AUTO_TEST_CASE(nothing_is_kept_while_a_reservation_here_has_no_record) {
     Node n;
     BOOST_TEST_REQUIRE(n.publish());
-    BOOST_TEST(fs::exists(n.settings_file()));
-    // Settings that need rewriting while a reservation has no file here: none are kept.
-    test::write_file(n.config, test::read_file(n.config) + "# edited\n");
-    BOOST_TEST(!n.publish(false));
-    BOOST_TEST(!fs::exists(n.settings_file()));
-    // The real check, through the ledger: job 5 holds a GPU on n1 without a record here (the
-    // record directory was wiped, or record_dir= now points elsewhere, while it runs).
+    // Current settings too are removed once a reservation has no file here, and it is said.
+    std::optional<std::string> line;
+    BOOST_TEST(!n.publish(std::string("5"), &line));
+    BOOST_TEST_REQUIRE(line.has_value());
+    BOOST_TEST(line->find("job 5 holds slots here but has no job record") != std::string::npos,
+               *line);
+    // Nothing to remove: nothing said.
+    BOOST_TEST(!n.publish(std::string("5"), &line));
+    BOOST_TEST(!line.has_value());
+
+    // The real check, through the ledger the hook has open: job 5 holds a GPU on n1 without a
+    // record here (the record directory wiped, or record_dir= pointed elsewhere, while it runs).
     PluginArgs args;
     args.config = n.config;
     args.record_dir = n.records;
-    auto c = load_config(n.config);
+    PluginConfig read;
+    auto c = load_plugin_config(args, &read);
     BOOST_TEST_REQUIRE(c.ok());
-    {
-        auto ledger = open_ledger(*c, Ledger::Access::read_write);
-        BOOST_TEST_REQUIRE(ledger.ok());
-        Request r;
-        r.origin = Origin::slurm;
-        r.task_id = "5";
-        r.gpus = 1;
-        r.cpus = 1;
-        r.on_server = true;
-        BOOST_TEST_REQUIRE((*ledger)->reserve("n1", r).ok());
-    }
-    BOOST_TEST_REQUIRE(load_plugin_config(args, "n1").ok());
+    auto ledger = open_ledger(*c, Ledger::Access::read_write);
+    BOOST_TEST_REQUIRE(ledger.ok());
+    Request r;
+    r.origin = Origin::slurm;
+    r.task_id = "5";
+    r.gpus = 1;
+    r.cpus = 1;
+    r.on_server = true;
+    BOOST_TEST_REQUIRE((*ledger)->reserve("n1", r).ok());
+    BOOST_TEST(!publish_step_settings(args, read, *c, **ledger, "n1"));  // none to remove
     BOOST_TEST(!fs::exists(n.settings_file()));
     // Another node's reservation is not this node's business.
-    BOOST_TEST_REQUIRE(load_plugin_config(args, "n2").ok());
-    BOOST_TEST(fs::exists(n.settings_file()));
-    fs::remove(n.settings_file());
-    // Once job 5 has its record, they are written.
+    BOOST_TEST(!publish_step_settings(args, read, *c, **ledger, "n2"));
+    BOOST_TEST(n.read());
+    // A prolog on n1 removes them, and logs why; its own job gets its record first.
+    const PrologTiming fast{std::chrono::milliseconds(5), std::chrono::milliseconds(20)};
+    const HookOutcome out = job_prolog(args, job("6", "1"), fast);
+    BOOST_TEST(!out.node_fault, out.message);
+    BOOST_TEST(!fs::exists(n.settings_file()));
+    bool said = false;
+    for (const auto& w : out.warnings)
+        said |= w.find("job 5 holds slots here") != std::string::npos;
+    BOOST_TEST(said);
+    // Once job 5 has its record, the next hook writes them.
     auto records = RecordDir::open(n.records);
     BOOST_TEST_REQUIRE(records.ok());
     BOOST_TEST_REQUIRE(
         records->write(JobRecord{"n1", "5", c->source, c->state, std::nullopt}).ok());
-    BOOST_TEST_REQUIRE(load_plugin_config(args, "n1").ok());
+    BOOST_TEST(!publish_step_settings(args, read, *c, **ledger, "n1"));
     BOOST_TEST(n.read());
 }
 
@@ -315,15 +335,16 @@ BOOST_AUTO_TEST_CASE(every_prolog_that_reserves_or_refuses_leaves_the_job_a_file
     BOOST_TEST((*ledger)->reservations()->empty());
 }
 
-BOOST_AUTO_TEST_CASE(the_hooks_publish_the_settings_they_read) {
+BOOST_AUTO_TEST_CASE(a_prolog_publishes_the_settings_it_read) {
     Node n;
     PluginArgs args;
     args.config = n.config;
     args.record_dir = n.records;
-    BOOST_TEST_REQUIRE(load_plugin_config(args, "n1").ok());
+    const PrologTiming fast{std::chrono::milliseconds(5), std::chrono::milliseconds(20)};
+    BOOST_TEST_REQUIRE(!job_prolog(args, job("1", "1"), fast).node_fault);
     BOOST_TEST(n.read());
     // An invalid config publishes nothing, and what was published no longer applies to it.
     test::write_file(n.config, "servers: [oops\n");
-    BOOST_TEST(!load_plugin_config(args, "n1").ok());
+    BOOST_TEST(!job_prolog(args, job("2", "1"), fast).node_fault);
     BOOST_TEST(!n.read());
 }

@@ -104,9 +104,10 @@ struct StepEnvironment {
     std::vector<std::pair<std::string, std::string>> variables;  // to set in the job env
     // Set when the job must not run here: its tasks fail with this message.
     std::optional<std::string> refusal;
-    std::string message;              // for the log
-    bool error = false;               // the ledger could not be read (message says why)
-    std::optional<Reservation> held;  // the job's reservation on this node, if any
+    std::string message;                 // for the log
+    bool error = false;                  // the ledger could not be read (message says why)
+    std::optional<Reservation> held;     // the job's reservation on this node, if any
+    std::optional<std::string> warning;  // one more line for the log (gpuslots/step_settings.hpp)
 };
 StepEnvironment step_environment(const PluginArgs& args, const SlurmJob& job);
 
