@@ -18,9 +18,12 @@
  *     very next step, whatever the file's times say (a clock stepped back, a network
  *     filesystem's attribute cache), since the bytes themselves are compared;
  *   - the directory and the file belong to this process's user and nobody else may write them.
- * The core writes the settings only while every Slurm reservation the ledger holds on this
- * node has its file in this directory (a directory wiped, or record_dir= pointed elsewhere,
- * while jobs run, would otherwise hide their GPUs), and removes them when that is not so.
+ * Every prolog, every step that loads the core and slurmd's start (once the reboot rule has
+ * released the jobs of an earlier boot) check, on the ledger they have open, that every Slurm
+ * reservation on this node has its file in this directory, and write the settings only then;
+ * otherwise they remove them and say why in the log. So a directory wiped, or record_dir=
+ * pointed elsewhere, while jobs run hides no job's GPUs for longer than until the node's next
+ * such hook; drain a node before changing record_dir= all the same.
  *
  * Shared by the C reader (step_settings_read.c, linked into the entry object) and the C++ writer
  * (step_settings.cpp, in the core). */
