@@ -19,6 +19,10 @@
 //     it there), one loud line naming the server and what to check; the epilog keeps the
 //     release on the node and it is applied, once, when the ledger answers. A job that Slurm's
 //     gres/gpu gave GPUs without a gpuslots option runs on them, unrecorded.
+//   - A job record that cannot be written (the record directory unsafe, /run full) is not a
+//     node fault: the job is refused (a native gres/gpu job runs unrecorded), because a
+//     reservation is never made without its record (the epilog's guarantee, and the step fast
+//     path's: gpuslots/step_settings.h).
 //   - job_epilog releases what the job held; a job that never reserved is not an error, and
 //     one that asked for nothing and has no record is done without reading any file.
 #pragma once
