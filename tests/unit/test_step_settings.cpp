@@ -61,7 +61,16 @@ struct Node {
         return read(out) == 1;
     }
     std::string settings_file() const { return records + "/" + GPUSLOTS_STEP_SETTINGS_FILE; }
+    // The plugstack arguments of a node that reads this config and keeps its records here.
+    PluginArgs args() const {
+        PluginArgs a;
+        a.config = config;
+        a.record_dir = records;
+        return a;
+    }
 };
+
+const PrologTiming kFast{std::chrono::milliseconds(5), std::chrono::milliseconds(20)};
 
 SlurmJob job(const std::string& id, std::optional<std::string> gpus,
              std::optional<std::string> slurm_gpus = std::nullopt) {
@@ -158,9 +167,7 @@ BOOST_AUTO_TEST_CASE(nothing_is_kept_while_a_reservation_here_has_no_record) {
 
     // The real check, through the ledger the hook has open: job 5 holds a GPU on n1 without a
     // record here (the record directory wiped, or record_dir= pointed elsewhere, while it runs).
-    PluginArgs args;
-    args.config = n.config;
-    args.record_dir = n.records;
+    PluginArgs args = n.args();
     PluginConfig read;
     auto c = load_plugin_config(args, &read);
     BOOST_TEST_REQUIRE(c.ok());
@@ -179,8 +186,7 @@ BOOST_AUTO_TEST_CASE(nothing_is_kept_while_a_reservation_here_has_no_record) {
     BOOST_TEST(!publish_step_settings(args, read, *c, **ledger, "n2"));
     BOOST_TEST(n.read());
     // A prolog on n1 removes them, and logs why; its own job gets its record first.
-    const PrologTiming fast{std::chrono::milliseconds(5), std::chrono::milliseconds(20)};
-    const HookOutcome out = job_prolog(args, job("6", "1"), fast);
+    const HookOutcome out = job_prolog(args, job("6", "1"), kFast);
     BOOST_TEST(!out.node_fault, out.message);
     BOOST_TEST(!fs::exists(n.settings_file()));
     bool said = false;
@@ -301,15 +307,12 @@ BOOST_AUTO_TEST_CASE(a_job_with_any_file_on_the_node_is_left_to_the_core) {
 
 BOOST_AUTO_TEST_CASE(every_prolog_that_reserves_or_refuses_leaves_the_job_a_file) {
     Node n;
-    PluginArgs args;
-    args.config = n.config;
-    args.record_dir = n.records;
-    const PrologTiming fast{std::chrono::milliseconds(5), std::chrono::milliseconds(20)};
-    BOOST_TEST_REQUIRE(!job_prolog(args, job("1", "1"), fast).node_fault);
+    PluginArgs args = n.args();
+    BOOST_TEST_REQUIRE(!job_prolog(args, job("1", "1"), kFast).node_fault);
     BOOST_TEST(gpuslots_step_job_has_files(n.records.c_str(), "n1", "1") == 1);
     // Refused for lack of room: its record is there, so its steps ask the core (which fails
     // their tasks with the reason).
-    BOOST_TEST_REQUIRE(!job_prolog(args, job("2", "2"), fast).node_fault);
+    BOOST_TEST_REQUIRE(!job_prolog(args, job("2", "2"), kFast).node_fault);
     BOOST_TEST(gpuslots_step_job_has_files(n.records.c_str(), "n1", "2") == 1);
     // A job without options has none: its prolog never reaches the core.
     BOOST_TEST(gpuslots_step_job_has_files(n.records.c_str(), "n1", "3") == 0);
@@ -319,7 +322,7 @@ BOOST_AUTO_TEST_CASE(every_prolog_that_reserves_or_refuses_leaves_the_job_a_file
     args.config = broken.config;
     args.record_dir = broken.dir.file("not-a-directory");
     test::write_file(*args.record_dir, "x");
-    const HookOutcome out = job_prolog(args, job("4", "1"), fast);
+    const HookOutcome out = job_prolog(args, job("4", "1"), kFast);
     BOOST_TEST(!out.node_fault, out.message);
     BOOST_TEST(out.message.find("job record cannot be kept") != std::string::npos, out.message);
     auto c = load_config(broken.config);
@@ -329,7 +332,7 @@ BOOST_AUTO_TEST_CASE(every_prolog_that_reserves_or_refuses_leaves_the_job_a_file
     BOOST_TEST((*ledger)->reservations()->empty());
     // A native gres/gpu job there runs on Slurm's GPUs, unrecorded (its steps carry Slurm's
     // variables, so they never take the fast path).
-    const HookOutcome native = job_prolog(args, job("5", std::nullopt, "0"), fast);
+    const HookOutcome native = job_prolog(args, job("5", std::nullopt, "0"), kFast);
     BOOST_TEST(!native.node_fault, native.message);
     BOOST_TEST(native.message.find("not recorded") != std::string::npos, native.message);
     BOOST_TEST((*ledger)->reservations()->empty());
@@ -337,14 +340,11 @@ BOOST_AUTO_TEST_CASE(every_prolog_that_reserves_or_refuses_leaves_the_job_a_file
 
 BOOST_AUTO_TEST_CASE(a_prolog_publishes_the_settings_it_read) {
     Node n;
-    PluginArgs args;
-    args.config = n.config;
-    args.record_dir = n.records;
-    const PrologTiming fast{std::chrono::milliseconds(5), std::chrono::milliseconds(20)};
-    BOOST_TEST_REQUIRE(!job_prolog(args, job("1", "1"), fast).node_fault);
+    PluginArgs args = n.args();
+    BOOST_TEST_REQUIRE(!job_prolog(args, job("1", "1"), kFast).node_fault);
     BOOST_TEST(n.read());
     // An invalid config publishes nothing, and what was published no longer applies to it.
     test::write_file(n.config, "servers: [oops\n");
-    BOOST_TEST(!job_prolog(args, job("2", "1"), fast).node_fault);
+    BOOST_TEST(!job_prolog(args, job("2", "1"), kFast).node_fault);
     BOOST_TEST(!n.read());
 }
